@@ -1,0 +1,28 @@
+# Setup and test are the two commands a new user (and CI) runs; see README.md.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: setup test lint bench clean
+
+setup:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --progress-bar off -e '.[dev]'
+	$(BIN)/secondme-node --version
+
+test:
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench:
+	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_chat.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

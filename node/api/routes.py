@@ -1,0 +1,284 @@
+"""The owner API's routes: status, identity, owner profile, roles, memory, chat.
+
+Handlers translate HTTP to calls on :class:`NodeServices` and back; they hold no logic of
+their own. Every route sits behind the owner-token middleware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from typing import Any
+
+from aiohttp import web
+
+from secondme import node as node_package
+from secondme.node.api.sse import open_stream, send_event
+from secondme.node.chat.service import Sources
+from secondme.node.config import VECTOR_BACKENDS, save_config
+from secondme.node.errors import InvalidRequest, NodeError, NotFound
+from secondme.node.models.llm import Finished, Piece
+from secondme.node.services import NodeServices
+
+routes = web.RouteTableDef()
+SERVICES = web.AppKey("services", NodeServices)
+
+
+def services(request: web.Request) -> NodeServices:
+    return request.app[SERVICES]
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    body = await request.json()
+    if not isinstance(body, dict):
+        raise InvalidRequest("request body must be a JSON object")
+    return body
+
+
+def field(body: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:
+    value = body.get(name, default)
+    if value is None and default is None:
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InvalidRequest(f"field '{name}' must be {kind.__name__}")
+    return value
+
+
+def string_list(body: dict[str, Any], name: str) -> list[str]:
+    value = body.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRequest(f"field '{name}' must be a list of strings")
+    return value
+
+
+# -- node --------------------------------------------------------------------------------------
+
+
+@routes.get("/api/status")
+async def status(request: web.Request) -> web.Response:
+    node = services(request)
+    return web.json_response(
+        {
+            "peer_id": str(node.identity.peer_id),
+            "version": node_package.__version__,
+            "pid": os.getpid(),
+            "python": sys.version.split()[0],
+            "data_dir": str(node.data_dir.root),
+            "uptime_s": round(time.time() - node.started_at, 1),
+            "schema_version": node.db.schema_version,
+            "chat_model": node.chat.model.name,
+            "generation_queue": node.chat.model.pending,
+            "memory": node.memory.stats(),
+        }
+    )
+
+
+@routes.get("/api/id")
+async def identity(request: web.Request) -> web.Response:
+    node = services(request)
+    return web.json_response(
+        {
+            "peer_id": str(node.identity.peer_id),
+            "public_key": node.identity.public_key.hex(),
+            "listen": list(node.config.p2p.listen),
+            "api": f"http://{request.host}",
+        }
+    )
+
+
+@routes.post("/api/stop")
+async def stop(request: web.Request) -> web.Response:
+    services(request).stop_requested.set()
+    return web.json_response({"stopping": True})
+
+
+# -- owner profile and roles -------------------------------------------------------------------
+
+
+@routes.get("/api/me")
+async def me_show(request: web.Request) -> web.Response:
+    return web.json_response(services(request).owner.get().to_json())
+
+
+@routes.patch("/api/me")
+async def me_set(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    values = body.get("fields", {})
+    public = body.get("public", {})
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        raise InvalidRequest("'fields' must map field names to strings")
+    if not isinstance(public, dict) or not all(isinstance(v, bool) for v in public.values()):
+        raise InvalidRequest("'public' must map field names to true or false")
+    return web.json_response(services(request).owner.update(values, public).to_json())
+
+
+@routes.get("/api/roles")
+async def roles_list(request: web.Request) -> web.Response:
+    return web.json_response([r.to_json() for r in services(request).roles.list()])
+
+
+@routes.post("/api/roles")
+async def roles_add(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    name = field(body, "name", str)
+    prompt = field(body, "system_prompt", str)
+    if not name or not prompt:
+        raise InvalidRequest("a role needs 'name' and 'system_prompt'")
+    role = services(request).roles.add(
+        name,
+        prompt,
+        description=field(body, "description", str, ""),
+        layers=tuple(string_list(body, "layers") or ["l0"]),
+        replace=field(body, "replace", bool, False),
+    )
+    return web.json_response(role.to_json(), status=201)
+
+
+@routes.get("/api/roles/{name}")
+async def roles_get(request: web.Request) -> web.Response:
+    return web.json_response(services(request).roles.get(request.match_info["name"]).to_json())
+
+
+@routes.delete("/api/roles/{name}")
+async def roles_remove(request: web.Request) -> web.Response:
+    services(request).roles.remove(request.match_info["name"])
+    return web.json_response({"removed": request.match_info["name"]})
+
+
+# -- memory ------------------------------------------------------------------------------------
+
+
+@routes.post("/api/memory/ingest")
+async def memory_ingest(request: web.Request) -> web.Response:
+    """The file's raw bytes in the body; its ``path`` and any ``tag``s in the query."""
+    path = request.query.get("path", "").strip()
+    if not path:
+        raise InvalidRequest("query parameter 'path' names the file being ingested")
+    data = await request.read()
+    result = await services(request).memory.ingest(path, data, request.query.getall("tag", []))
+    return web.json_response(result.to_json())
+
+
+@routes.get("/api/memory/documents")
+async def memory_documents(request: web.Request) -> web.Response:
+    docs = services(request).memory.documents.list(tag=request.query.get("tag"))
+    return web.json_response([d.to_json() for d in docs])
+
+
+@routes.get("/api/memory/documents/{doc_id}")
+async def memory_document(request: web.Request) -> web.Response:
+    doc = services(request).memory.documents.get(request.match_info["doc_id"])
+    if doc is None:
+        raise NotFound(f"no document with id {request.match_info['doc_id']}")
+    return web.json_response(doc.to_json())
+
+
+@routes.delete("/api/memory/documents/{doc_id}")
+async def memory_forget(request: web.Request) -> web.Response:
+    node = services(request)
+    doc = node.memory.documents.get(request.match_info["doc_id"])
+    if doc is None:
+        raise NotFound(f"no document with id {request.match_info['doc_id']}")
+    removed = await node.memory.forget(doc)
+    return web.json_response({"forgot": doc.to_json(), "vector_points_removed": removed})
+
+
+@routes.post("/api/memory/search")
+async def memory_search(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    query = field(body, "query", str)
+    if not query or not query.strip():
+        raise InvalidRequest("field 'query' must be a non-empty string")
+    k = field(body, "k", int, 10)
+    if not 1 <= k <= 200:
+        raise InvalidRequest("field 'k' must be between 1 and 200")
+    hits = await services(request).memory.search(query, k=k, tags=string_list(body, "tags"))
+    return web.json_response([h.to_json() for h in hits])
+
+
+@routes.post("/api/memory/reindex")
+async def memory_reindex(request: web.Request) -> web.Response:
+    """Rebuild the vector store from SQLite, optionally into another backend."""
+    node = services(request)
+    body = await json_body(request)
+    backend = field(body, "backend", str, node.config.memory.vector_backend)
+    url = field(body, "qdrant_url", str, node.config.memory.qdrant_url)
+    if backend not in VECTOR_BACKENDS:
+        raise InvalidRequest(f"backend must be one of {', '.join(VECTOR_BACKENDS)}")
+    config = node.config.with_changes("memory", vector_backend=backend, qdrant_url=url)
+    started = time.perf_counter()
+    count = await asyncio.to_thread(node.memory.reindex, config.memory)
+    save_config(node.data_dir.config, config)
+    node.config = config
+    return web.json_response(
+        {
+            "backend": backend,
+            "points": count,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+
+
+# -- chat --------------------------------------------------------------------------------------
+
+
+@routes.post("/api/chat")
+async def chat(request: web.Request) -> web.StreamResponse:
+    """Streams ``sources``, then ``token`` events, then ``done`` (or ``error``) as SSE."""
+    node = services(request)
+    body = await json_body(request)
+    message = field(body, "message", str)
+    if not message or not message.strip():
+        raise InvalidRequest("field 'message' must be a non-empty string")
+    events = node.chat.chat(
+        message,
+        session_id=field(body, "session_id", str),
+        role=field(body, "role", str),
+    )
+    first = await anext(events)  # errors before streaming (unknown role) become plain JSON
+    assert isinstance(first, Sources)
+    response = await open_stream(request)
+    await send_event(
+        response,
+        "sources",
+        {"session_id": first.session_id, "sources": [h.to_json() for h in first.hits]},
+    )
+    try:
+        async for event in events:
+            if isinstance(event, Piece):
+                await send_event(response, "token", {"text": event.text})
+            elif isinstance(event, Finished):
+                await send_event(
+                    response,
+                    "done",
+                    {
+                        "session_id": first.session_id,
+                        "finish_reason": event.finish_reason,
+                        "completion_tokens": event.completion_tokens,
+                    },
+                )
+    except NodeError as exc:
+        await send_event(response, "error", exc.to_json()["error"])
+    finally:
+        await events.aclose()
+    await response.write_eof()
+    return response
+
+
+@routes.get("/api/chat/sessions")
+async def chat_sessions(request: web.Request) -> web.Response:
+    return web.json_response(services(request).chat.history.sessions())
+
+
+@routes.get("/api/chat/sessions/{session_id}")
+async def chat_session(request: web.Request) -> web.Response:
+    messages = services(request).chat.history.messages(request.match_info["session_id"], limit=1000)
+    if not messages:
+        raise NotFound(f"no chat session {request.match_info['session_id']!r}")
+    return web.json_response(messages)

@@ -1,0 +1,125 @@
+"""Chat as the owner: retrieve, build the prompt, stream from the model, remember the turn."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from secondme.node.chat.history import ChatHistory
+from secondme.node.chat.prompt import Message, build_messages, persona_prompt
+from secondme.node.config import ModelSettings
+from secondme.node.memory.retrieval import SearchHit
+from secondme.node.memory.service import Memory
+from secondme.node.models.llm import ChatModel, Finished, Piece
+from secondme.node.owner import OwnerStore
+from secondme.node.roles import RoleStore
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The memories the answer is grounded in; sent before the first piece."""
+
+    session_id: str
+    hits: tuple[SearchHit, ...]
+
+
+ChatEvent = Sources | Piece | Finished
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        model: ChatModel,
+        memory: Memory,
+        owner: OwnerStore,
+        roles: RoleStore,
+        history: ChatHistory,
+        settings: ModelSettings,
+        retrieve_k: int,
+    ) -> None:
+        self.model = model
+        self._memory = memory
+        self._owner = owner
+        self._roles = roles
+        self.history = history
+        self._settings = settings
+        self._retrieve_k = retrieve_k
+
+    def _budget(self, max_tokens: int) -> int:
+        return self._settings.context_tokens - max_tokens - 16
+
+    async def _grounding(self, question: str, layers: Sequence[str]) -> list[SearchHit]:
+        if "l0" not in layers or self._retrieve_k <= 0:
+            return []
+        return await self._memory.search(question, k=self._retrieve_k)
+
+    async def chat(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        role: str | None = None,
+        requester: str = "owner",
+    ) -> AsyncIterator[ChatEvent]:
+        """One turn of a kept conversation; the turn is saved once the answer is complete."""
+        session_id = session_id or uuid.uuid4().hex
+        persona = self._roles.get(role) if role else None
+        hits = await self._grounding(message, persona.layers if persona else ("l0",))
+        max_tokens = self._settings.max_answer_tokens
+        messages, used = build_messages(
+            system=persona_prompt(self._owner.get(), persona),
+            hits=hits,
+            history=self.history.messages(session_id),
+            question=message,
+            count_tokens=self.model.count_tokens,
+            budget=self._budget(max_tokens),
+        )
+        yield Sources(session_id, tuple(used))
+        parts: list[str] = []
+        async for event in self.model.stream(
+            messages,
+            requester=requester,
+            max_tokens=max_tokens,
+            temperature=self._settings.temperature,
+        ):
+            if isinstance(event, Piece):
+                parts.append(event.text)
+            else:
+                self.history.append_exchange(session_id, message, "".join(parts).strip(), role)
+            yield event
+
+    async def complete_openai(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None,
+        temperature: float | None,
+        requester: str = "owner",
+    ) -> AsyncIterator[Piece | Finished]:
+        """An OpenAI-style request: the client keeps the history; we add persona and memory."""
+        question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        client_system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+        turns = [m for m in messages if m["role"] in ("user", "assistant")]
+        if turns and turns[-1]["role"] == "user":
+            turns = turns[:-1]
+        system = persona_prompt(self._owner.get())
+        if client_system:
+            system += "\n" + client_system
+        max_tokens = max_tokens or self._settings.max_answer_tokens
+        built, _ = build_messages(
+            system=system,
+            hits=await self._grounding(question, ("l0",)) if question else [],
+            history=turns,
+            question=question,
+            count_tokens=self.model.count_tokens,
+            budget=self._budget(max_tokens),
+        )
+        async for event in self.model.stream(
+            built,
+            requester=requester,
+            max_tokens=max_tokens,
+            temperature=self._settings.temperature if temperature is None else temperature,
+        ):
+            yield event

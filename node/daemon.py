@@ -1,0 +1,160 @@
+"""The daemon: one asyncio process that serves one node until it is told to stop.
+
+Start-up order matters: lock the data dir, open the database and models, bind the owner API, and
+only then write ``daemon.json`` (pid and API address): its appearance is the "ready" signal the
+CLI and tests wait for. Shutdown (SIGTERM, SIGINT or ``POST /api/stop``) runs the same steps
+backwards and removes ``daemon.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+import time
+
+from aiohttp import web
+
+from secondme.node.api.app import build_app, is_loopback
+from secondme.node.chat.history import ChatHistory
+from secondme.node.chat.service import ChatService
+from secondme.node.config import DataDir, NodeConfig
+from secondme.node.datadir_lock import DataDirLock
+from secondme.node.db import Database
+from secondme.node.errors import ConfigError
+from secondme.node.fsutil import atomic_write
+from secondme.node.keystore import load_identity
+from secondme.node.memory.service import Memory
+from secondme.node.models import locate
+from secondme.node.models.embedder import Embedder
+from secondme.node.models.llm import ChatModel
+from secondme.node.owner import OwnerStore
+from secondme.node.roles import RoleStore
+from secondme.node.services import NodeServices
+from secondme.node.setup_node import read_token
+
+log = logging.getLogger("secondme.node")
+
+
+def configure_logging(data_dir: DataDir, level: int = logging.INFO) -> None:
+    data_dir.logs.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    to_file = logging.handlers.RotatingFileHandler(
+        data_dir.logs / "node.log", maxBytes=10 * 1024 * 1024, backupCount=3
+    )
+    to_stderr = logging.StreamHandler(sys.stderr)
+    root = logging.getLogger()
+    for handler in (to_file, to_stderr):
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("aiohttp.access", "sentence_transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def _open_services(
+    data_dir: DataDir, config: NodeConfig, passphrase: str | None
+) -> NodeServices:
+    identity = load_identity(data_dir.identity_key, passphrase)
+    token = read_token(data_dir)
+    model_path = locate.chat_model_path(config.models.chat_model)
+    embedder_path = locate.embedder_path(config.models.embedder)
+    db = Database(data_dir.database)
+    log.info("loading embedder %s", embedder_path)
+    embedder = await asyncio.to_thread(Embedder, embedder_path)
+    memory = Memory(data_dir, db, config.memory, embedder)
+    await asyncio.to_thread(memory.open)
+    log.info("loading chat model %s", model_path)
+    model = ChatModel(
+        model_path, context_tokens=config.models.context_tokens, threads=config.models.threads
+    )
+    await model.start()
+    owner, roles = OwnerStore(db), RoleStore(db)
+    chat = ChatService(
+        model=model,
+        memory=memory,
+        owner=owner,
+        roles=roles,
+        history=ChatHistory(db),
+        settings=config.models,
+        retrieve_k=config.memory.retrieve_k,
+    )
+    return NodeServices(
+        data_dir=data_dir,
+        config=config,
+        identity=identity,
+        token=token,
+        db=db,
+        memory=memory,
+        chat=chat,
+        owner=owner,
+        roles=roles,
+    )
+
+
+async def _bind(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"API port {port} on {host} is in use; choose another with --api-port "
+                "(0 picks a free one)"
+            ) from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    server = site._server
+    bound_port = server.sockets[0].getsockname()[1] if server and server.sockets else port
+    return runner, bound_port
+
+
+async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | None) -> None:
+    """Serve until asked to stop. Raises :class:`NodeError` for start-up problems."""
+    lock = DataDirLock(data_dir)
+    lock.acquire()
+    data_dir.daemon_record.unlink(missing_ok=True)  # left by a killed daemon: we hold the lock
+    node: NodeServices | None = None
+    runner: web.AppRunner | None = None
+    try:
+        if not is_loopback(config.api.host):
+            log.warning(
+                "the owner API listens on %s, not loopback: anyone who can reach it and has "
+                "the token controls this node",
+                config.api.host,
+            )
+        node = await _open_services(data_dir, config, passphrase)
+        runner, port = await _bind(build_app(node), config.api.host, config.api.port)
+        url = f"http://{config.api.host}:{port}"
+        record = {
+            "pid": os.getpid(),
+            "api_url": url,
+            "peer_id": str(node.identity.peer_id),
+            "started_at": time.time(),
+        }
+        atomic_write(data_dir.daemon_record, json.dumps(record).encode(), mode=0o600)
+        log.info("ready: peer %s, owner API on %s", node.identity.peer_id, url)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, node.stop_requested.set)
+        await node.stop_requested.wait()
+        log.info("stopping")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            data_dir.daemon_record.unlink()
+        if runner is not None:
+            await runner.cleanup()
+        if node is not None:
+            await node.chat.model.close()
+            node.memory.close()
+            node.db.close()
+        lock.release()
+        log.info("stopped")

@@ -1,0 +1,97 @@
+"""Errors of the node, with the codes that the owner API and the CLI show.
+
+Every failure a person can cause or meet (a bad file, a wrong token, a busy data dir) is a
+:class:`NodeError` carrying a stable ``code`` and an HTTP ``status``; the API turns it into a JSON
+body ``{"error": {"code", "message"}}`` and the CLI prints the message on one line. Bugs are not
+``NodeError``: they surface as 500 with the traceback in the log.
+
+    NodeError
+    ├── ConfigError            a setting is missing or wrong (config.toml, flags, environment)
+    │   ├── ModelNotFound      a configured model file or folder does not exist
+    │   └── SchemaTooNew       the data dir was written by a newer release
+    ├── IdentityError          the key file is missing, unreadable, or the passphrase is wrong
+    ├── DataDirLocked          another daemon holds this data dir
+    ├── NotRunning             no daemon answers for this data dir
+    ├── AuthError              the owner token is missing or wrong (401)
+    ├── NotFound               a named thing (role, document, session) does not exist (404)
+    ├── InvalidRequest         a request's fields are malformed (400)
+    └── IngestError            one file could not be ingested; the batch goes on
+        ├── UnsupportedFormat  the file type has no parser
+        ├── ParseError         the file is corrupt, binary junk, or empty
+        └── FileTooLarge       the file exceeds the configured size limit
+"""
+
+from __future__ import annotations
+
+
+class NodeError(Exception):
+    """A failure with a message meant for the owner."""
+
+    code = "node_error"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_json(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class ConfigError(NodeError):
+    code = "config_error"
+
+
+class ModelNotFound(ConfigError):
+    code = "model_not_found"
+
+
+class SchemaTooNew(ConfigError):
+    code = "schema_too_new"
+
+
+class IdentityError(NodeError):
+    code = "identity_error"
+
+
+class DataDirLocked(NodeError):
+    code = "data_dir_locked"
+    status = 409
+
+
+class NotRunning(NodeError):
+    code = "not_running"
+
+
+class AuthError(NodeError):
+    code = "unauthorized"
+    status = 401
+
+
+class NotFound(NodeError):
+    code = "not_found"
+    status = 404
+
+
+class InvalidRequest(NodeError):
+    code = "invalid_request"
+    status = 400
+
+
+class IngestError(NodeError):
+    code = "ingest_error"
+    status = 422
+
+
+class UnsupportedFormat(IngestError):
+    code = "unsupported_format"
+    status = 415
+
+
+class ParseError(IngestError):
+    code = "parse_error"
+
+
+class FileTooLarge(IngestError):
+    code = "file_too_large"
+    status = 413

@@ -1,0 +1,251 @@
+"""L0 documents and chunks in SQLite: the source of truth that the vector store mirrors.
+
+Search results are joined back through here, so a vector point without a committed chunk row is
+never shown. Every point id is written to ``vector_gc`` before it reaches the vector store and
+leaves it in the same transaction that commits its chunk; ids of replaced or forgotten chunks go
+back into ``vector_gc``. After a crash, whatever is left in ``vector_gc`` and not a committed
+chunk is deleted from the store: nothing half-written is ever visible, nothing committed is lost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from secondme.node.db import Database
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentRecord:
+    id: str
+    path: str
+    name: str
+    kind: str
+    title: str | None
+    content_hash: str
+    size: int
+    tags: tuple[str, ...]
+    chunk_count: int
+    ingested_at: float
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "name": self.name,
+            "kind": self.kind,
+            "title": self.title,
+            "content_hash": self.content_hash,
+            "size": self.size,
+            "tags": list(self.tags),
+            "chunks": self.chunk_count,
+            "ingested_at": self.ingested_at,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChunkRecord:
+    id: str
+    doc_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+    speakers: tuple[str, ...] = ()
+    time_start: str | None = None
+    time_end: str | None = None
+
+
+def _document(row) -> DocumentRecord:
+    return DocumentRecord(
+        id=row["id"],
+        path=row["path"],
+        name=row["name"],
+        kind=row["kind"],
+        title=row["title"],
+        content_hash=row["content_hash"],
+        size=row["size"],
+        tags=tuple(json.loads(row["tags"])),
+        chunk_count=row["chunk_count"],
+        ingested_at=row["ingested_at"],
+    )
+
+
+def _chunk(row) -> ChunkRecord:
+    return ChunkRecord(
+        id=row["id"],
+        doc_id=row["doc_id"],
+        index=row["idx"],
+        text=row["text"],
+        start=row["start"],
+        end=row["end"],
+        speakers=tuple(json.loads(row["speakers"])),
+        time_start=row["time_start"],
+        time_end=row["time_end"],
+    )
+
+
+class DocumentStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def by_path(self, path: str) -> DocumentRecord | None:
+        row = self._db.query_one("SELECT * FROM documents WHERE path = ?", (path,))
+        return None if row is None else _document(row)
+
+    def by_hash(self, content_hash: str) -> DocumentRecord | None:
+        row = self._db.query_one(
+            "SELECT * FROM documents WHERE content_hash = ? LIMIT 1", (content_hash,)
+        )
+        return None if row is None else _document(row)
+
+    def get(self, doc_id: str) -> DocumentRecord | None:
+        row = self._db.query_one("SELECT * FROM documents WHERE id = ?", (doc_id,))
+        return None if row is None else _document(row)
+
+    def list(self, tag: str | None = None) -> list[DocumentRecord]:
+        rows = self._db.query("SELECT * FROM documents ORDER BY ingested_at, path")
+        docs = [_document(r) for r in rows]
+        return [d for d in docs if tag is None or tag in d.tags]
+
+    def counts(self) -> dict[str, int]:
+        row = self._db.query_one(
+            "SELECT (SELECT COUNT(*) FROM documents) AS documents, "
+            "(SELECT COUNT(*) FROM chunks) AS chunks, "
+            "(SELECT COALESCE(SUM(size), 0) FROM documents) AS bytes"
+        )
+        return {"documents": row["documents"], "chunks": row["chunks"], "bytes": row["bytes"]}
+
+    def reserve_points(self, point_ids: Sequence[str]) -> None:
+        """Record ids about to be written to the vector store, before they are."""
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO vector_gc (point_id) VALUES (?)",
+                [(pid,) for pid in point_ids],
+            )
+
+    def commit_document(self, doc: DocumentRecord, chunks: Sequence[ChunkRecord]) -> list[str]:
+        """Make ``doc`` and its chunks visible at once, replacing any older version of it.
+
+        Returns the point ids of the replaced chunks, now queued in ``vector_gc``.
+        """
+        with self._db.transaction() as conn:
+            old_ids = [
+                r["id"] for r in conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc.id,))
+            ]
+            conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO vector_gc (point_id) VALUES (?)",
+                [(pid,) for pid in old_ids],
+            )
+            conn.execute(
+                "INSERT INTO documents (id, path, name, kind, title, content_hash, size, tags, "
+                "chunk_count, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET path = excluded.path, name = excluded.name, "
+                "kind = excluded.kind, title = excluded.title, "
+                "content_hash = excluded.content_hash, size = excluded.size, "
+                "tags = excluded.tags, chunk_count = excluded.chunk_count, "
+                "ingested_at = excluded.ingested_at",
+                (
+                    doc.id,
+                    doc.path,
+                    doc.name,
+                    doc.kind,
+                    doc.title,
+                    doc.content_hash,
+                    doc.size,
+                    json.dumps(list(doc.tags)),
+                    doc.chunk_count,
+                    doc.ingested_at,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO chunks (id, doc_id, idx, text, start, end, speakers, time_start, "
+                "time_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        c.id,
+                        doc.id,
+                        c.index,
+                        c.text,
+                        c.start,
+                        c.end,
+                        json.dumps(list(c.speakers)),
+                        c.time_start,
+                        c.time_end,
+                    )
+                    for c in chunks
+                ],
+            )
+            conn.executemany("DELETE FROM vector_gc WHERE point_id = ?", [(c.id,) for c in chunks])
+        return old_ids
+
+    def remove_document(self, doc_id: str) -> list[str]:
+        """Forget a document; returns its point ids, queued in ``vector_gc``."""
+        with self._db.transaction() as conn:
+            ids = [
+                r["id"] for r in conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))
+            ]
+            conn.executemany(
+                "INSERT OR IGNORE INTO vector_gc (point_id) VALUES (?)", [(i,) for i in ids]
+            )
+            conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        return ids
+
+    def pending_garbage(self) -> list[str]:
+        """Point ids in ``vector_gc`` that no committed chunk owns."""
+        rows = self._db.query(
+            "SELECT point_id FROM vector_gc WHERE point_id NOT IN (SELECT id FROM chunks)"
+        )
+        return [r["point_id"] for r in rows]
+
+    def garbage_collected(self, point_ids: Sequence[str]) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM vector_gc WHERE point_id = ?", [(pid,) for pid in point_ids]
+            )
+
+    def chunks_with_documents(
+        self, chunk_ids: Sequence[str]
+    ) -> dict[str, tuple[ChunkRecord, DocumentRecord]]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._db.query(
+            "SELECT c.*, d.path AS d_path, d.name AS d_name, d.kind AS d_kind, "
+            "d.title AS d_title, d.content_hash AS d_hash, d.size AS d_size, d.tags AS d_tags, "
+            "d.chunk_count AS d_chunks, d.ingested_at AS d_at "
+            f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+            list(chunk_ids),
+        )
+        found = {}
+        for row in rows:
+            doc = DocumentRecord(
+                id=row["doc_id"],
+                path=row["d_path"],
+                name=row["d_name"],
+                kind=row["d_kind"],
+                title=row["d_title"],
+                content_hash=row["d_hash"],
+                size=row["d_size"],
+                tags=tuple(json.loads(row["d_tags"])),
+                chunk_count=row["d_chunks"],
+                ingested_at=row["d_at"],
+            )
+            found[row["id"]] = (_chunk(row), doc)
+        return found
+
+    def iter_chunks(self, batch: int = 512) -> Iterator[list[tuple[ChunkRecord, DocumentRecord]]]:
+        """Every committed chunk with its document, in batches (for rebuilding vectors)."""
+        last = ""
+        while True:
+            rows = self._db.query(
+                "SELECT id FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            )
+            if not rows:
+                return
+            ids = [r["id"] for r in rows]
+            found = self.chunks_with_documents(ids)
+            yield [found[i] for i in ids if i in found]
+            last = ids[-1]

@@ -1,0 +1,183 @@
+"""L0 ingestion of one file: parse, chunk, embed, index, commit, in that order.
+
+A file is identified by its path; re-sending identical bytes with the same tags does nothing,
+changed bytes or tags replace the old chunks, and bytes already stored under another path are
+reported as a duplicate instead of being indexed twice. Blocking work: run it in a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from secondme.node.config import MemorySettings
+from secondme.node.errors import FileTooLarge
+from secondme.node.memory.chunker import chunk_document
+from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
+from secondme.node.memory.parsers import parse_document
+from secondme.node.memory.vectors import Bm25Encoder, VectorPoint, VectorStore
+from secondme.node.models.embedder import Embedder
+
+LAYER_L0 = "l0"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestResult:
+    path: str
+    status: str  # "added" | "replaced" | "unchanged" | "duplicate"
+    doc_id: str
+    chunks: int
+    message: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.path,
+            "status": self.status,
+            "doc_id": self.doc_id,
+            "chunks": self.chunks,
+            "message": self.message,
+        }
+
+
+def normalise_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted({t.strip().lower() for t in tags if t.strip()}))
+
+
+def point_payload(chunk: ChunkRecord, doc: DocumentRecord) -> dict:
+    """What every backend stores beside a vector; scope filters read these keys."""
+    return {
+        "doc_id": doc.id,
+        "chunk_index": chunk.index,
+        "layer": LAYER_L0,
+        "tags": list(doc.tags),
+        "time": doc.ingested_at,
+    }
+
+
+class Ingestor:
+    def __init__(
+        self,
+        documents: DocumentStore,
+        store: VectorStore,
+        embedder: Embedder,
+        bm25: Bm25Encoder,
+        settings: MemorySettings,
+        *,
+        embed_lock: threading.Lock,
+        store_lock: threading.Lock,
+    ) -> None:
+        self._documents = documents
+        self._store = store
+        self._embedder = embedder
+        self._bm25 = bm25
+        self._settings = settings
+        self._embed_lock = embed_lock
+        self._store_lock = store_lock
+        self._file_lock = threading.Lock()
+
+    def ingest(self, path: str, data: bytes, tags: Sequence[str] = ()) -> IngestResult:
+        limit = self._settings.max_file_mb * 1024 * 1024
+        if len(data) > limit:
+            raise FileTooLarge(
+                f"{path}: {len(data) / 1048576:.1f} MB is over the limit of "
+                f"{self._settings.max_file_mb} MB (memory.max_file_mb)"
+            )
+        tags = normalise_tags(tags)
+        content_hash = hashlib.sha256(data).hexdigest()
+        with self._file_lock:  # one file at a time: the dedup checks must see committed state
+            existing = self._documents.by_path(path)
+            if existing and existing.content_hash == content_hash and existing.tags == tags:
+                return IngestResult(
+                    path=path,
+                    status="unchanged",
+                    doc_id=existing.id,
+                    chunks=existing.chunk_count,
+                )
+            twin = self._documents.by_hash(content_hash)
+            if twin is not None and twin.path != path:
+                return IngestResult(
+                    path=path,
+                    status="duplicate",
+                    doc_id=twin.id,
+                    chunks=twin.chunk_count,
+                    message=f"same content as {twin.path}",
+                )
+            return self._index(path, data, tags, content_hash, existing)
+
+    def _index(
+        self,
+        path: str,
+        data: bytes,
+        tags: tuple[str, ...],
+        content_hash: str,
+        existing: DocumentRecord | None,
+    ) -> IngestResult:
+        parsed = parse_document(path, data)  # errors then name the file as the owner knows it
+        with self._embed_lock:
+            pieces = chunk_document(
+                parsed,
+                self._embedder.count_tokens,
+                max_tokens=self._settings.chunk_tokens,
+                overlap_tokens=self._settings.chunk_overlap,
+            )
+            vectors = self._embedder.embed([p.text for p in pieces])
+        doc = DocumentRecord(
+            id=existing.id if existing else str(uuid.uuid4()),
+            path=path,
+            name=PurePath(path).name,
+            kind=parsed.kind,
+            title=parsed.title,
+            content_hash=content_hash,
+            size=len(data),
+            tags=tags,
+            chunk_count=len(pieces),
+            ingested_at=time.time(),
+        )
+        chunks = [
+            ChunkRecord(
+                id=str(uuid.uuid4()),
+                doc_id=doc.id,
+                index=p.index,
+                text=p.text,
+                start=p.start,
+                end=p.end,
+                speakers=p.speakers,
+                time_start=p.time_start,
+                time_end=p.time_end,
+            )
+            for p in pieces
+        ]
+        points = [
+            VectorPoint(
+                id=c.id,
+                dense=vector,
+                sparse=self._bm25.document(c.text),
+                payload=point_payload(c, doc),
+            )
+            for c, vector in zip(chunks, vectors, strict=True)
+        ]
+        self._documents.reserve_points([c.id for c in chunks])
+        with self._store_lock:
+            self._store.upsert(points)
+        replaced = self._documents.commit_document(doc, chunks)
+        self.collect_garbage(replaced)
+        return IngestResult(
+            path=path,
+            status="replaced" if existing else "added",
+            doc_id=doc.id,
+            chunks=len(chunks),
+        )
+
+    def collect_garbage(self, point_ids: Sequence[str] | None = None) -> int:
+        """Delete uncommitted or replaced points from the store; all pending ones if None."""
+        ids = list(point_ids) if point_ids is not None else self._documents.pending_garbage()
+        if ids:
+            with self._store_lock:
+                self._store.delete(ids)
+            self._documents.garbage_collected(ids)
+        return len(ids)

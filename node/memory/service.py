@@ -1,0 +1,177 @@
+"""The node's L0 memory assembled: documents in SQLite, vectors in the configured store.
+
+Owns the embedder and the vector store and the locks that serialise them; everything blocking
+runs in worker threads, so the event loop keeps serving while a large file is embedded. The
+vector store is derived data: it is rebuilt from SQLite when the embedder, its dimension or the
+backend changes, and after a crash the points that no committed chunk owns are deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from secondme.node.config import DataDir, MemorySettings
+from secondme.node.db import Database
+from secondme.node.memory.documents import DocumentRecord, DocumentStore
+from secondme.node.memory.ingest import Ingestor, IngestResult, point_payload
+from secondme.node.memory.retrieval import Retriever, SearchHit
+from secondme.node.memory.vectors import (
+    Bm25Encoder,
+    DimensionMismatch,
+    VectorPoint,
+    VectorStore,
+    open_store,
+)
+from secondme.node.models.embedder import Embedder
+
+log = logging.getLogger(__name__)
+
+_FINGERPRINT_KEY = "vectors.fingerprint"
+Progress = Callable[[int, int], None]
+
+
+def store_location(data_dir: DataDir, settings: MemorySettings) -> tuple[Path, str | None]:
+    """Where the configured backend keeps its vectors: a folder, or a server URL."""
+    if settings.vector_backend == "qdrant" and settings.qdrant_url:
+        return data_dir.vectors / "qdrant", settings.qdrant_url
+    return data_dir.vectors / settings.vector_backend, None
+
+
+class Memory:
+    def __init__(
+        self, data_dir: DataDir, db: Database, settings: MemorySettings, embedder: Embedder
+    ) -> None:
+        self._data_dir = data_dir
+        self._db = db
+        self.settings = settings
+        self.embedder = embedder
+        self.documents = DocumentStore(db)
+        self._bm25 = Bm25Encoder()
+        self._embed_lock = threading.Lock()
+        self._store_lock = threading.Lock()
+        self._store: VectorStore | None = None
+        self._ingestor: Ingestor | None = None
+        self._retriever: Retriever | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def _fingerprint(self) -> str:
+        path, url = store_location(self._data_dir, self.settings)
+        return f"{self.settings.vector_backend}|{url or path}|{self.embedder.model_id}"
+
+    def open(self, progress: Progress | None = None) -> None:
+        """Open (and if needed rebuild) the vector store, then drop crash leftovers."""
+        stale = self._db.get_setting(_FINGERPRINT_KEY) != self._fingerprint()
+        try:
+            store = self._open_store()
+        except DimensionMismatch as exc:
+            log.warning("vector store has another dimension (%s); rebuilding it", exc)
+            store, stale = None, True
+        if stale and (store is None or self.documents.counts()["chunks"] or store.count()):
+            if store is not None:
+                store.close()
+            store = self._rebuild(progress)
+        self._db.set_setting(_FINGERPRINT_KEY, self._fingerprint())
+        self._attach(store)
+        removed = self._ingestor.collect_garbage()  # type: ignore[union-attr]
+        if removed:
+            log.info("removed %d vector points left by an interrupted write", removed)
+
+    def _open_store(self) -> VectorStore:
+        path, url = store_location(self._data_dir, self.settings)
+        return open_store(
+            self.settings.vector_backend, path=path, dimension=self.embedder.dimension, url=url
+        )
+
+    def _attach(self, store: VectorStore) -> None:
+        self._store = store
+        locks = {"embed_lock": self._embed_lock, "store_lock": self._store_lock}
+        self._ingestor = Ingestor(
+            self.documents, store, self.embedder, self._bm25, self.settings, **locks
+        )
+        self._retriever = Retriever(self.documents, store, self.embedder, self._bm25, **locks)
+
+    def _rebuild(self, progress: Progress | None) -> VectorStore:
+        """A fresh store filled from SQLite: every committed chunk re-embedded."""
+        path, url = store_location(self._data_dir, self.settings)
+        if url is None:
+            shutil.rmtree(path, ignore_errors=True)
+        store = self._open_store()
+        if url is not None:
+            store.delete(list(store.all_ids()))
+        total = self.documents.counts()["chunks"]
+        log.info("rebuilding %s vectors for %d chunks", self.settings.vector_backend, total)
+        done = 0
+        for batch in self.documents.iter_chunks():
+            vectors = self.embedder.embed([chunk.text for chunk, _ in batch])
+            store.upsert(
+                [
+                    VectorPoint(
+                        id=chunk.id,
+                        dense=vector,
+                        sparse=self._bm25.document(chunk.text),
+                        payload=point_payload(chunk, doc),
+                    )
+                    for (chunk, doc), vector in zip(batch, vectors, strict=True)
+                ]
+            )
+            done += len(batch)
+            if progress:
+                progress(done, total)
+        store.flush()
+        return store
+
+    def reindex(self, settings: MemorySettings, progress: Progress | None = None) -> int:
+        """Rebuild the vectors, possibly into another backend; returns the chunks indexed."""
+        with self._embed_lock, self._store_lock:
+            if self._store is not None:
+                self._store.close()
+            self.settings = settings
+            store = self._rebuild(progress)
+            self._db.set_setting(_FINGERPRINT_KEY, self._fingerprint())
+        self._attach(store)
+        return store.count()
+
+    def close(self) -> None:
+        with self._store_lock:
+            if self._store is not None:
+                self._store.flush()
+                self._store.close()
+                self._store = None
+
+    # -- work ---------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> VectorStore:
+        if self._store is None:
+            raise RuntimeError("memory is not open")
+        return self._store
+
+    async def ingest(self, path: str, data: bytes, tags: Sequence[str] = ()) -> IngestResult:
+        assert self._ingestor is not None, "memory is not open"
+        return await asyncio.to_thread(self._ingestor.ingest, path, data, tags)
+
+    async def search(self, query: str, *, k: int = 10, tags: Sequence[str] = ()) -> list[SearchHit]:
+        assert self._retriever is not None, "memory is not open"
+        return await asyncio.to_thread(self._retriever.search, query, k=k, tags=tags)
+
+    async def forget(self, doc: DocumentRecord) -> int:
+        assert self._ingestor is not None, "memory is not open"
+        ids = self.documents.remove_document(doc.id)
+        return await asyncio.to_thread(self._ingestor.collect_garbage, ids)
+
+    def stats(self) -> dict:
+        counts = self.documents.counts()
+        return {
+            **counts,
+            "vector_backend": self.settings.vector_backend,
+            "vector_points": self._store.count() if self._store else 0,
+            "embedder": self.embedder.model_id,
+            "dimension": self.embedder.dimension,
+            "max_file_mb": self.settings.max_file_mb,
+        }

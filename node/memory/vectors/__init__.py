@@ -1,0 +1,61 @@
+"""Vector stores for memory chunks: Qdrant Edge in-process by default, a Qdrant server to scale out.
+
+Both keep the :class:`VectorStore` contract in ``base``; :func:`open_store` picks one by name so
+configuration, not code, chooses the backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import (
+    ANY_SCOPE,
+    Bm25Encoder,
+    DimensionMismatch,
+    ScopeFilter,
+    SparseVec,
+    StoreClosed,
+    StoreLocked,
+    VectorHit,
+    VectorPoint,
+    VectorStore,
+    VectorStoreError,
+)
+from .edge import EdgeVectorStore
+from .qdrant_server import QdrantServerStore
+
+BACKENDS = ("edge", "qdrant")
+
+__all__ = [
+    "ANY_SCOPE",
+    "BACKENDS",
+    "Bm25Encoder",
+    "DimensionMismatch",
+    "EdgeVectorStore",
+    "QdrantServerStore",
+    "ScopeFilter",
+    "SparseVec",
+    "StoreClosed",
+    "StoreLocked",
+    "VectorHit",
+    "VectorPoint",
+    "VectorStore",
+    "VectorStoreError",
+    "open_store",
+]
+
+
+def open_store(backend: str, *, path: Path, dimension: int, url: str | None = None) -> VectorStore:
+    """Open the named backend: "edge" keeps its shard in ``path``; "qdrant" uses the server at
+    ``url``, or local mode in ``path`` when no url is given."""
+    if backend == "edge":
+        if url is not None:
+            raise ValueError("the edge vector store runs in-process and takes no url")
+        return EdgeVectorStore.open(path, dimension)
+    if backend == "qdrant":
+        if url is not None:
+            return QdrantServerStore.open(url=url, dimension=dimension)
+        return QdrantServerStore.open(path=path, dimension=dimension)
+    raise ValueError(
+        f"unknown vector store backend {backend!r}; choose one of {', '.join(BACKENDS)}"
+    )

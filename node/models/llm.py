@@ -1,0 +1,193 @@
+"""The local chat model: one llama.cpp instance, one generation at a time, fairly shared.
+
+llama.cpp holds a single context, so two generations must never run on it at once. Requests go
+into a :class:`FairQueue`; one worker task takes them in turn and runs each generation in a
+dedicated thread, handing pieces of text back to the event loop as they are produced. A caller
+that stops reading (a closed HTTP stream) cancels its job: a queued job is dropped, a running
+one stops at the next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from secondme.node.models.scheduler import FairQueue
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A piece of generated text (usually one token)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The end of a generation, with what it cost."""
+
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    messages: Sequence[Message]
+    max_tokens: int
+    temperature: float
+    response_format: dict[str, Any] | None
+    loop: asyncio.AbstractEventLoop
+    events: asyncio.Queue = field(default_factory=asyncio.Queue)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+class ModelClosed(RuntimeError):
+    """A generation was requested after :meth:`ChatModel.close`."""
+
+
+class ChatModel:
+    def __init__(self, path: Path, *, context_tokens: int = 2048, threads: int = 0) -> None:
+        self.path = path
+        self.context_tokens = context_tokens
+        self._threads = threads
+        self._llama: Any = None
+        self._queue: FairQueue[_Job] = FairQueue()
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self._worker: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    async def start(self) -> None:
+        """Load the weights (in the model thread) and start serving the queue."""
+        loop = asyncio.get_running_loop()
+        self._llama = await loop.run_in_executor(self._executor, self._load)
+        self._worker = asyncio.create_task(self._serve(), name="chat-model-worker")
+
+    def _load(self) -> Any:
+        from llama_cpp import Llama
+
+        kwargs: dict[str, Any] = {"n_ctx": self.context_tokens, "verbose": False}
+        if self._threads:
+            kwargs["n_threads"] = self._threads
+        return Llama(model_path=str(self.path), **kwargs)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        requester: str = "owner",
+        max_tokens: int = 256,
+        temperature: float = 0.3,
+        response_format: dict[str, Any] | None = None,
+    ) -> AsyncIterator[Piece | Finished]:
+        """Yield pieces of the answer as they come, then one :class:`Finished`."""
+        if self._closed or self._worker is None:
+            raise ModelClosed("the chat model is not running")
+        job = _Job(messages, max_tokens, temperature, response_format, asyncio.get_running_loop())
+        self._queue.push(requester, job)
+        self._wakeup.set()
+        try:
+            while True:
+                event = await job.events.get()
+                if isinstance(event, BaseException):
+                    raise event
+                yield event
+                if isinstance(event, Finished):
+                    return
+        finally:
+            job.cancelled.set()
+            self._queue.remove(requester, job)
+
+    async def complete(self, messages: Sequence[Message], **kwargs: Any) -> tuple[str, Finished]:
+        """The whole answer at once."""
+        parts: list[str] = []
+        async for event in self.stream(messages, **kwargs):
+            if isinstance(event, Piece):
+                parts.append(event.text)
+            else:
+                return "".join(parts), event
+        raise AssertionError("stream ended without Finished")  # pragma: no cover
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not len(self._queue):
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            job = self._queue.pop()
+            if job.cancelled.is_set():
+                continue
+            try:
+                await loop.run_in_executor(self._executor, self._generate, job)
+            except Exception as exc:  # a failed generation fails its caller, not the worker
+                log.exception("generation failed")
+                job.events.put_nowait(exc)
+
+    def _generate(self, job: _Job) -> None:
+        """Runs in the model thread; the only place that touches the llama context."""
+
+        def emit(event: object) -> None:
+            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
+                job.loop.call_soon_threadsafe(job.events.put_nowait, event)
+
+        kwargs: dict[str, Any] = {
+            "messages": list(job.messages),
+            "max_tokens": job.max_tokens,
+            "temperature": job.temperature,
+            "stream": True,
+        }
+        if job.response_format is not None:
+            kwargs["response_format"] = job.response_format
+        pieces = 0
+        finish_reason = "stop"
+        for chunk in self._llama.create_chat_completion(**kwargs):
+            if job.cancelled.is_set():
+                finish_reason = "cancelled"
+                break
+            choice = chunk["choices"][0]
+            text = choice.get("delta", {}).get("content")
+            if text:
+                pieces += 1
+                emit(Piece(text))
+            if choice.get("finish_reason"):
+                finish_reason = choice["finish_reason"]
+        prompt_tokens = int(getattr(self._llama, "n_tokens", 0)) - pieces
+        emit(Finished(finish_reason, max(prompt_tokens, 0), pieces))
+
+    async def close(self) -> None:
+        """Stop the worker and free the model; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        while len(self._queue):
+            self._queue.pop().events.put_nowait(ModelClosed("the chat model was shut down"))
+        self._executor.shutdown(wait=True)
+        self._llama = None

@@ -1,0 +1,30 @@
+"""Everything a running node holds, in one typed place that the API handlers read from."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from secondme.node.chat.service import ChatService
+from secondme.node.config import DataDir, NodeConfig
+from secondme.node.db import Database
+from secondme.node.memory.service import Memory
+from secondme.node.owner import OwnerStore
+from secondme.node.roles import RoleStore
+from secondme.protocol.identity import Identity
+
+
+@dataclass(slots=True, kw_only=True)
+class NodeServices:
+    data_dir: DataDir
+    config: NodeConfig
+    identity: Identity
+    token: str
+    db: Database
+    memory: Memory
+    chat: ChatService
+    owner: OwnerStore
+    roles: RoleStore
+    stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    started_at: float = field(default_factory=time.time)

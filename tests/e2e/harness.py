@@ -1,0 +1,111 @@
+"""Real daemon processes on temporary data dirs, driven through the real CLI and HTTP API."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+CLI = str(Path(sys.executable).with_name("secondme-node"))
+START_TIMEOUT = 120.0
+
+
+def run_cli(
+    data_dir: Path,
+    *args: str,
+    check: bool = True,
+    timeout: float = 300,
+    input_text: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [CLI, *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input_text,
+        env={**os.environ, "SECONDME_HOME": str(data_dir)},
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"secondme-node {' '.join(args)} exited {result.returncode}\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}"
+        )
+    return result
+
+
+def cli_json(data_dir: Path, *args: str) -> object:
+    return json.loads(run_cli(data_dir, *args, "--json").stdout)
+
+
+@dataclass
+class NodeProcess:
+    data_dir: Path
+    process: subprocess.Popen
+    log_path: Path
+    api_url: str = ""
+    token: str = ""
+    peer_id: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api_url,
+            headers={"Authorization": f"Bearer {self.token if token is None else token}"},
+            timeout=120,
+        )
+
+    def cli(self, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+        return run_cli(self.data_dir, *args, **kwargs)
+
+    def cli_json(self, *args: str) -> object:
+        return cli_json(self.data_dir, *args)
+
+    def stderr_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def terminate(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+def start_node(data_dir: Path, *args: str, wait: bool = True) -> NodeProcess:
+    """Start ``secondme-node start`` and wait until it has written daemon.json (bound, ready)."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"{data_dir.name}.stderr.log"
+    record = data_dir / "daemon.json"
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        [CLI, "start", "--data-dir", str(data_dir), "--api-port", "0", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        env={**os.environ, "SECONDME_HOME": str(data_dir)},
+    )
+    node = NodeProcess(data_dir, process, log_path)
+    if not wait:
+        return node
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"daemon exited {process.returncode}:\n{node.stderr_text()}")
+        info = json.loads(record.read_text()) if record.exists() else {}
+        if info.get("pid") == process.pid:
+            node.api_url = info["api_url"]
+            node.peer_id = info["peer_id"]
+            node.token = (data_dir / "api.token").read_text().strip()
+            return node
+        time.sleep(0.05)  # polling for readiness, bounded by the deadline
+    process.kill()
+    raise AssertionError(f"daemon not ready in {START_TIMEOUT} s:\n{node.stderr_text()}")

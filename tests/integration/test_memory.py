@@ -1,0 +1,142 @@
+"""L0 memory through the real embedder and both real vector-store backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secondme.node.config import DataDir, MemorySettings
+from secondme.node.db import Database
+from secondme.node.errors import ParseError, UnsupportedFormat
+from secondme.node.memory.service import Memory
+from secondme.node.models import locate
+from secondme.node.models.embedder import Embedder
+
+pytestmark = pytest.mark.slow
+
+NOTES = {
+    "/notes/boat.md": "We sail the little wooden boat Marlinspike on Lake Annecy every June.",
+    "/notes/piano.md": "I practise Satie's Gymnopédies on the upright piano after dinner.",
+    "/notes/work.txt": "Our team ships the billing service on Tuesdays after the code freeze.",
+}
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder(locate.embedder_path(""))
+
+
+@pytest.fixture(scope="module")
+def small_embedder(embedder, tmp_path_factory) -> Embedder:
+    """A real local model of another dimension: MiniLM followed by a 384→64 projection."""
+    from sentence_transformers import SentenceTransformer, models
+
+    base = SentenceTransformer(str(embedder.path), device="cpu")
+    projection = models.Dense(384, 64)
+    folder = tmp_path_factory.mktemp("minilm-64")
+    SentenceTransformer(modules=[*base, projection], device="cpu").save(str(folder))
+    return Embedder(folder)
+
+
+def open_memory(tmp_path: Path, embedder: Embedder, **settings) -> tuple[Memory, Database]:
+    data_dir = DataDir(tmp_path)
+    data_dir.root.mkdir(exist_ok=True)
+    db = Database(data_dir.database)
+    memory = Memory(data_dir, db, MemorySettings(**settings), embedder)
+    memory.open()
+    return memory, db
+
+
+async def fill(memory: Memory) -> None:
+    for path, text in NOTES.items():
+        result = await memory.ingest(path, text.encode(), ["notes"])
+        assert result.status == "added"
+
+
+async def top_path(memory: Memory, query: str) -> str:
+    hits = await memory.search(query, k=1)
+    return hits[0].path
+
+
+async def test_ingest_search_and_forget(tmp_path, embedder):
+    memory, db = open_memory(tmp_path, embedder)
+    await fill(memory)
+    assert await top_path(memory, "sailing on a lake") == "/notes/boat.md"
+    assert await top_path(memory, "Gymnopédies") == "/notes/piano.md"  # a rare keyword
+    doc = memory.documents.by_path("/notes/boat.md")
+    await memory.forget(doc)
+    assert all(h.path != "/notes/boat.md" for h in await memory.search("boat Annecy", k=5))
+    assert memory.store.count() == memory.documents.counts()["chunks"]
+    with pytest.raises(UnsupportedFormat):
+        await memory.ingest("/x/picture.png", b"\x89PNG", [])
+    with pytest.raises(ParseError):
+        await memory.ingest("/x/empty.txt", b"   ", [])
+    assert memory.documents.counts()["documents"] == 2
+    memory.close()
+    db.close()
+
+
+async def test_interrupted_write_is_invisible_and_collected(tmp_path, embedder):
+    memory, db = open_memory(tmp_path, embedder)
+    await fill(memory)
+    committed = memory.store.count()
+    # A crash after the vectors were written but before SQLite committed the chunks:
+    from secondme.node.memory.vectors import VectorPoint
+
+    orphan = "00000000-0000-4000-8000-000000000001"
+    memory.documents.reserve_points([orphan])
+    vector = embedder.embed(["the orphan chunk about sailing boats"])[0]
+    memory.store.upsert(
+        [
+            VectorPoint(
+                id=orphan,
+                dense=vector,
+                sparse=memory._bm25.document("sailing boats"),
+                payload={
+                    "doc_id": "gone",
+                    "chunk_index": 0,
+                    "layer": "l0",
+                    "tags": [],
+                    "time": 0.0,
+                },
+            )
+        ]
+    )
+    assert all(h.chunk_id != orphan for h in await memory.search("sailing boats", k=10))
+    memory.close()
+    memory, db = open_memory(tmp_path, embedder)  # the restart collects it
+    assert memory.store.count() == committed
+    assert memory.documents.pending_garbage() == []
+    memory.close()
+    db.close()
+
+
+async def test_new_embedder_dimension_rebuilds_the_store(tmp_path, embedder, small_embedder):
+    memory, db = open_memory(tmp_path, embedder)
+    await fill(memory)
+    chunks = memory.documents.counts()["chunks"]
+    memory.close()
+    db.close()
+    memory, db = open_memory(tmp_path, small_embedder)
+    assert memory.store.dimension == 64
+    assert memory.store.count() == chunks
+    assert await top_path(memory, "Marlinspike") == "/notes/boat.md"
+    memory.close()
+    db.close()
+
+
+async def test_reindex_moves_between_backends_without_loss(tmp_path, embedder):
+    memory, db = open_memory(tmp_path, embedder)
+    await fill(memory)
+    chunks = memory.documents.counts()["chunks"]
+    moved = memory.reindex(MemorySettings(vector_backend="qdrant"))
+    assert moved == chunks and memory.store.name == "qdrant"
+    assert await top_path(memory, "billing service release day") == "/notes/work.txt"
+    hits = await memory.search("piano", k=5, tags=["other"])
+    assert hits == []
+    back = memory.reindex(MemorySettings(vector_backend="edge"))
+    assert back == chunks and memory.store.name == "edge"
+    assert await top_path(memory, "upright piano") == "/notes/piano.md"
+    memory.close()
+    db.close()

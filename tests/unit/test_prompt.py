@@ -1,0 +1,81 @@
+from secondme.node.chat.prompt import build_messages, persona_prompt
+from secondme.node.memory.retrieval import SearchHit
+from secondme.node.owner import OwnerProfile
+from secondme.node.roles import Role
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def hit(n: int, text: str) -> SearchHit:
+    return SearchHit(
+        chunk_id=f"c{n}",
+        text=text,
+        score=1.0 / (n + 1),
+        doc_id="d",
+        path=f"/notes/{n}.md",
+        name=f"{n}.md",
+        title=None,
+        kind="markdown",
+        chunk_index=n,
+        start=0,
+        end=len(text),
+        tags=(),
+    )
+
+
+OWNER = OwnerProfile(
+    fields={"name": "Ada", "style": "dry humour", "description": "engineer"},
+    public=frozenset({"name"}),
+)
+
+
+def test_persona_speaks_as_the_owner_with_role():
+    role = Role(
+        name="coach",
+        description="",
+        system_prompt="Be encouraging.",
+        layers=("l0",),
+        created_at=0.0,
+    )
+    text = persona_prompt(OWNER, role)
+    assert "Second Me of Ada" in text
+    assert "dry humour" in text and "engineer" in text
+    assert "Be encouraging." in text
+
+
+def test_memories_cite_their_source_and_history_is_kept():
+    messages, used = build_messages(
+        system="SYS",
+        hits=[hit(0, "I was born in Lisbon"), hit(1, "I like tea")],
+        history=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+        question="Where was I born?",
+        count_tokens=words,
+        budget=1000,
+    )
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert "[1] (0.md, part 1) I was born in Lisbon" in messages[0]["content"]
+    assert messages[-1]["content"] == "Where was I born?"
+    assert used == [hit(0, "I was born in Lisbon"), hit(1, "I like tea")]
+
+
+def test_tight_budget_drops_history_before_memories_and_never_the_question():
+    history = [
+        {"role": "user", "content": "old " * 50},
+        {"role": "assistant", "content": "x " * 50},
+    ]
+    big = hit(1, "filler " * 80)
+    messages, used = build_messages(
+        system="SYS",
+        hits=[hit(0, "the key fact"), big],
+        history=history,
+        question="q?",
+        count_tokens=words,
+        budget=60,
+    )
+    assert used == [hit(0, "the key fact")]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[-1]["content"] == "q?"
+    total = sum(words(m["content"]) + 8 for m in messages)
+    assert total <= 60
