@@ -67,6 +67,7 @@ class ChatModel:
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self._worker: asyncio.Task[None] | None = None
+        self._running: _Job | None = None
         self._closed = False
 
     @property
@@ -141,11 +142,14 @@ class ChatModel:
             job = self._queue.pop()
             if job.cancelled.is_set():
                 continue
+            self._running = job
             try:
                 await loop.run_in_executor(self._executor, self._generate, job)
             except Exception as exc:  # a failed generation fails its caller, not the worker
                 log.exception("generation failed")
                 job.events.put_nowait(exc)
+            finally:
+                self._running = None
 
     def _generate(self, job: _Job) -> None:
         """Runs in the model thread; the only place that touches the llama context."""
@@ -183,6 +187,9 @@ class ChatModel:
         if self._closed:
             return
         self._closed = True
+        if self._running is not None:
+            self._running.cancelled.set()  # stop at the next token rather than run to the end
+            self._running.events.put_nowait(ModelClosed("the chat model was shut down"))
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tests.e2e.harness import NodeProcess, run_cli, start_node
+from tests.e2e.harness import NodeProcess, run_cli
 from tests.e2e.sample_files import FILLER
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ def test_init_then_id_without_a_daemon(tmp_path):
     assert "no secondme-node daemon is running" in not_running.stderr
 
 
-def test_passphrase_protected_key(tmp_path):
+def test_passphrase_protected_key(tmp_path, start_node):
     data_dir = tmp_path / "n"
     secret = tmp_path / "pass"
     secret.write_text("s3cret phrase\n")
@@ -45,7 +45,7 @@ def test_passphrase_protected_key(tmp_path):
         node.terminate()
 
 
-def test_stop_two_nodes_and_port_in_use(tmp_path):
+def test_stop_two_nodes_and_port_in_use(tmp_path, start_node):
     first = start_node(tmp_path / "a", "--name", "A")
     second = start_node(tmp_path / "b", "--name", "B")
     try:
@@ -85,7 +85,7 @@ def test_missing_model_and_newer_schema_are_refused_clearly(tmp_path):
     assert result.returncode != 0 and "newer secondme-node" in result.stderr
 
 
-def test_sigkill_during_ingest_loses_no_committed_document(tmp_path):
+def test_sigkill_during_ingest_loses_no_committed_document(tmp_path, start_node):
     data_dir = tmp_path / "k"
     folder = tmp_path / "many"
     folder.mkdir()

@@ -270,3 +270,28 @@ def test_a_second_daemon_on_the_same_data_dir_is_refused(node):
     assert second.returncode != 0
     assert "already running" in second.stderr
     assert json.loads((node.data_dir / "daemon.json").read_text())["pid"] == node.process.pid
+
+
+def test_chat_without_a_message_reads_turns_until_exit(node, samples):
+    result = node.cli(
+        "chat", input_text="Who planted the quince tree?\nAnd when?\n/exit\nnever sent\n"
+    )
+    with node.http() as api:
+        sessions = api.get("/api/chat/sessions").json()
+    newest = sessions[0]
+    assert newest["messages"] == 4  # two turns kept in one session; nothing after /exit
+    assert result.stdout.strip()
+
+
+def test_reindex_moves_vectors_to_qdrant_and_back(node, samples):
+    moved = node.cli_json("memory", "reindex", "--backend", "qdrant")
+    status = node.cli_json("status")["memory"]
+    assert moved["backend"] == "qdrant" == status["vector_backend"]
+    assert moved["points"] == status["chunks"] == status["vector_points"]
+    assert "vector_backend = \"qdrant\"" in (node.data_dir / "config.toml").read_text()
+    hits = node.cli_json("search", "sourdough starter Gerald", "--k", "1")
+    assert hits[0]["source"]["name"] == "blog.html"
+    back = node.cli_json("memory", "reindex", "--backend", "edge")
+    assert back["points"] == status["chunks"]
+    hits = node.cli_json("search", "sourdough starter Gerald", "--k", "1")
+    assert hits[0]["source"]["name"] == "blog.html"
