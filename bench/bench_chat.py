@@ -10,7 +10,6 @@ tokens/s >= 0.9x the bare call.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -97,11 +96,9 @@ def main() -> None:
             with node.http() as api:
                 api_turn(api, "warm up")
                 api_rows = [api_turn(api, q) for _ in range(args.rounds) for q in QUESTIONS]
-                sessions = api.get("/api/chat/sessions").json()
         finally:
             node.terminate()
         prompts = _node_prompts(data_dir)
-        del sessions
     llama = Llama(model_path=str(locate.chat_model_path("")), n_ctx=2048, verbose=False)
     bare_turn(llama, prompts[0])
     bare_rows = [
@@ -156,7 +153,6 @@ def _node_prompts(data_dir: Path) -> list[list[dict]]:
         prompts.append(messages)
     memory.close()
     db.close()
-    print(json.dumps({"example_prompt_chars": len(prompts[0][0]["content"])}))
     return prompts
 
 

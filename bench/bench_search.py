@@ -49,14 +49,26 @@ QUERIES = [
 ]
 
 
-def grow(memory: Memory, base_texts: list[str], base_vectors: np.ndarray, start: int,
-         stop: int, rng: np.random.Generator) -> None:
+def grow(
+    memory: Memory,
+    base_texts: list[str],
+    base_vectors: np.ndarray,
+    start: int,
+    stop: int,
+    rng: np.random.Generator,
+) -> None:
     """Commit chunks ``start..stop`` as documents of PER_DOC chunks each."""
     for first in range(start, stop, PER_DOC):
         doc = DocumentRecord(
-            id=str(uuid.uuid4()), path=f"/bench/doc-{first // PER_DOC:05}.md",
-            name=f"doc-{first // PER_DOC:05}.md", kind="markdown", title=None,
-            content_hash=uuid.uuid4().hex, size=0, tags=("bench",), chunk_count=PER_DOC,
+            id=str(uuid.uuid4()),
+            path=f"/bench/doc-{first // PER_DOC:05}.md",
+            name=f"doc-{first // PER_DOC:05}.md",
+            kind="markdown",
+            title=None,
+            content_hash=uuid.uuid4().hex,
+            size=0,
+            tags=("bench",),
+            chunk_count=PER_DOC,
             ingested_at=time.time(),
         )
         chunks, points = [], []
@@ -64,12 +76,23 @@ def grow(memory: Memory, base_texts: list[str], base_vectors: np.ndarray, start:
             text = f"{base_texts[n % BASE]} (entry {n})"
             vector = base_vectors[n % BASE] + rng.normal(0, 0.05, base_vectors.shape[1])
             vector /= np.linalg.norm(vector)
-            chunk = ChunkRecord(id=str(uuid.uuid4()), doc_id=doc.id, index=n - first,
-                                text=text, start=0, end=len(text))
+            chunk = ChunkRecord(
+                id=str(uuid.uuid4()),
+                doc_id=doc.id,
+                index=n - first,
+                text=text,
+                start=0,
+                end=len(text),
+            )
             chunks.append(chunk)
-            points.append(VectorPoint(id=chunk.id, dense=vector.astype(np.float32),
-                                      sparse=memory._bm25.document(text),
-                                      payload=point_payload(chunk, doc)))
+            points.append(
+                VectorPoint(
+                    id=chunk.id,
+                    dense=vector.astype(np.float32),
+                    sparse=memory._bm25.document(text),
+                    payload=point_payload(chunk, doc),
+                )
+            )
         memory.documents.reserve_points([c.id for c in chunks])
         memory.store.upsert(points)
         memory.documents.commit_document(doc, chunks)
@@ -82,8 +105,9 @@ def bare(memory: Memory, embedder: Embedder, repeat: int) -> tuple[list[float], 
 
     def one() -> None:
         i = next(turn) % len(QUERIES)
-        memory.store.search_hybrid(vectors[i], sparse[i], limit=20, scope=ScopeFilter(),
-                                   candidates=50)
+        memory.store.search_hybrid(
+            vectors[i], sparse[i], limit=20, scope=ScopeFilter(), candidates=50
+        )
 
     def embed_one() -> None:
         embedder.embed([QUERIES[next(turn) % len(QUERIES)]])

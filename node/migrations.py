@@ -79,4 +79,23 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        "0002_peers",
+        (
+            """
+            CREATE TABLE peers (
+                peer_id          TEXT PRIMARY KEY,
+                name             TEXT UNIQUE,
+                addresses        TEXT NOT NULL DEFAULT '[]',
+                display_name     TEXT,
+                protocol_version TEXT,
+                agent            TEXT,
+                public_profile   TEXT NOT NULL DEFAULT '{}',
+                latency_ms       REAL,
+                last_seen        REAL,
+                added_at         REAL NOT NULL
+            )
+            """,
+        ),
+    ),
 )

@@ -169,7 +169,8 @@ class Envelope:
         grant: bytes | None,
         body: Mapping[str, Value],
     ) -> Envelope:
-        """An envelope with these fields, signed by ``identity``."""
+        """An envelope with these fields, signed by ``identity``; raises :class:`InvalidField`
+        for a field out of its limits or a body SMP cannot encode."""
         unsigned = cls(
             version=version,
             message_type=message_type,
@@ -181,7 +182,11 @@ class Envelope:
             body=body,
             signature=bytes(SIGNATURE_SIZE),
         )
-        return dataclasses.replace(unsigned, signature=identity.sign(unsigned.signing_bytes()))
+        try:
+            signing_bytes = unsigned.signing_bytes()
+        except TypeError as exc:
+            raise InvalidField(f"body cannot be encoded: {exc}") from exc
+        return dataclasses.replace(unsigned, signature=identity.sign(signing_bytes))
 
     def signing_bytes(self) -> bytes:
         """The exact bytes the signature covers (canonical msgpack of a fixed-order array)."""

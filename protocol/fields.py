@@ -66,26 +66,6 @@ def check_bytes(name: str, value: object, *, max_len: int, min_len: int = 0) -> 
     return value
 
 
-def check_str_tuple(
-    name: str,
-    value: object,
-    *,
-    max_items: int,
-    max_bytes: int,
-    min_items: int = 0,
-    pattern: re.Pattern[str] | None = None,
-) -> tuple[str, ...]:
-    """A sequence of strings, returned as a tuple so frozen objects stay immutable."""
-    if type(value) not in (list, tuple):
-        raise InvalidField(f"{name} must be an array, not {type(value).__name__}")
-    items = tuple(value)  # type: ignore[arg-type]
-    if not min_items <= len(items) <= max_items:
-        raise InvalidField(f"{name} must have {min_items} to {max_items} items, not {len(items)}")
-    for index, item in enumerate(items):
-        check_str(f"{name}[{index}]", item, max_bytes=max_bytes, pattern=pattern)
-    return items
-
-
 def check_str_map(
     name: str, value: object, *, max_items: int, max_key_bytes: int, max_value_bytes: int
 ) -> Mapping[str, str]:

@@ -27,12 +27,7 @@ from enum import StrEnum
 from typing import ClassVar, Self
 
 from secondme.protocol.envelope import MAX_TYPE_LEN, TYPE_PATTERN, Envelope, Kind, Version
-from secondme.protocol.errors import (
-    LocalProtocolError,
-    RemoteError,
-    SmpError,
-    UnknownMessageType,
-)
+from secondme.protocol.errors import RemoteError, SmpError, UnknownMessageType
 from secondme.protocol.fields import (
     UINT32_MAX,
     InvalidField,
@@ -350,12 +345,6 @@ class MessageRegistry:
         """The typed message an envelope carries; raises ``UnknownMessageType`` or
         ``MalformedFrame``."""
         return self.lookup(envelope.kind, envelope.message_type).from_body(envelope.body)
-
-
-def require_registered_code(error: ErrorMessage) -> None:
-    """Refuse to send a code outside :class:`ErrorCode`; a typo would reach peers otherwise."""
-    if not error.is_registered:
-        raise LocalProtocolError(f"error code {error.code!r} is not in the SMP registry")
 
 
 CORE_MESSAGES = MessageRegistry([Ping, Pong, Hello, HelloResponse, ErrorMessage])

@@ -1,9 +1,10 @@
 """Per-peer token buckets: each peer may send ``burst`` requests at once, then ``rate`` a second.
 
 A bucket holds up to ``burst`` tokens, refills at ``rate_per_s``, and each request takes
-``cost`` tokens; a request that finds too few is refused with :class:`RateLimited` and the
-time until enough have refilled. Time comes from the injected clock; if it steps backwards the
-bucket simply does not refill until the clock has caught up.
+``cost`` tokens; a request that finds too few is refused with :class:`RateLimited` and the time
+until enough have refilled. Tokens are exact fractions, so that time is not off by a rounding
+millisecond. Time comes from the injected clock; if it steps backwards the bucket simply does
+not refill until the clock has caught up.
 
 At most ``max_peers`` buckets are kept. A bucket that has refilled completely carries no
 information (a new bucket would be the same), so idle peers are dropped, least recently seen
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from fractions import Fraction
 
 from secondme.protocol.clock import Clock
 from secondme.protocol.errors import Busy, RateLimited
@@ -30,7 +32,7 @@ DEFAULT_MAX_PEERS = 10_000
 class _Bucket:
     __slots__ = ("tokens", "updated_ms")
 
-    def __init__(self, tokens: float, updated_ms: int) -> None:
+    def __init__(self, tokens: Fraction, updated_ms: int) -> None:
         self.tokens = tokens
         self.updated_ms = updated_ms
 
@@ -51,7 +53,7 @@ class TokenBucketLimiter:
         if rate_per_s <= 0 or burst <= 0 or max_peers <= 0:
             raise ValueError("rate, burst and max_peers must be positive")
         self._clock = clock
-        self._rate_per_ms = rate_per_s / 1000
+        self._rate_per_ms = Fraction(rate_per_s) / 1000
         self._burst = burst
         self._max_peers = max_peers
         self._buckets: OrderedDict[PeerId, _Bucket] = OrderedDict()
@@ -75,13 +77,13 @@ class TokenBucketLimiter:
                     f"tracking {len(self._buckets)} busy peers",
                     retry_after_ms=self._ms_until(oldest, self._burst, now),
                 )
-            bucket = self._buckets[peer] = _Bucket(self._burst, now)
+            bucket = self._buckets[peer] = _Bucket(Fraction(self._burst), now)
         else:
             self._refill(bucket, now)
             self._buckets.move_to_end(peer)
         if bucket.tokens < cost:
             raise RateLimited(
-                f"{peer} is over {self._rate_per_ms * 1000:g} requests a second",
+                f"{peer} is over {float(self._rate_per_ms * 1000):g} requests a second",
                 retry_after_ms=self._ms_until(bucket, cost, now),
             )
         bucket.tokens -= cost
@@ -91,10 +93,10 @@ class TokenBucketLimiter:
         bucket.tokens = min(self._burst, bucket.tokens + elapsed * self._rate_per_ms)
         bucket.updated_ms = max(bucket.updated_ms, now)
 
-    def _ms_until(self, bucket: _Bucket, tokens: float, now: int) -> int:
+    def _ms_until(self, bucket: _Bucket, tokens: int, now: int) -> int:
         """Milliseconds from ``now`` until ``bucket`` holds ``tokens`` (at least 1)."""
         self._refill(bucket, now)
-        missing = max(0.0, tokens - bucket.tokens)
+        missing = max(Fraction(0), tokens - bucket.tokens)
         return max(1, math.ceil(missing / self._rate_per_ms) + bucket.updated_ms - now)
 
     def _drop_idle(self, now: int, *, keep: PeerId) -> None:

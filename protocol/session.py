@@ -46,6 +46,7 @@ from secondme.protocol.clock import Clock
 from secondme.protocol.envelope import (
     NONCE_SIZE,
     SMP_1_0,
+    WIRE_MAJOR,
     Envelope,
     Kind,
     Version,
@@ -53,12 +54,11 @@ from secondme.protocol.envelope import (
 )
 from secondme.protocol.errors import (
     LocalProtocolError,
-    RateLimited,
-    RemoteError,
     RemoteProtocolError,
     UnexpectedMessage,
     UnsupportedVersion,
 )
+from secondme.protocol.fields import InvalidField
 from secondme.protocol.identity import Identity, PeerId
 from secondme.protocol.messages import (
     CORE_MESSAGES,
@@ -140,14 +140,19 @@ class OutgoingRequest:
     __slots__ = ("exchange", "message", "payload", "request_id", "version")
 
     def __init__(
-        self, *, request_id: int, message: Request, version: Version, payload: bytes
+        self,
+        *,
+        request_id: int,
+        message: Request,
+        version: Version,
+        payload: bytes,
+        exchange: Exchange,
     ) -> None:
         self.request_id = request_id
         self.message = message
         self.version = version
         self.payload = payload
-        self.exchange = Exchange(Role.REQUESTER)
-        self.exchange.process(Role.REQUESTER, Event.REQUEST)
+        self.exchange = exchange
 
 
 class IncomingRequest:
@@ -157,14 +162,19 @@ class IncomingRequest:
     __slots__ = ("envelope", "exchange", "message", "peer", "version")
 
     def __init__(
-        self, *, peer: PeerId, envelope: Envelope, message: Request, version: Version
+        self,
+        *,
+        peer: PeerId,
+        envelope: Envelope,
+        message: Request,
+        version: Version,
+        exchange: Exchange,
     ) -> None:
         self.peer = peer
         self.envelope = envelope
         self.message = message
         self.version = version
-        self.exchange = Exchange(Role.RESPONDER)
-        self.exchange.process(Role.REQUESTER, Event.REQUEST)
+        self.exchange = exchange
 
     @property
     def request_id(self) -> int:
@@ -209,6 +219,8 @@ class SmpEndpoint:
     ) -> None:
         if not versions or len({version.major for version in versions}) != len(versions):
             raise ValueError("versions must name each major version once")
+        if any(version.major != WIRE_MAJOR for version in versions):
+            raise ValueError(f"this implementation speaks only version {WIRE_MAJOR}.x")
         self._identity = identity
         self._clock = clock
         self._replay_window = replay_window
@@ -234,8 +246,14 @@ class SmpEndpoint:
         version = self.versions[0]
         request_id = int.from_bytes(self._random_bytes(8), "big")
         payload = self._seal(version, message, request_id=request_id, grant=grant)
+        exchange = Exchange(Role.REQUESTER)
+        exchange.process(Role.REQUESTER, Event.REQUEST)
         return OutgoingRequest(
-            request_id=request_id, message=message, version=version, payload=payload
+            request_id=request_id,
+            message=message,
+            version=version,
+            payload=payload,
+            exchange=exchange,
         )
 
     def receive_response(self, peer: PeerId, outgoing: OutgoingRequest, payload: bytes) -> Response:
@@ -257,9 +275,9 @@ class SmpEndpoint:
                     f"answer in version {envelope.version} to a {outgoing.version} request"
                 )
             envelope.verify(peer)
-            if envelope.request_id not in (outgoing.request_id, None) or (
-                envelope.request_id is None and envelope.kind is not Kind.ERROR
-            ):
+            # Only an error may carry no id (the envelope enforces that): the responder could
+            # not read ours. On a stream that carries one request, it still answers ours.
+            if envelope.request_id not in (outgoing.request_id, None):
                 raise UnexpectedMessage(
                     f"answer to request {envelope.request_id}, not {outgoing.request_id}"
                 )
@@ -275,6 +293,7 @@ class SmpEndpoint:
             raise
         if isinstance(message, ErrorMessage):
             raise message.to_exception()
+        assert isinstance(message, Response)
         return message
 
     # Responder side
@@ -295,8 +314,8 @@ class SmpEndpoint:
             if ours is None:
                 raise UnsupportedVersion(f"this node does not speak version {envelope.version}")
             envelope.verify(peer)
-            exchange_check = Exchange(Role.RESPONDER)
-            exchange_check.process(Role.REQUESTER, _EVENT_OF_KIND[envelope.kind])
+            exchange = Exchange(Role.RESPONDER)
+            exchange.process(Role.REQUESTER, _EVENT_OF_KIND[envelope.kind])
             self._replay_window.check(peer, envelope.nonce, envelope.timestamp_ms)
             message = self._registry.parse(envelope)
         except RemoteProtocolError as exc:
@@ -304,7 +323,9 @@ class SmpEndpoint:
             raise
         assert isinstance(message, Request)  # the registry keys request types by kind
         version = Version(major=ours.major, minor=min(ours.minor, envelope.version.minor))
-        return IncomingRequest(peer=peer, envelope=envelope, message=message, version=version)
+        return IncomingRequest(
+            peer=peer, envelope=envelope, message=message, version=version, exchange=exchange
+        )
 
     def respond(self, incoming: IncomingRequest, message: Response) -> bytes:
         """Sign ``message`` as the answer to ``incoming``; the payload is ready to be framed.
@@ -334,7 +355,8 @@ class SmpEndpoint:
         id could be read.
 
         ``error`` is a message or the exception that refused the request; only codes in the
-        registry may be sent (:class:`LocalProtocolError` otherwise).
+        registry may be sent (:class:`LocalProtocolError` otherwise). The frame is written in
+        the negotiated version for a parsed request, and in minor version 0 otherwise.
         """
         if not isinstance(error, ErrorMessage):
             error = ErrorMessage.from_exception(error)
@@ -346,7 +368,9 @@ class SmpEndpoint:
             payload = self._seal(request.version, error, request_id=request.request_id)
             request.exchange.process(Role.RESPONDER, Event.ERROR)
             return payload
-        return self._seal(self.versions[0], error, request_id=request)
+        # Minor 0 of our major: every requester of that major reads it, whatever minor it asked
+        # in (a request refused before negotiation has no negotiated version).
+        return self._seal(Version(major=self.versions[0].major, minor=0), error, request_id=request)
 
     def _seal(
         self,
@@ -356,29 +380,18 @@ class SmpEndpoint:
         request_id: int | None,
         grant: bytes | None = None,
     ) -> bytes:
-        envelope = Envelope.sign(
-            self._identity,
-            version=version,
-            message_type=message.TYPE,
-            request_id=request_id,
-            kind=message.KIND,
-            timestamp_ms=self._clock.now_ms(),
-            nonce=self._random_bytes(NONCE_SIZE),
-            grant=grant,
-            body=message.to_body(),
-        )
+        try:
+            envelope = Envelope.sign(
+                self._identity,
+                version=version,
+                message_type=message.TYPE,
+                request_id=request_id,
+                kind=message.KIND,
+                timestamp_ms=self._clock.now_ms(),
+                nonce=self._random_bytes(NONCE_SIZE),
+                grant=grant,
+                body=message.to_body(),
+            )
+        except InvalidField as exc:
+            raise LocalProtocolError(f"cannot send this {message.TYPE!r}: {exc}") from exc
         return envelope.encode()
-
-
-__all__ = [
-    "TRANSITIONS",
-    "Event",
-    "Exchange",
-    "IncomingRequest",
-    "OutgoingRequest",
-    "RateLimited",
-    "RemoteError",
-    "Role",
-    "SmpEndpoint",
-    "State",
-]

@@ -17,7 +17,9 @@ signatures are computed over (see ``smp-spec/README.md``, "Canonical encoding"):
 - arrays and maps with the shortest header; map keys are strings, sorted by their UTF-8 bytes;
 - nil, false, true as themselves; no floats and no extension types anywhere.
 
-Every function here raises :class:`MalformedFrame` on bad input and nothing else.
+The reader raises :class:`MalformedFrame` on bad input and nothing else; the writer raises
+``TypeError`` for a value SMP cannot carry (a float, a set, a non-string key), which is a bug of
+the caller.
 """
 
 from __future__ import annotations

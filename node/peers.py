@@ -1,0 +1,141 @@
+"""Peers this node knows: their IDs, addresses, names, and what they last said about themselves."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from secondme.node.db import Database
+from secondme.node.errors import InvalidRequest, NotFound
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerRecord:
+    peer_id: str
+    name: str | None
+    addresses: tuple[str, ...]
+    display_name: str | None = None
+    protocol_version: str | None = None
+    agent: str | None = None
+    public_profile: dict[str, str] = field(default_factory=dict)
+    latency_ms: float | None = None
+    last_seen: float | None = None
+    added_at: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "peer_id": self.peer_id,
+            "name": self.name,
+            "addresses": list(self.addresses),
+            "display_name": self.display_name,
+            "protocol_version": self.protocol_version,
+            "agent": self.agent,
+            "public_profile": self.public_profile,
+            "latency_ms": self.latency_ms,
+            "last_seen": self.last_seen,
+            "added_at": self.added_at,
+        }
+
+
+def _peer(row) -> PeerRecord:
+    return PeerRecord(
+        peer_id=row["peer_id"],
+        name=row["name"],
+        addresses=tuple(json.loads(row["addresses"])),
+        display_name=row["display_name"],
+        protocol_version=row["protocol_version"],
+        agent=row["agent"],
+        public_profile=json.loads(row["public_profile"]),
+        latency_ms=row["latency_ms"],
+        last_seen=row["last_seen"],
+        added_at=row["added_at"],
+    )
+
+
+class PeerStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def list(self) -> list[PeerRecord]:
+        return [_peer(r) for r in self._db.query("SELECT * FROM peers ORDER BY added_at")]
+
+    def find(self, peer_id: str) -> PeerRecord | None:
+        row = self._db.query_one("SELECT * FROM peers WHERE peer_id = ?", (peer_id,))
+        return None if row is None else _peer(row)
+
+    def resolve(self, name_or_id: str) -> PeerRecord:
+        """A known peer by its name or peer ID."""
+        row = self._db.query_one(
+            "SELECT * FROM peers WHERE peer_id = ? OR name = ?", (name_or_id, name_or_id)
+        )
+        if row is None:
+            raise NotFound(
+                f"unknown peer {name_or_id!r}; add it with `secondme-node peers add MULTIADDR`"
+            )
+        return _peer(row)
+
+    def add(self, peer_id: str, addresses: Sequence[str], name: str | None = None) -> PeerRecord:
+        """Remember a peer (or merge new addresses and a new name into a known one)."""
+        if name is not None and not _NAME.match(name):
+            raise InvalidRequest(
+                f"peer name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)"
+            )
+        with self._db.transaction() as conn:
+            clash = conn.execute(
+                "SELECT peer_id FROM peers WHERE name = ? AND peer_id != ?", (name, peer_id)
+            ).fetchone()
+            if name is not None and clash:
+                raise InvalidRequest(f"the name {name!r} already belongs to {clash['peer_id']}")
+            row = conn.execute("SELECT * FROM peers WHERE peer_id = ?", (peer_id,)).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO peers (peer_id, name, addresses, added_at) VALUES (?, ?, ?, ?)",
+                    (peer_id, name, json.dumps(list(dict.fromkeys(addresses))), time.time()),
+                )
+            else:
+                known = json.loads(row["addresses"])
+                merged = list(dict.fromkeys([*addresses, *known]))
+                conn.execute(
+                    "UPDATE peers SET addresses = ?, name = COALESCE(?, name) WHERE peer_id = ?",
+                    (json.dumps(merged), name, peer_id),
+                )
+        return self.resolve(peer_id)
+
+    def seen(
+        self,
+        peer_id: str,
+        *,
+        latency_ms: float | None = None,
+        display_name: str | None = None,
+        protocol_version: str | None = None,
+        agent: str | None = None,
+        public_profile: dict[str, str] | None = None,
+    ) -> None:
+        """Record a successful exchange with a known peer (unknown peers are not added)."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE peers SET last_seen = ?, latency_ms = COALESCE(?, latency_ms), "
+                "display_name = COALESCE(?, display_name), "
+                "protocol_version = COALESCE(?, protocol_version), agent = COALESCE(?, agent), "
+                "public_profile = COALESCE(?, public_profile) WHERE peer_id = ?",
+                (
+                    time.time(),
+                    latency_ms,
+                    display_name,
+                    protocol_version,
+                    agent,
+                    None if public_profile is None else json.dumps(public_profile),
+                    peer_id,
+                ),
+            )
+
+    def remove(self, name_or_id: str) -> PeerRecord:
+        peer = self.resolve(name_or_id)
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM peers WHERE peer_id = ?", (peer.peer_id,))
+        return peer

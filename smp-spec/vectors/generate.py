@@ -1,0 +1,665 @@
+"""Write the SMP 1.0 test vectors (``*.json`` beside this file) from fixed seeds and values.
+
+Run ``python smp-spec/vectors/generate.py`` from the repository root after a change to the
+protocol; the output is the same byte for byte on every run (fixed seeds, timestamps, nonces and
+request ids, no randomness), and ``tests/unit/protocol/test_vectors.py`` checks both that every
+vector holds and that the files are what this script writes now.
+
+The files, described in ``smp-spec/README.md`` ("Test vectors"):
+
+- ``peer_ids.json``: seed -> Ed25519 public key -> libp2p peer id;
+- ``canonical.json``: values -> their canonical msgpack encoding;
+- ``valid.json``: frames a receiver must accept, with the envelope and message they hold;
+- ``invalid.json``: frames a receiver must refuse, with the error code it must answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from secondme.protocol.envelope import (
+    PROTOCOL_ID,
+    SIGNING_CONTEXT,
+    SMP_1_0,
+    Envelope,
+    Version,
+)
+from secondme.protocol.framing import MAX_FRAME_SIZE, encode_frame, encode_uvarint
+from secondme.protocol.identity import Identity, encode_public_key
+from secondme.protocol.messages import (
+    MAX_PING_PAYLOAD,
+    ErrorMessage,
+    Hello,
+    HelloResponse,
+    Message,
+    Ping,
+    Pong,
+)
+from secondme.protocol.replay import DEFAULT_SKEW_MS
+from secondme.protocol.wire import MAX_DEPTH, pack_canonical
+
+HERE = Path(__file__).resolve().parent
+NOW_MS = 1_700_000_000_000
+"""The receiver's clock in every vector: 2023-11-14T22:13:20Z."""
+LIBP2P_SPEC_SEED = bytes.fromhex("7e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d")
+
+
+def _seed(label: str) -> bytes:
+    return hashlib.sha256(f"smp test vector seed: {label}".encode()).digest()
+
+
+def _nonce(label: str) -> bytes:
+    return hashlib.sha256(f"smp test vector nonce: {label}".encode()).digest()[:16]
+
+
+ALICE = Identity.from_seed(_seed("alice"))
+BOB = Identity.from_seed(_seed("bob"))
+CAROL = Identity.from_seed(_seed("carol"))
+
+
+def to_json(value: Any) -> Any:
+    """JSON for a decoded msgpack value: bytes become ``{"$bytes": hex}``."""
+    if isinstance(value, bytes):
+        return {"$bytes": value.hex()}
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    return value
+
+
+def _signer(identity: Identity) -> dict[str, str]:
+    return {
+        "seed": identity.seed.hex(),
+        "public_key": identity.public_key.hex(),
+        "peer_id": str(identity.peer_id),
+    }
+
+
+def _envelope(
+    message: Message,
+    *,
+    signer: Identity = ALICE,
+    request_id: int | None = 1,
+    timestamp_ms: int = NOW_MS,
+    nonce_label: str,
+    grant: bytes | None = None,
+    version: Version = SMP_1_0,
+) -> Envelope:
+    return Envelope.sign(
+        signer,
+        version=version,
+        message_type=message.TYPE,
+        request_id=request_id,
+        kind=message.KIND,
+        timestamp_ms=timestamp_ms,
+        nonce=_nonce(nonce_label),
+        grant=grant,
+        body=message.to_body(),
+    )
+
+
+def _resign(wire: dict[str, Any], signer: Identity = ALICE) -> dict[str, Any]:
+    """Sign a raw wire map (which may break rules the Envelope class enforces) the way a
+    sender would, so that a vector's only defect is the one it is named for."""
+    if not (isinstance(wire["v"], list) and len(wire["v"]) == 2):
+        return wire  # no signing bytes exist without [major, minor]; the old signature stays
+    major, minor = wire["v"]
+    fields = [SIGNING_CONTEXT, major, minor, wire["t"], wire["id"], wire["k"], wire["ts"]]
+    fields += [wire["n"], wire["g"], wire["b"]]
+    return {**wire, "s": signer.sign(pack_canonical(fields))}
+
+
+def _pack(wire: dict[str, Any]) -> bytes:
+    return msgpack.packb(wire, use_bin_type=True)
+
+
+def _raw_map(pairs: list[tuple[str, bytes]]) -> bytes:
+    """A msgpack map from already-encoded values, for encodings msgpack-python won't write."""
+    assert len(pairs) < 16
+    out = bytes([0x80 | len(pairs)])
+    for key, encoded in pairs:
+        out += msgpack.packb(key) + encoded
+    return out
+
+
+def _ping_wire(label: str, **changes: Any) -> dict[str, Any]:
+    wire = _envelope(Ping(), nonce_label=label).to_wire()
+    wire.update(changes)
+    return _resign(wire)
+
+
+def peer_id_vectors() -> list[dict[str, str]]:
+    seeds = [("libp2p peer-id spec", LIBP2P_SPEC_SEED), ("all zero", bytes(32))]
+    seeds += [(name, _seed(name)) for name in ("alice", "bob", "carol")]
+    return [
+        {
+            "name": name,
+            "seed": seed.hex(),
+            "public_key": Identity.from_seed(seed).public_key.hex(),
+            "public_key_protobuf": encode_public_key(Identity.from_seed(seed).public_key).hex(),
+            "peer_id": str(Identity.from_seed(seed).peer_id),
+        }
+        for name, seed in seeds
+    ]
+
+
+def canonical_vectors() -> list[dict[str, Any]]:
+    values: list[tuple[str, Any]] = [
+        ("integers at every width boundary", [0, 127, 128, 255, 256, 65535, 65536]),
+        ("large unsigned integers", [2**32 - 1, 2**32, 2**64 - 1]),
+        ("negative integers", [-1, -32, -33, -128, -129, -32768, -32769, -(2**63)]),
+        ("strings at header boundaries", ["", "a" * 31, "a" * 32, "é"]),
+        ("bytes are bin, text is str", [b"", b"\x00\xff", "\x00\xff"]),
+        ("nil and booleans", [None, False, True]),
+        ("map keys sorted by their UTF-8 bytes", {"b": 1, "a": 2, "B": 3, "aa": 4, "é": 5}),
+        ("nested maps sorted too", {"z": {"y": 1, "x": 2}, "a": [{"d": 1, "c": 2}]}),
+    ]
+    return [
+        {"name": name, "value": to_json(value), "encoding": pack_canonical(value).hex()}
+        for name, value in values
+    ]
+
+
+def _valid(
+    name: str,
+    description: str,
+    envelope: Envelope,
+    *,
+    role: str = "responder",
+    session: Identity = ALICE,
+    payload: bytes | None = None,
+    answers: dict[str, Any] | None = None,
+    result: dict[str, Any],
+) -> dict[str, Any]:
+    payload = envelope.encode() if payload is None else payload
+    vector: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "role": role,
+        "now_ms": NOW_MS,
+        "session_peer_id": str(session.peer_id),
+        "signer": _signer(session),
+    }
+    if answers is not None:
+        vector["answers"] = answers
+    vector |= {
+        "frame": encode_frame(payload).hex(),
+        "payload": payload.hex(),
+        "signing_bytes": envelope.signing_bytes().hex(),
+        "envelope": to_json(envelope.to_wire()),
+        "result": result,
+    }
+    return vector
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    return {"type": message.TYPE, "kind": message.KIND.value, "body": to_json(message.to_body())}
+
+
+def valid_vectors() -> list[dict[str, Any]]:
+    vectors = []
+
+    def request(name: str, description: str, message: Message, **fields: Any) -> None:
+        version = fields.get("version", SMP_1_0)
+        envelope = _envelope(message, nonce_label=name, **fields)
+        negotiated = Version(major=1, minor=min(version.minor, 0))
+        result = {"message": _message_json(message), "negotiated_version": str(negotiated)}
+        vectors.append(_valid(name, description, envelope, result=result))
+
+    request("ping", "The smallest request: ping with an empty body.", Ping())
+    request(
+        "ping_with_payload_and_grant",
+        "A ping carrying a payload and an (opaque) grant.",
+        Ping(payload=b"hello, bob"),
+        request_id=0x0123456789ABCDEF,
+        grant=b"opaque grant token",
+    )
+    request(
+        "hello",
+        "A hello naming the requester (non-ASCII UTF-8) and its versions.",
+        Hello(display_name="Zoë 🌍", versions=(SMP_1_0,)),
+        request_id=2**64 - 1,
+    )
+    request(
+        "ping_newer_minor",
+        "A request in version 1.3 from a newer peer: accepted, answered in 1.0.",
+        Ping(),
+        version=Version(major=1, minor=3),
+    )
+    request(
+        "ping_at_past_skew_edge",
+        "A timestamp exactly 120 s behind the receiver's clock is still fresh.",
+        Ping(),
+        timestamp_ms=NOW_MS - DEFAULT_SKEW_MS,
+    )
+    request(
+        "ping_at_future_skew_edge",
+        "A timestamp exactly 120 s ahead of the receiver's clock is still fresh.",
+        Ping(),
+        timestamp_ms=NOW_MS + DEFAULT_SKEW_MS,
+    )
+
+    envelope = _envelope(Ping(), nonce_label="ping_noncanonical_wire", request_id=7)
+    wire = envelope.to_wire()
+    reordered = {key: wire[key] for key in ("v", "t", "id", "k", "ts", "n", "g", "b", "s")}
+    payload = _raw_map(
+        [
+            (key, b"\xcf" + (7).to_bytes(8, "big") if key == "id" else _pack(value))
+            for key, value in reordered.items()
+        ]
+    )
+    vectors.append(
+        _valid(
+            "ping_noncanonical_wire",
+            "Keys in another order and the id as a uint64: the wire encoding need not be "
+            "canonical, only the signing bytes are.",
+            envelope,
+            payload=payload,
+            result={"message": _message_json(Ping()), "negotiated_version": "1.0"},
+        )
+    )
+
+    def answer(
+        name: str, description: str, message: Message, request: Message, **fields: Any
+    ) -> None:
+        fields.setdefault("request_id", 1)
+        envelope = _envelope(message, signer=BOB, nonce_label=name, **fields)
+        if isinstance(message, ErrorMessage):
+            result = {"remote_error": to_json(message.to_body())}
+        else:
+            result = {"message": _message_json(message)}
+        vectors.append(
+            _valid(
+                name,
+                description,
+                envelope,
+                role="requester",
+                session=BOB,
+                answers={"request_id": 1, "type": request.TYPE, "version": "1.0"},
+                result=result,
+            )
+        )
+
+    answer("pong", "The answer to a ping, echoing its payload.", Pong(payload=b"hi"), Ping())
+    answer(
+        "hello_response",
+        "The answer to a hello: name, versions, public profile, software.",
+        HelloResponse(
+            display_name="Bob",
+            versions=(SMP_1_0,),
+            profile={"city": "Lisbon", "interests": "hiking, cooking"},
+            agent="secondme-node/0.1.0",
+        ),
+        Hello(),
+    )
+    answer(
+        "error_rate_limited",
+        "An error answer with a retry delay; the requester raises it as a remote error.",
+        ErrorMessage(code="rate_limited", message="slow down", retry_after_ms=1500),
+        Ping(),
+    )
+    answer(
+        "error_without_request_id",
+        "An error answering a request whose id could not be read (id is nil).",
+        ErrorMessage(code="malformed", message="not valid msgpack"),
+        Ping(),
+        request_id=None,
+    )
+    answer(
+        "error_unknown_code",
+        "An error code this version does not register: still a valid answer.",
+        ErrorMessage(code="some_future_code", message=""),
+        Ping(),
+    )
+    return vectors
+
+
+def invalid_vectors() -> list[dict[str, Any]]:
+    vectors = []
+
+    def add(
+        name: str,
+        description: str,
+        *,
+        frame: bytes | None = None,
+        payload: bytes | None = None,
+        error: str,
+        role: str = "responder",
+        session: Identity = ALICE,
+        preceded_by: tuple[bytes, ...] = (),
+        answers: dict[str, Any] | None = None,
+    ) -> None:
+        assert (frame is None) != (payload is None)
+        vector: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "role": role,
+            "now_ms": NOW_MS,
+            "session_peer_id": str(session.peer_id),
+        }
+        if answers is not None:
+            vector["answers"] = answers
+        if preceded_by:
+            vector["preceded_by"] = [encode_frame(payload).hex() for payload in preceded_by]
+        vector["frame"] = (encode_frame(payload) if frame is None else frame).hex()
+        vector["error"] = error
+        vectors.append(vector)
+
+    good = _envelope(Ping(), nonce_label="good").encode()
+
+    # Framing
+    add(
+        "frame_oversized_prefix",
+        "A length prefix of 4 MiB + 1; refuse before reading any payload.",
+        frame=encode_uvarint(MAX_FRAME_SIZE + 1),
+        error="frame_too_large",
+    )
+    add(
+        "frame_truncated_payload",
+        "The prefix promises 100 bytes; the stream ends after 10.",
+        frame=encode_uvarint(100) + good[:10],
+        error="malformed",
+    )
+    add(
+        "frame_truncated_prefix",
+        "The stream ends inside the length prefix.",
+        frame=b"\x80",
+        error="malformed",
+    )
+    add(
+        "frame_non_minimal_prefix",
+        "The length 5 written in two bytes (0x85 0x00).",
+        frame=b"\x85\x00" + b"\x00" * 5,
+        error="malformed",
+    )
+    add(
+        "frame_prefix_too_long",
+        "Nine prefix bytes that all have the continuation bit.",
+        frame=b"\x80" * 9 + b"\x01",
+        error="malformed",
+    )
+
+    # msgpack
+    add("empty_payload", "A frame of zero bytes.", payload=b"", error="malformed")
+    add(
+        "not_msgpack",
+        "The byte 0xc1, which msgpack never uses.",
+        payload=b"\xc1",
+        error="malformed",
+    )
+    add(
+        "truncated_msgpack",
+        "A complete frame whose msgpack ends early.",
+        payload=good[:-5],
+        error="malformed",
+    )
+    add(
+        "trailing_bytes",
+        "A valid envelope followed by one more byte.",
+        payload=good + b"\x00",
+        error="malformed",
+    )
+    add("not_a_map", "An array instead of a map.", payload=_pack([1, 0]), error="malformed")
+    add(
+        "duplicate_key",
+        "The key t twice: the map is ambiguous, whatever the values.",
+        payload=_raw_map(
+            [(key, _pack(value)) for key, value in _ping_wire("dup").items()]
+            + [("t", _pack("ping"))]
+        ),
+        error="malformed",
+    )
+    add(
+        "invalid_utf8",
+        "The type string holds bytes that are not UTF-8.",
+        payload=_raw_map(
+            [
+                (key, b"\xa2\xff\xfe" if key == "t" else _pack(value))
+                for key, value in _ping_wire("utf8").items()
+            ]
+        ),
+        error="malformed",
+    )
+    add(
+        "float_in_body",
+        "A float inside the body: floats are not allowed anywhere.",
+        payload=_pack({**_ping_wire("float"), "b": {"payload": 1.5}}),
+        error="malformed",
+    )
+    add(
+        "ext_in_body",
+        "A msgpack extension value (a timestamp) inside the body.",
+        payload=_raw_map(
+            [
+                (key, b"\x81\xa1x\xd6\xff\x00\x00\x00\x00" if key == "b" else _pack(value))
+                for key, value in _ping_wire("ext").items()
+            ]
+        ),
+        error="malformed",
+    )
+    nested: Any = b"deep"
+    for _ in range(MAX_DEPTH - 1):  # inside the envelope map and the body map
+        nested = [nested]
+    add(
+        "too_deep",
+        f"Containers nested {MAX_DEPTH + 1} deep (the limit is {MAX_DEPTH}).",
+        payload=_pack(_ping_wire("deep", b={"payload": nested})),
+        error="malformed",
+    )
+    add(
+        "non_string_map_key",
+        "A body map with an integer key.",
+        payload=_pack({**_ping_wire("intkey"), "b": {1: b""}}),
+        error="malformed",
+    )
+
+    # Envelope fields
+    def field_case(name: str, description: str, error: str = "malformed", **changes: Any) -> None:
+        add(name, description, payload=_pack(_ping_wire(name, **changes)), error=error)
+
+    wire = _ping_wire("unknown_key")
+    add(
+        "unknown_top_level_key",
+        "An extra key x.",
+        payload=_pack({**wire, "x": 1}),
+        error="malformed",
+    )
+    wire = _ping_wire("missing_key")
+    del wire["ts"]
+    add("missing_key", "No ts key.", payload=_pack(wire), error="malformed")
+    field_case("request_id_string", "The request id as a string.", id="1")
+    field_case("request_id_bool", "The request id as true (not an integer).", id=True)
+    field_case("request_id_nil_in_request", "Only errors may have a nil id.", id=None)
+    field_case("timestamp_negative", "A timestamp below zero.", ts=-1)
+    field_case("nonce_short", "A 15-byte nonce.", n=bytes(15))
+    field_case("nonce_as_string", "The nonce as a string.", n="0123456789abcdef")
+    field_case("unknown_kind", "A kind that is not request, response or error.", k="notify")
+    field_case("empty_grant", "A zero-byte grant (absent is nil).", g=b"")
+    field_case("grant_too_large", "A grant over 64 KiB.", g=bytes(64 * 1024 + 1))
+    field_case("version_as_string", "v as a string instead of [major, minor].", v="1.0")
+    field_case("body_not_a_map", "The body as an array.", b=[])
+    field_case("bad_type_name", "A type with an upper-case letter.", t="Ping")
+    field_case(
+        "unknown_major_version",
+        "Version 2.0: refused as unsupported, not as malformed.",
+        error="unsupported_version",
+        v=[2, 0],
+    )
+    wire = _ping_wire("unknown_major_and_key", v=[2, 0])
+    add(
+        "unknown_major_version_first",
+        "Version 2.0 and an unknown key: the version is checked first.",
+        payload=_pack({**wire, "x": 1}),
+        error="unsupported_version",
+    )
+
+    # Signature
+    wire = _ping_wire("bad_signature")
+    wire["s"] = bytes([wire["s"][0] ^ 1]) + wire["s"][1:]
+    add(
+        "bad_signature",
+        "One bit of the signature flipped.",
+        payload=_pack(wire),
+        error="bad_signature",
+    )
+    add(
+        "signed_by_another_key",
+        "A well-formed envelope signed by carol, arriving over alice's session.",
+        payload=_envelope(Ping(), signer=CAROL, nonce_label="carol").encode(),
+        error="bad_signature",
+    )
+    wire = _ping_wire("tampered")
+    wire["b"] = {"payload": b"changed"}
+    add(
+        "body_changed_after_signing",
+        "The signature is alice's, for another body.",
+        payload=_pack(wire),
+        error="bad_signature",
+    )
+
+    # Kind, type and body
+    add(
+        "response_as_request",
+        "A pong sent where a request belongs.",
+        payload=_envelope(Pong(), nonce_label="pong_as_request").encode(),
+        error="unexpected_message",
+    )
+    add(
+        "error_as_request",
+        "An error sent where a request belongs.",
+        payload=_envelope(ErrorMessage(code="internal"), nonce_label="err_as_req").encode(),
+        error="unexpected_message",
+    )
+    field_case(
+        "unknown_type", "A request type this version does not know.", "unknown_type", t="teleport"
+    )
+    field_case(
+        "ping_payload_too_large",
+        "A ping payload of 64 KiB + 1 bytes.",
+        b={"payload": bytes(MAX_PING_PAYLOAD + 1)},
+    )
+    field_case("ping_unknown_body_key", "A ping body with an extra key.", b={"extra": 1})
+    field_case("ping_nil_payload", "An optional field as nil (leave it out).", b={"payload": None})
+    field_case(
+        "hello_bad_version_string",
+        "A hello listing the version '1.x'.",
+        t="hello",
+        b={"versions": ["1.x"]},
+    )
+
+    # Freshness and replay
+    field_case("stale_past", "A timestamp 120 001 ms behind.", "stale", ts=NOW_MS - 120_001)
+    field_case("stale_future", "A timestamp 120 001 ms ahead.", "stale", ts=NOW_MS + 120_001)
+    add(
+        "replayed_frame",
+        "The same frame twice: the first is accepted, the second refused.",
+        preceded_by=(good,),
+        payload=good,
+        error="replayed",
+    )
+    add(
+        "replayed_nonce",
+        "A different request reusing the nonce of an accepted one.",
+        preceded_by=(good,),
+        payload=_envelope(Hello(), nonce_label="good", request_id=2).encode(),
+        error="replayed",
+    )
+
+    # Answers (the receiver asked a ping with request id 1 in version 1.0 and awaits bob's)
+    answers = {"request_id": 1, "type": "ping", "version": "1.0"}
+
+    def answer_case(name: str, description: str, payload: bytes, error: str) -> None:
+        add(
+            name,
+            description,
+            payload=payload,
+            error=error,
+            role="requester",
+            session=BOB,
+            answers=answers,
+        )
+
+    answer_case(
+        "answer_other_request_id",
+        "A pong for request 2.",
+        _envelope(Pong(), signer=BOB, request_id=2, nonce_label="a1").encode(),
+        "unexpected_message",
+    )
+    answer_case(
+        "answer_wrong_type",
+        "A hello response to a ping.",
+        _envelope(
+            HelloResponse(display_name="Bob", versions=(SMP_1_0,), agent="x"),
+            signer=BOB,
+            nonce_label="a2",
+        ).encode(),
+        "unexpected_message",
+    )
+    answer_case(
+        "answer_is_a_request",
+        "A ping sent back instead of a pong.",
+        _envelope(Ping(), signer=BOB, nonce_label="a3").encode(),
+        "unexpected_message",
+    )
+    answer_case(
+        "answer_signed_by_another_key",
+        "A pong signed by carol on bob's session.",
+        _envelope(Pong(), signer=CAROL, nonce_label="a4").encode(),
+        "bad_signature",
+    )
+    answer_case(
+        "answer_in_higher_minor",
+        "A pong in version 1.1 to a 1.0 request.",
+        _envelope(Pong(), signer=BOB, nonce_label="a5", version=Version(major=1, minor=1)).encode(),
+        "unsupported_version",
+    )
+    return vectors
+
+
+def _document(description: str, vectors: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "protocol": PROTOCOL_ID,
+        "receiver": {"versions": ["1.0"], "skew_ms": DEFAULT_SKEW_MS},
+        "vectors": vectors,
+    }
+
+
+def documents() -> dict[str, dict[str, Any]]:
+    """Every vector file, by name, as the JSON it holds."""
+    return {
+        "peer_ids.json": {
+            "description": "Ed25519 seed -> public key -> libp2p peer id (identity multihash).",
+            "vectors": peer_id_vectors(),
+        },
+        "canonical.json": {
+            "description": "Values (bytes as {'$bytes': hex}) and their canonical msgpack.",
+            "vectors": canonical_vectors(),
+        },
+        "valid.json": _document("Frames a receiver must accept.", valid_vectors()),
+        "invalid.json": _document(
+            "Frames a receiver must refuse, and the error code to answer.", invalid_vectors()
+        ),
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(write: Callable[[Path, str], object] = Path.write_text) -> int:
+    for name, document in documents().items():
+        write(HERE / name, render(document))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
