@@ -35,9 +35,12 @@ from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
 from secondme.node.models.llm import ChatModel
 from secondme.node.owner import OwnerStore
+from secondme.node.p2p.service import P2PService
+from secondme.node.peers import PeerStore
 from secondme.node.roles import RoleStore
 from secondme.node.services import NodeServices
 from secondme.node.setup_node import read_token
+from secondme.protocol.errors import TransportError
 
 log = logging.getLogger("secondme.node")
 
@@ -75,7 +78,7 @@ async def _open_services(
         model_path, context_tokens=config.models.context_tokens, threads=config.models.threads
     )
     await model.start()
-    owner, roles = OwnerStore(db), RoleStore(db)
+    owner, roles, peers = OwnerStore(db), RoleStore(db), PeerStore(db)
     chat = ChatService(
         model=model,
         memory=memory,
@@ -85,6 +88,7 @@ async def _open_services(
         settings=config.models,
         retrieve_k=config.memory.retrieve_k,
     )
+    p2p = P2PService(identity, config.p2p.listen, peers=peers, owner=owner)
     return NodeServices(
         data_dir=data_dir,
         config=config,
@@ -95,6 +99,8 @@ async def _open_services(
         chat=chat,
         owner=owner,
         roles=roles,
+        peers=peers,
+        p2p=p2p,
     )
 
 
@@ -132,12 +138,21 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
                 config.api.host,
             )
         node = await _open_services(data_dir, config, passphrase)
+        try:
+            p2p_addrs = await node.p2p.start()
+        except TransportError as exc:
+            raise ConfigError(
+                f"cannot listen on {', '.join(config.p2p.listen)} (p2p.listen / --listen): "
+                f"{exc.message}"
+            ) from None
+        log.info("libp2p host listening on %s", ", ".join(p2p_addrs))
         runner, port = await _bind(build_app(node), config.api.host, config.api.port)
         url = f"http://{config.api.host}:{port}"
         record = {
             "pid": os.getpid(),
             "api_url": url,
             "peer_id": str(node.identity.peer_id),
+            "p2p": p2p_addrs,
             "started_at": time.time(),
         }
         atomic_write(data_dir.daemon_record, json.dumps(record).encode(), mode=0o600)
@@ -153,6 +168,7 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
         if runner is not None:
             await runner.cleanup()
         if node is not None:
+            await node.p2p.close()
             await node.chat.model.close()
             node.memory.close()
             node.db.close()

@@ -15,10 +15,12 @@ body ``{"error": {"code", "message"}}`` and the CLI prints the message on one li
     ├── AuthError              the owner token is missing or wrong (401)
     ├── NotFound               a named thing (role, document, session) does not exist (404)
     ├── InvalidRequest         a request's fields are malformed (400)
-    └── IngestError            one file could not be ingested; the batch goes on
-        ├── UnsupportedFormat  the file type has no parser
-        ├── ParseError         the file is corrupt, binary junk, or empty
-        └── FileTooLarge       the file exceeds the configured size limit
+    ├── IngestError            one file could not be ingested; the batch goes on
+    │   ├── UnsupportedFormat  the file type has no parser
+    │   ├── ParseError         the file is corrupt, binary junk, or empty
+    │   └── FileTooLarge       the file exceeds the configured size limit
+    ├── PeerUnreachable        a peer could not be dialled or did not answer (502)
+    └── PeerRefused            a peer answered with an SMP error frame (502)
 """
 
 from __future__ import annotations
@@ -95,3 +97,17 @@ class ParseError(IngestError):
 class FileTooLarge(IngestError):
     code = "file_too_large"
     status = 413
+
+
+class PeerUnreachable(NodeError):
+    """A peer could not be dialled, did not answer in time, or reset the stream."""
+
+    code = "peer_unreachable"
+    status = 502
+
+
+class PeerRefused(NodeError):
+    """A peer answered with an SMP error frame."""
+
+    code = "peer_refused"
+    status = 502

@@ -11,6 +11,8 @@ from secondme.node.config import DataDir, NodeConfig
 from secondme.node.db import Database
 from secondme.node.memory.service import Memory
 from secondme.node.owner import OwnerStore
+from secondme.node.p2p.service import P2PService
+from secondme.node.peers import PeerStore
 from secondme.node.roles import RoleStore
 from secondme.protocol.identity import Identity
 
@@ -26,5 +28,7 @@ class NodeServices:
     chat: ChatService
     owner: OwnerStore
     roles: RoleStore
+    peers: PeerStore
+    p2p: P2PService
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
     started_at: float = field(default_factory=time.time)

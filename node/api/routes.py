@@ -86,7 +86,7 @@ async def identity(request: web.Request) -> web.Response:
         {
             "peer_id": str(node.identity.peer_id),
             "public_key": node.identity.public_key.hex(),
-            "listen": list(node.config.p2p.listen),
+            "listen": node.p2p.addrs,
             "api": f"http://{request.host}",
         }
     )
@@ -282,3 +282,58 @@ async def chat_session(request: web.Request) -> web.Response:
     if not messages:
         raise NotFound(f"no chat session {request.match_info['session_id']!r}")
     return web.json_response(messages)
+
+
+# -- peers -------------------------------------------------------------------------------------
+
+
+@routes.get("/api/peers")
+async def peers_list(request: web.Request) -> web.Response:
+    return web.json_response([p.to_json() for p in services(request).peers.list()])
+
+
+@routes.post("/api/peers")
+async def peers_add(request: web.Request) -> web.Response:
+    """Dial a peer by its full multiaddr (ending in /p2p/<peer id>) and remember it."""
+    body = await json_body(request)
+    multiaddr = field(body, "multiaddr", str)
+    if not multiaddr:
+        raise InvalidRequest("field 'multiaddr' names the peer, ending in /p2p/<peer id>")
+    peer = await services(request).p2p.add_peer(multiaddr, field(body, "name", str))
+    return web.json_response(peer.to_json(), status=201)
+
+
+@routes.delete("/api/peers/{peer}")
+async def peers_remove(request: web.Request) -> web.Response:
+    node = services(request)
+    peer = node.peers.remove(request.match_info["peer"])
+    await node.p2p.forget(peer)
+    return web.json_response({"removed": peer.to_json()})
+
+
+@routes.post("/api/peers/{peer}/ping")
+async def peers_ping(request: web.Request) -> web.Response:
+    node = services(request)
+    body = await json_body(request)
+    count = field(body, "count", int, 1)
+    if not 1 <= count <= 100:
+        raise InvalidRequest("field 'count' must be between 1 and 100")
+    peer = node.peers.resolve(request.match_info["peer"])
+    rtts = [round(await node.p2p.ping(peer), 3) for _ in range(count)]
+    return web.json_response({"peer_id": peer.peer_id, "rtt_ms": rtts})
+
+
+@routes.post("/api/peers/{peer}/hello")
+async def peers_hello(request: web.Request) -> web.Response:
+    node = services(request)
+    peer = node.peers.resolve(request.match_info["peer"])
+    answer = await node.p2p.hello(peer)
+    return web.json_response(
+        {
+            "peer_id": peer.peer_id,
+            "display_name": answer.display_name,
+            "versions": [str(v) for v in answer.versions],
+            "profile": dict(answer.profile),
+            "agent": answer.agent,
+        }
+    )

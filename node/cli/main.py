@@ -11,6 +11,7 @@ import click
 from secondme import node as node_package
 from secondme.node.cli import chat as chat_commands
 from secondme.node.cli import memory as memory_commands
+from secondme.node.cli import network as network_commands
 from secondme.node.cli import people as people_commands
 from secondme.node.cli.base import (
     NodeGroup,
@@ -222,7 +223,7 @@ def status(data_dir: Path | None, as_json: bool) -> None:
     help="Unlock a passphrase-protected key when no daemon is running.",
 )
 def show_id(data_dir: Path | None, as_json: bool, passphrase_file: Path | None) -> None:
-    """Print this node's peer ID (from the daemon, or from the key file if none runs)."""
+    """Print this node's peer ID and, while the daemon runs, the multiaddrs it listens on."""
     where = resolve_data_dir(data_dir)
     from secondme.node.errors import NotRunning
 
@@ -239,8 +240,11 @@ def show_id(data_dir: Path | None, as_json: bool, passphrase_file: Path | None) 
         }
     if as_json:
         print_json(info)
-    else:
-        click.echo(info["peer_id"])
+        return
+    click.echo(info["peer_id"])
+    if info["api"]:  # a running daemon: its real libp2p addresses
+        for address in info["listen"]:
+            click.echo(address)
 
 
 for command in (
@@ -248,6 +252,9 @@ for command in (
     memory_commands.ingest,
     memory_commands.search,
     memory_commands.memory,
+    network_commands.peers,
+    network_commands.ping,
+    network_commands.hello,
     people_commands.me,
     people_commands.role,
 ):

@@ -19,6 +19,9 @@ class Embedder:
 
     def __init__(self, path: Path, *, batch_size: int = 64) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no bars in the daemon's log
 
         self.path = path
         self.batch_size = batch_size

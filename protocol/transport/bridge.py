@@ -21,9 +21,9 @@ Life cycle and shutdown order (each step matters; see notes/py-libp2p.md):
 1. :meth:`start` runs ``service`` with ``nursery.start``; it reports ready (e.g. listeners bound)
    through ``task_status.started(value)``, and ``start`` returns that value.
 2. :meth:`stop` first cancels the calls still running (they fail with :class:`HostClosed`), then
-   cancels the service, whose shielded ``finally`` closes what it opened (the libp2p host must be
-   closed *before* leaving ``host.run``), then ``trio.run`` returns, the thread ends and ``stop``
-   joins it. ``stop`` is idempotent.
+   asks the service to stop (an event, not a cancellation) and gives it time to close what it
+   opened (the libp2p host must be closed *before* leaving ``host.run``), then ``trio.run``
+   returns, the thread ends and ``stop`` joins it. ``stop`` is idempotent.
 3. Every post to the asyncio loop is guarded: once that loop is closed nothing is posted, and a
    watchdog stops the trio side by itself if the loop closes, or the main thread ends, without
    :meth:`stop` being called, so the non-daemon thread never keeps the process alive.
@@ -47,10 +47,14 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Service = Callable[..., Awaitable[None]]
-"""A trio function run as ``service(task_status=...)``; it calls ``task_status.started(value)``."""
+"""A trio function run as ``service(stop, task_status=...)``: it calls
+``task_status.started(value)`` once ready, and returns soon after the ``trio.Event`` ``stop`` is
+set (it is not cancelled: py-libp2p leaks the dialer's socket when closed under cancellation)."""
 
 _ORPHAN_CHECK_INTERVAL_S = 0.5
 _THREAD_START_TIMEOUT_S = 10.0
+_SERVICE_STOP_TIMEOUT_S = 10.0
+"""How long a service may take to return after ``stop`` is set before it is cancelled."""
 
 
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:
@@ -190,8 +194,9 @@ class TrioBridge:
         ready = False
         try:
             async with trio.open_nursery() as service_nursery:
+                service_stop = trio.Event()
                 with trio.CancelScope() as self._startup:
-                    value = await service_nursery.start(service)
+                    value = await service_nursery.start(service, service_stop)
                 if self._startup.cancelled_caught:
                     service_nursery.cancel_scope.cancel()
                     self._post(_fail, started, HostClosed("the host was closed while starting"))
@@ -204,7 +209,9 @@ class TrioBridge:
                     await self._stop_requested.wait()
                     self._calls = None
                     calls.cancel_scope.cancel()
-                service_nursery.cancel_scope.cancel()
+                service_stop.set()
+                give_up_at = trio.current_time() + _SERVICE_STOP_TIMEOUT_S
+                service_nursery.cancel_scope.deadline = give_up_at
         except BaseException as exc:
             error = _unwrap(exc)
             if not isinstance(error, Exception):

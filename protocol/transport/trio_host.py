@@ -13,6 +13,8 @@ Why some py-libp2p defaults are overridden (measured on 0.8.1, see notes/py-libp
 * ``RetryConfig(max_retries=0)``: the swarm retries a failed dial 3 times (0.7 s) even when the
   Noise handshake proved that the remote is another key (its mismatch check looks for a message
   that the Noise error does not carry); we retry ourselves, with backoff, and never on a mismatch.
+* The auto-connector is replaced by one that never dials: it would keep dialling every peer
+  in the peerstore (every address we were given) to hold ~150 connections open.
 * ``Swarm.unblock_peer`` before each dial: a peer whose addresses all failed once is otherwise
   refused for 60 s without a dial ("negative cache"), which would defeat reconnecting after a
   restart.
@@ -38,13 +40,16 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError, MultiError
+from libp2p.network.auto_connector import AutoConnector
 from libp2p.network.config import ConnectionConfig, RetryConfig
+from libp2p.network.stream.exceptions import StreamEOF
+from libp2p.network.stream.exceptions import StreamReset as Libp2pStreamReset
 from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import PeerInfo
 from libp2p.security.noise.exceptions import PeerIDMismatchesPubkey
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.exceptions import MuxedStreamEOF, MuxedStreamReset
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 
@@ -75,10 +80,13 @@ Handler = Callable[[PeerId, bytes], Awaitable[bytes]]
 
 _STREAM_ERRORS = (BaseLibp2pError, OSError, trio.BrokenResourceError, trio.ClosedResourceError)
 """What a read or write on a stream raises when the peer resets it or the connection dies."""
+_RESET_DURING_NEGOTIATION = (Libp2pStreamReset, MuxedStreamReset, StreamEOF, MuxedStreamEOF)
+"""Behind a failed negotiation, these mean the stream was reset, not the protocol refused."""
 _ADDRESS_TTL_S = 365 * 24 * 3600
 _BACKOFF_FIRST_S = 0.05
 _BACKOFF_MAX_S = 1.0
 _CLOSE_TIMEOUT_S = 5.0
+_ABANDONED = object()
 _IDLE_CHECK_MAX_S = 30.0
 
 
@@ -127,6 +135,14 @@ def _refuse_taken_ports(listen: Sequence[multiaddr.Multiaddr]) -> None:
                 probe.bind((host, int(addr.value_for_protocol("tcp"))))
             except OSError as exc:
                 raise ListenFailed(f"cannot listen on {addr}: {exc.strerror}") from exc
+
+
+class _DialOnDemand(AutoConnector):
+    """py-libp2p's auto-connector dials peers from the peerstore until ~150 connections are
+    open; an SMP node connects to a peer only when it has something to send it."""
+
+    async def maybe_connect(self) -> None:
+        return None
 
 
 class _Connections(INotifee):
@@ -226,8 +242,8 @@ class TrioHost:
 
     # -- life cycle -----------------------------------------------------------------------
 
-    async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Listen, report the bound addresses, serve until cancelled, then close the host."""
+    async def serve(self, stop: trio.Event, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen, report the bound addresses, serve until ``stop`` is set, close the host."""
         _refuse_taken_ports(self._listen)
         host = self._build_host()
         self._host = host
@@ -240,9 +256,11 @@ class TrioHost:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._close_idle_connections)
                     task_status.started([str(a) for a in host.get_addrs()])
-                    await trio.sleep_forever()
+                    await stop.wait()
+                    nursery.cancel_scope.cancel()
             finally:
-                # Before leaving host.run(): otherwise the dialer's sockets leak.
+                # Before leaving host.run(), and not under cancellation: either way
+                # py-libp2p leaks the dialer's sockets.
                 with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_TIMEOUT_S):
                     await host.close()
 
@@ -253,6 +271,8 @@ class TrioHost:
         )
         config = ConnectionConfig(
             max_connections_per_peer=1,
+            min_connections=0,
+            low_watermark=0,
             dial_timeout=self._limits.dial_timeout_s,
             inbound_stream_protocol_negotiation_timeout=max(1.0, self._limits.first_byte_timeout_s),
             outbound_stream_protocol_negotiation_timeout=max(1.0, self._limits.request_timeout_s),
@@ -266,6 +286,7 @@ class TrioHost:
         )
         swarm = cast(Swarm, host.get_network())
         swarm.retry_config = RetryConfig(max_retries=0)
+        swarm.auto_connector = _DialOnDemand(swarm, config.auto_connect_interval)
         swarm.register_notifee(self._connections)
         host.set_stream_handler(SMP_PROTOCOL_ID, self._on_stream)
         return host
@@ -294,8 +315,10 @@ class TrioHost:
     # -- outbound -------------------------------------------------------------------------
 
     async def connect(self, peer: PeerId, addr: multiaddr.Multiaddr) -> None:
-        """Dial ``addr`` once and check that it authenticates as ``peer``; remember it."""
-        await self._dial(peer, [addr], retry=False)
+        """Dial ``addr`` once (unless connected) and check that it authenticates as ``peer``;
+        remember it for redials."""
+        if not self._is_connected(to_libp2p(peer)):
+            await self._dial(peer, [addr], retry=False)
         self.add_addresses(peer, [addr])
 
     async def disconnect(self, peer: PeerId) -> None:
@@ -334,11 +357,15 @@ class TrioHost:
             try:
                 return await self.host.new_stream(remote, [SMP_PROTOCOL_ID])
             except Exception as exc:
-                if self._is_connected(remote):
-                    raise ProtocolRefused(f"{peer} does not accept {SMP_PROTOCOL_ID}") from exc
-                if attempt == 2:
-                    raise StreamReset(f"the connection to {peer} dropped: {exc!r}") from exc
-                logger.debug("the connection to %s was dead; redialling", peer)
+                if not self._is_connected(remote):
+                    if attempt == 2:
+                        raise StreamReset(f"the connection to {peer} dropped: {exc!r}") from exc
+                    logger.debug("the connection to %s was dead; redialling", peer)
+                    continue
+                if any(isinstance(e, _RESET_DURING_NEGOTIATION) for e in _causes(exc)):
+                    # e.g. refused by the peer's stream limit right after negotiation.
+                    raise StreamReset(f"{peer} reset the stream as it opened") from exc
+                raise ProtocolRefused(f"{peer} does not accept {SMP_PROTOCOL_ID}") from exc
         raise AssertionError("unreachable")
 
     def _is_connected(self, remote: ID) -> bool:
@@ -349,7 +376,8 @@ class TrioHost:
             return list(self._addresses.get(peer, []))
 
     async def _dial(self, peer: PeerId, addrs: list[multiaddr.Multiaddr], *, retry: bool) -> None:
-        """Connect within the dial timeout; with ``retry``, back off and try again on failure."""
+        """Connect within the dial timeout: to any of ``addrs``, backing off and trying again on
+        failure (``retry``), or once to ``addrs[0]``."""
         if not addrs:
             raise DialFailed(f"no known address for {peer}")
         remote = to_libp2p(peer)
@@ -360,7 +388,12 @@ class TrioHost:
                 self.host.get_peerstore().add_addrs(remote, addrs, _ADDRESS_TTL_S)
                 self._swarm.unblock_peer(remote)
                 try:
-                    await self.host.connect(PeerInfo(remote, addrs))
+                    # Not host.connect(): it returns at once while a closed connection is
+                    # still listed (closing one takes >100 ms), so it would not redial.
+                    if retry:
+                        await self._swarm.dial_peer(remote)
+                    else:
+                        await self._swarm.dial_addr(addrs[0], remote)
                     return
                 except Exception as exc:
                     if _is_peer_id_mismatch(exc):
@@ -428,7 +461,9 @@ class TrioHost:
         )
         if payload is None:
             return False
-        response = await self._bridge.to_asyncio(self._handler, peer, payload)
+        response = await self._call_handler(stream, peer, payload)
+        if response is _ABANDONED:
+            return False
         if not isinstance(response, bytes | bytearray | memoryview):
             raise TypeError(f"the handler returned {type(response).__name__}, not bytes")
         if len(response) > max_frame:
@@ -436,3 +471,47 @@ class TrioHost:
         await write_frame(stream, bytes(response), max_size=max_frame)
         await stream.close()
         return True
+
+    async def _call_handler(self, stream: INetStream, peer: PeerId, payload: bytes) -> Any:
+        """The handler's response, or ``_ABANDONED`` if the requester reset the stream meanwhile
+        (the handler is then cancelled: a requester that gave up costs nothing more)."""
+        response: Any = _ABANDONED
+        error: BaseException | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_cancel_on_reset, stream, nursery.cancel_scope)
+                response = await self._bridge.to_asyncio(self._handler, peer, payload)
+                nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            error = _single(group)
+        if error is not None:
+            raise error
+        if response is _ABANDONED:
+            logger.debug("%s reset its stream before the handler answered", peer)
+        return response
+
+
+def _single(group: BaseExceptionGroup) -> BaseException:
+    """The exception a one-task nursery raised, out of its (strict) group."""
+    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+        group = group.exceptions[0]
+    return group
+
+
+async def _cancel_on_reset(stream: INetStream, scope: trio.CancelScope) -> None:
+    """Cancel ``scope`` once the requester resets ``stream`` (or sends more than its frame).
+
+    py-libp2p reports a reset stream as reset or as EOF depending on timing, so EOF is told
+    apart from a clean half-close by the yamux stream's own flag.
+    """
+    try:
+        extra = await stream.read(1)
+    except StreamEOF:
+        extra = b""
+    except _STREAM_ERRORS:
+        scope.cancel()
+        return
+    if extra or getattr(stream.muxed_stream, "reset_received", False):
+        scope.cancel()
+        return
+    await trio.sleep_forever()
