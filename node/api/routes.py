@@ -72,6 +72,7 @@ async def status(request: web.Request) -> web.Response:
             "data_dir": str(node.data_dir.root),
             "uptime_s": round(time.time() - node.started_at, 1),
             "schema_version": node.db.schema_version,
+            "p2p": {"listen": node.p2p.addrs, "peers": len(node.peers.list())},
             "chat_model": node.chat.model.name,
             "generation_queue": node.chat.model.pending,
             "memory": node.memory.stats(),

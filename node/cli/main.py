@@ -208,6 +208,7 @@ def status(data_dir: Path | None, as_json: bool) -> None:
     click.echo(f"peer      {info['peer_id']}")
     click.echo(f"data dir  {info['data_dir']}  (pid {info['pid']}, up {info['uptime_s']} s)")
     click.echo(f"model     {info['chat_model']}  (queue {info['generation_queue']})")
+    click.echo(f"p2p       {', '.join(info['p2p']['listen'])}  ({info['p2p']['peers']} peers)")
     click.echo(
         f"memory    {memory['documents']} documents, {memory['chunks']} chunks, "
         f"{memory['vector_points']} vectors in {memory['vector_backend']}"

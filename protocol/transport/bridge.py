@@ -67,7 +67,7 @@ def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
         future.set_exception(exc)
 
 
-def _unwrap(exc: BaseException) -> BaseException:
+def unwrap_group(exc: BaseException) -> BaseException:
     """The one exception inside single-member exception groups (trio nurseries are strict)."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
@@ -181,7 +181,8 @@ class TrioBridge:
         try:
             trio.run(self._trio_main, service, started)
         except BaseException as exc:
-            logger.error("the libp2p thread %s ended with an error: %r", self._name, _unwrap(exc))
+            error = unwrap_group(exc)
+            logger.error("the libp2p thread %s ended with an error: %r", self._name, error)
             self._post(_fail, started, HostClosed(f"the libp2p thread failed: {exc!r}"))
         finally:
             if self._finished is not None:
@@ -213,7 +214,7 @@ class TrioBridge:
                 give_up_at = trio.current_time() + _SERVICE_STOP_TIMEOUT_S
                 service_nursery.cancel_scope.deadline = give_up_at
         except BaseException as exc:
-            error = _unwrap(exc)
+            error = unwrap_group(exc)
             if not isinstance(error, Exception):
                 raise
             if not ready:
@@ -250,7 +251,7 @@ class TrioBridge:
             self._post(_fail, future, HostClosed("the host closed during the call"))
             raise
         except Exception as exc:
-            self._post(_fail, future, _unwrap(exc))
+            self._post(_fail, future, unwrap_group(exc))
 
     def _request_stop(self) -> None:
         if self._stop_requested is not None:

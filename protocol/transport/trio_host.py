@@ -1,10 +1,9 @@
 """The half of :class:`~secondme.protocol.transport.host.SmpHost` that lives in the trio thread.
 
-It owns the py-libp2p host and does all the I/O: building a Noise-only, yamux-only host,
-serving inbound ``/secondme/smp/1.0.0`` streams (one request frame in, the handler's response
-frame out), sending requests, dialling with backoff, and closing idle connections. It never
-sees asyncio except through the bridge, and every libp2p or trio exception it lets out is one of
-:mod:`secondme.protocol.transport.errors` (or a framing error of the response).
+It owns the py-libp2p host: builds it (Noise only, yamux only), runs it, sends requests, dials
+with backoff and closes idle connections; inbound streams are served by :mod:`.inbound`. It
+never sees asyncio except through the bridge, and every libp2p or trio exception it lets out is
+one of :mod:`secondme.protocol.transport.errors` (or a framing error of the response).
 
 Why some py-libp2p defaults are overridden (measured on 0.8.1, see notes/py-libp2p.md):
 
@@ -18,6 +17,8 @@ Why some py-libp2p defaults are overridden (measured on 0.8.1, see notes/py-libp
 * ``Swarm.unblock_peer`` before each dial: a peer whose addresses all failed once is otherwise
   refused for 60 s without a dial ("negative cache"), which would defeat reconnecting after a
   restart.
+* Noise connections are wrapped so that a cancelled write cannot desynchronise the session
+  and kill the connection (:mod:`.noise`).
 * TCP listeners are opened with ``SO_REUSEPORT``, so a second process can bind a port already in
   use and silently share its connections; :func:`_refuse_taken_ports` checks first.
 """
@@ -27,35 +28,34 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import multiaddr
 import trio
 from libp2p import new_host
-from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
+from libp2p.abc import IHost, INetStream
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
 from libp2p.custom_types import TProtocol
-from libp2p.exceptions import BaseLibp2pError, MultiError
-from libp2p.network.auto_connector import AutoConnector
+from libp2p.exceptions import MultiError
 from libp2p.network.config import ConnectionConfig, RetryConfig
-from libp2p.network.stream.exceptions import StreamEOF
-from libp2p.network.stream.exceptions import StreamReset as Libp2pStreamReset
 from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
 from libp2p.security.noise.exceptions import PeerIDMismatchesPubkey
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
-from libp2p.stream_muxer.exceptions import MuxedStreamEOF, MuxedStreamReset
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 
-from secondme.protocol.errors import RemoteProtocolError
+from secondme.protocol.framing import encode_frame
 from secondme.protocol.identity import PeerId
 from secondme.protocol.transport.bridge import TrioBridge
+from secondme.protocol.transport.connections import (
+    ConnectionTable,
+    DialOnDemand,
+    to_libp2p,
+)
 from secondme.protocol.transport.errors import (
     DialFailed,
     HostClosed,
@@ -65,37 +65,23 @@ from secondme.protocol.transport.errors import (
     RequestTimeout,
     StreamReset,
 )
+from secondme.protocol.transport.inbound import Handler, InboundServer
 from secondme.protocol.transport.limits import TransportLimits
-from secondme.protocol.transport.streamio import (
-    NoFirstByte,
-    read_frame,
-    reset_quietly,
-    write_frame,
-)
+from secondme.protocol.transport.noise import CancelSafeNoise
+from secondme.protocol.transport.streamio import STREAM_ERRORS, FrameReader, reset_quietly
 
 logger = logging.getLogger(__name__)
 
 SMP_PROTOCOL_ID = TProtocol("/secondme/smp/1.0.0")
-Handler = Callable[[PeerId, bytes], Awaitable[bytes]]
-
-_STREAM_ERRORS = (BaseLibp2pError, OSError, trio.BrokenResourceError, trio.ClosedResourceError)
-"""What a read or write on a stream raises when the peer resets it or the connection dies."""
-_RESET_DURING_NEGOTIATION = (Libp2pStreamReset, MuxedStreamReset, StreamEOF, MuxedStreamEOF)
-"""Behind a failed negotiation, these mean the stream was reset, not the protocol refused."""
+_MULTISTREAM_LINE = b"/multistream/1.0.0\n"
+_SMP_LINE = SMP_PROTOCOL_ID.encode() + b"\n"
+_PROPOSE_SMP = encode_frame(_MULTISTREAM_LINE) + encode_frame(_SMP_LINE)
+"""multistream-select messages are uvarint-length-prefixed, exactly like SMP frames."""
 _ADDRESS_TTL_S = 365 * 24 * 3600
 _BACKOFF_FIRST_S = 0.05
 _BACKOFF_MAX_S = 1.0
 _CLOSE_TIMEOUT_S = 5.0
-_ABANDONED = object()
 _IDLE_CHECK_MAX_S = 30.0
-
-
-def to_libp2p(peer: PeerId) -> ID:
-    return ID(peer.multihash)
-
-
-def from_libp2p(peer: ID) -> PeerId:
-    return PeerId(peer.to_bytes())
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -137,76 +123,6 @@ def _refuse_taken_ports(listen: Sequence[multiaddr.Multiaddr]) -> None:
                 raise ListenFailed(f"cannot listen on {addr}: {exc.strerror}") from exc
 
 
-class _DialOnDemand(AutoConnector):
-    """py-libp2p's auto-connector dials peers from the peerstore until ~150 connections are
-    open; an SMP node connects to a peer only when it has something to send it."""
-
-    async def maybe_connect(self) -> None:
-        return None
-
-
-class _Connections(INotifee):
-    """Which peers are connected and when each was last used; readable from any thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._count: Counter[PeerId] = Counter()
-        self._busy: Counter[PeerId] = Counter()
-        self._last_used: dict[PeerId, float] = {}
-
-    def peers(self) -> list[PeerId]:
-        with self._lock:
-            return list(self._count)
-
-    def begin(self, peer: PeerId) -> None:
-        with self._lock:
-            self._busy[peer] += 1
-            self._last_used[peer] = time.monotonic()
-
-    def end(self, peer: PeerId) -> None:
-        with self._lock:
-            self._busy[peer] -= 1
-            if self._busy[peer] <= 0:
-                del self._busy[peer]
-            self._last_used[peer] = time.monotonic()
-
-    def idle(self, idle_for: float) -> list[PeerId]:
-        """Connected peers with no stream in flight and no use for ``idle_for`` seconds."""
-        cutoff = time.monotonic() - idle_for
-        with self._lock:
-            return [
-                p
-                for p in self._count
-                if not self._busy[p] and self._last_used.get(p, cutoff) <= cutoff
-            ]
-
-    async def connected(self, network: INetwork, conn: INetConn) -> None:
-        peer = from_libp2p(conn.muxed_conn.peer_id)
-        with self._lock:
-            self._count[peer] += 1
-            self._last_used[peer] = time.monotonic()
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        peer = from_libp2p(conn.muxed_conn.peer_id)
-        with self._lock:
-            self._count[peer] -= 1
-            if self._count[peer] <= 0:
-                del self._count[peer]
-                self._last_used.pop(peer, None)
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        return None
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        return None
-
-    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
-        return None
-
-    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
-        return None
-
-
 class TrioHost:
     """The py-libp2p host and everything done with it; all methods run in the trio thread,
     except the few marked thread-safe."""
@@ -221,11 +137,10 @@ class TrioHost:
     ) -> None:
         self._key_pair = create_new_key_pair(seed)
         self._listen = list(listen)
-        self._handler = handler
         self._limits = limits
         self._bridge = bridge
-        self._connections = _Connections()
-        self._inbound: Counter[PeerId] = Counter()
+        self._connections = ConnectionTable()
+        self._inbound = InboundServer(handler, limits, bridge, self._connections)
         self._addresses_lock = threading.Lock()
         self._addresses: dict[PeerId, list[multiaddr.Multiaddr]] = {}
         self._host: IHost | None = None
@@ -265,9 +180,11 @@ class TrioHost:
                     await host.close()
 
     def _build_host(self) -> IHost:
-        noise = NoiseTransport(
-            libp2p_keypair=self._key_pair,
-            noise_privkey=create_new_x25519_key_pair().private_key,
+        noise = CancelSafeNoise(
+            NoiseTransport(
+                libp2p_keypair=self._key_pair,
+                noise_privkey=create_new_x25519_key_pair().private_key,
+            )
         )
         config = ConnectionConfig(
             max_connections_per_peer=1,
@@ -286,9 +203,9 @@ class TrioHost:
         )
         swarm = cast(Swarm, host.get_network())
         swarm.retry_config = RetryConfig(max_retries=0)
-        swarm.auto_connector = _DialOnDemand(swarm, config.auto_connect_interval)
+        swarm.auto_connector = DialOnDemand(swarm, config.auto_connect_interval)
         swarm.register_notifee(self._connections)
-        host.set_stream_handler(SMP_PROTOCOL_ID, self._on_stream)
+        host.set_stream_handler(SMP_PROTOCOL_ID, self._inbound.on_stream)
         return host
 
     @property
@@ -309,7 +226,7 @@ class TrioHost:
                 logger.debug("closing the connection to %s: idle for %g s", peer, idle_for)
                 try:
                     await self.host.disconnect(to_libp2p(peer))
-                except _STREAM_ERRORS as exc:
+                except STREAM_ERRORS as exc:
                     logger.debug("closing the idle connection to %s failed: %r", peer, exc)
 
     # -- outbound -------------------------------------------------------------------------
@@ -325,19 +242,27 @@ class TrioHost:
         await self.host.disconnect(to_libp2p(peer))
 
     async def request(self, peer: PeerId, payload: bytes, timeout: float) -> bytes:
-        """One request frame out, one response frame back, on a fresh stream."""
+        """One request frame out, one response frame back, on a fresh stream.
+
+        The protocol is negotiated lazily (multistream-select pipelining, as go-libp2p does for
+        a single protocol): hello, proposal and request go out in one write, so a request costs
+        one round trip less than ``host.new_stream`` + write.
+        """
         self._connections.begin(peer)
         try:
             with trio.fail_after(timeout):
                 stream = await self._open_stream(peer)
                 try:
-                    await write_frame(stream, payload, max_size=self._limits.max_frame)
-                    response = await read_frame(stream, max_size=self._limits.max_frame)
+                    frames = FrameReader(stream, max_size=self._limits.max_frame)
+                    await stream.write(_PROPOSE_SMP + encode_frame(payload))
+                    await self._expect_smp_accepted(frames, peer)
+                    stream.set_protocol(SMP_PROTOCOL_ID)
+                    response = await frames.next()
                     if response is None:
                         raise StreamReset(f"{peer} closed the stream without a response")
                     await stream.close()
                     return response
-                except _STREAM_ERRORS as exc:
+                except STREAM_ERRORS as exc:
                     await reset_quietly(stream)
                     raise StreamReset(f"the stream to {peer} was reset: {exc!r}") from exc
                 except BaseException:
@@ -348,24 +273,29 @@ class TrioHost:
         finally:
             self._connections.end(peer)
 
+    @staticmethod
+    async def _expect_smp_accepted(frames: FrameReader, peer: PeerId) -> None:
+        for expected in (_MULTISTREAM_LINE, _SMP_LINE):
+            answer = await frames.next()
+            if answer is None:
+                raise StreamReset(f"{peer} closed the stream during protocol negotiation")
+            if answer != expected:
+                raise ProtocolRefused(
+                    f"{peer} does not accept {SMP_PROTOCOL_ID} (answered {answer[:64]!r})"
+                )
+
     async def _open_stream(self, peer: PeerId) -> INetStream:
-        """A negotiated SMP stream; redials once if the connection turns out to be dead."""
+        """A new stream to ``peer``; redials once if the connection turns out to be dead."""
         remote = to_libp2p(peer)
         for attempt in (1, 2):
             if not self._is_connected(remote):
                 await self._dial(peer, self._known_addresses(peer), retry=True)
             try:
-                return await self.host.new_stream(remote, [SMP_PROTOCOL_ID])
+                return await self._swarm.new_stream(remote)
             except Exception as exc:
-                if not self._is_connected(remote):
-                    if attempt == 2:
-                        raise StreamReset(f"the connection to {peer} dropped: {exc!r}") from exc
-                    logger.debug("the connection to %s was dead; redialling", peer)
-                    continue
-                if any(isinstance(e, _RESET_DURING_NEGOTIATION) for e in _causes(exc)):
-                    # e.g. refused by the peer's stream limit right after negotiation.
-                    raise StreamReset(f"{peer} reset the stream as it opened") from exc
-                raise ProtocolRefused(f"{peer} does not accept {SMP_PROTOCOL_ID}") from exc
+                if attempt == 2 or self._is_connected(remote):
+                    raise StreamReset(f"cannot open a stream to {peer}: {exc!r}") from exc
+                logger.debug("the connection to %s was dead; redialling", peer)
         raise AssertionError("unreachable")
 
     def _is_connected(self, remote: ID) -> bool:
@@ -409,109 +339,3 @@ class TrioHost:
         raise DialFailed(
             f"cannot connect to {peer} within {self._limits.dial_timeout_s:g} s: {last_error}"
         ) from last_error
-
-    # -- inbound --------------------------------------------------------------------------
-
-    async def _on_stream(self, stream: INetStream) -> None:
-        """Serve one inbound SMP stream; never raises, so one peer cannot hurt the host."""
-        peer = from_libp2p(stream.muxed_conn.peer_id)
-        limit = self._limits.max_streams_per_peer
-        if self._inbound[peer] >= limit:
-            logger.warning("refused a stream from %s: %d already open (the limit)", peer, limit)
-            await reset_quietly(stream)
-            return
-        self._inbound[peer] += 1
-        self._connections.begin(peer)
-        answered = False
-        try:
-            with trio.move_on_after(self._limits.request_timeout_s) as overall:
-                answered = await self._answer(stream, peer)
-            if overall.cancelled_caught:
-                logger.warning(
-                    "a request from %s took over %g s; stream reset",
-                    peer,
-                    self._limits.request_timeout_s,
-                )
-        except NoFirstByte as exc:
-            logger.info("a stream from %s sent nothing (%s); stream reset", peer, exc)
-        except RemoteProtocolError as exc:
-            logger.info("a bad frame from %s (%s: %s); stream reset", peer, exc.code, exc)
-        except (*_STREAM_ERRORS, HostClosed) as exc:
-            logger.debug("a stream from %s failed: %r", peer, exc)
-        except Exception as exc:
-            logger.warning(
-                "the SMP handler failed on a request from %s (%s: %s); stream reset",
-                peer,
-                type(exc).__name__,
-                exc,
-            )
-        finally:
-            self._inbound[peer] -= 1
-            if self._inbound[peer] <= 0:
-                del self._inbound[peer]
-            self._connections.end(peer)
-            if not answered:
-                await reset_quietly(stream)
-
-    async def _answer(self, stream: INetStream, peer: PeerId) -> bool:
-        """Read the request, ask the handler, write the response; False if there was none."""
-        max_frame = self._limits.max_frame
-        payload = await read_frame(
-            stream, max_size=max_frame, first_byte_timeout=self._limits.first_byte_timeout_s
-        )
-        if payload is None:
-            return False
-        response = await self._call_handler(stream, peer, payload)
-        if response is _ABANDONED:
-            return False
-        if not isinstance(response, bytes | bytearray | memoryview):
-            raise TypeError(f"the handler returned {type(response).__name__}, not bytes")
-        if len(response) > max_frame:
-            raise ValueError(f"the handler returned {len(response)} bytes, above max_frame")
-        await write_frame(stream, bytes(response), max_size=max_frame)
-        await stream.close()
-        return True
-
-    async def _call_handler(self, stream: INetStream, peer: PeerId, payload: bytes) -> Any:
-        """The handler's response, or ``_ABANDONED`` if the requester reset the stream meanwhile
-        (the handler is then cancelled: a requester that gave up costs nothing more)."""
-        response: Any = _ABANDONED
-        error: BaseException | None = None
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_cancel_on_reset, stream, nursery.cancel_scope)
-                response = await self._bridge.to_asyncio(self._handler, peer, payload)
-                nursery.cancel_scope.cancel()
-        except BaseExceptionGroup as group:
-            error = _single(group)
-        if error is not None:
-            raise error
-        if response is _ABANDONED:
-            logger.debug("%s reset its stream before the handler answered", peer)
-        return response
-
-
-def _single(group: BaseExceptionGroup) -> BaseException:
-    """The exception a one-task nursery raised, out of its (strict) group."""
-    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
-        group = group.exceptions[0]
-    return group
-
-
-async def _cancel_on_reset(stream: INetStream, scope: trio.CancelScope) -> None:
-    """Cancel ``scope`` once the requester resets ``stream`` (or sends more than its frame).
-
-    py-libp2p reports a reset stream as reset or as EOF depending on timing, so EOF is told
-    apart from a clean half-close by the yamux stream's own flag.
-    """
-    try:
-        extra = await stream.read(1)
-    except StreamEOF:
-        extra = b""
-    except _STREAM_ERRORS:
-        scope.cancel()
-        return
-    if extra or getattr(stream.muxed_stream, "reset_received", False):
-        scope.cancel()
-        return
-    await trio.sleep_forever()

@@ -288,7 +288,7 @@ def test_reindex_moves_vectors_to_qdrant_and_back(node, samples):
     status = node.cli_json("status")["memory"]
     assert moved["backend"] == "qdrant" == status["vector_backend"]
     assert moved["points"] == status["chunks"] == status["vector_points"]
-    assert "vector_backend = \"qdrant\"" in (node.data_dir / "config.toml").read_text()
+    assert 'vector_backend = "qdrant"' in (node.data_dir / "config.toml").read_text()
     hits = node.cli_json("search", "sourdough starter Gerald", "--k", "1")
     assert hits[0]["source"]["name"] == "blog.html"
     back = node.cli_json("memory", "reindex", "--backend", "edge")

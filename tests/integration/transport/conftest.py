@@ -66,6 +66,15 @@ class RawStream:
 
         return cls(host, await host.call_in_libp2p(open_stream))
 
+    @classmethod
+    async def open_unnegotiated(cls, host: SmpHost, peer: PeerId) -> RawStream:
+        """A yamux stream on which not even the protocol is negotiated."""
+
+        async def open_stream(libp2p_host: IHost) -> INetStream:
+            return await libp2p_host.get_network().new_stream(ID(peer.multihash))
+
+        return cls(host, await host.call_in_libp2p(open_stream))
+
     async def write(self, data: bytes) -> None:
         await self._host.call_in_libp2p(lambda _: self._stream.write(data))
 

@@ -1,0 +1,150 @@
+"""Serving inbound SMP streams (trio side): one request frame in, the handler's frame out.
+
+Every way a peer can misbehave ends in a reset of that one stream and at most one log line:
+too many streams at once, silence (first-byte timeout), a slow request (request timeout), bad
+framing, a handler that raises. A requester that resets its stream while the handler runs gets
+the handler cancelled, so a peer that gave up costs nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+from libp2p.abc import INetStream
+from libp2p.network.stream.exceptions import StreamEOF
+
+from secondme.protocol.errors import RemoteProtocolError
+from secondme.protocol.identity import PeerId
+from secondme.protocol.transport.bridge import TrioBridge, unwrap_group
+from secondme.protocol.transport.connections import ConnectionTable, from_libp2p
+from secondme.protocol.transport.errors import HostClosed
+from secondme.protocol.transport.limits import TransportLimits
+from secondme.protocol.transport.streamio import (
+    STREAM_ERRORS,
+    FrameReader,
+    NoFirstByte,
+    reset_quietly,
+    write_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[PeerId, bytes], Awaitable[bytes]]
+_ABANDONED = object()
+
+
+class InboundServer:
+    """The stream handler registered for ``/secondme/smp/1.0.0``."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        limits: TransportLimits,
+        bridge: TrioBridge,
+        connections: ConnectionTable,
+    ) -> None:
+        self._handler = handler
+        self._limits = limits
+        self._bridge = bridge
+        self._connections = connections
+        self._open: Counter[PeerId] = Counter()
+
+    async def on_stream(self, stream: INetStream) -> None:
+        """Serve one inbound SMP stream; never raises, so one peer cannot hurt the host."""
+        peer = from_libp2p(stream.muxed_conn.peer_id)
+        limit = self._limits.max_streams_per_peer
+        if self._open[peer] >= limit:
+            logger.warning("refused a stream from %s: %d already open (the limit)", peer, limit)
+            await reset_quietly(stream)
+            return
+        self._open[peer] += 1
+        self._connections.begin(peer)
+        answered = False
+        try:
+            with trio.move_on_after(self._limits.request_timeout_s) as overall:
+                answered = await self._answer(stream, peer)
+            if overall.cancelled_caught:
+                logger.warning(
+                    "a request from %s took over %g s; stream reset",
+                    peer,
+                    self._limits.request_timeout_s,
+                )
+        except NoFirstByte as exc:
+            logger.info("a stream from %s sent nothing (%s); stream reset", peer, exc)
+        except RemoteProtocolError as exc:
+            logger.info("a bad frame from %s (%s: %s); stream reset", peer, exc.code, exc)
+        except (*STREAM_ERRORS, HostClosed) as exc:
+            logger.debug("a stream from %s failed: %r", peer, exc)
+        except Exception as exc:
+            logger.warning(
+                "the SMP handler failed on a request from %s (%s: %s); stream reset",
+                peer,
+                type(exc).__name__,
+                exc,
+            )
+        finally:
+            self._open[peer] -= 1
+            if self._open[peer] <= 0:
+                del self._open[peer]
+            self._connections.end(peer)
+            if not answered:
+                await reset_quietly(stream)
+
+    async def _answer(self, stream: INetStream, peer: PeerId) -> bool:
+        """Read the request, ask the handler, write the response; False if there was none."""
+        max_frame = self._limits.max_frame
+        frames = FrameReader(stream, max_size=max_frame)
+        payload = await frames.next(first_byte_timeout=self._limits.first_byte_timeout_s)
+        if payload is None:
+            return False
+        response = await self._call_handler(stream, peer, payload)
+        if response is _ABANDONED:
+            return False
+        if not isinstance(response, bytes | bytearray | memoryview):
+            raise TypeError(f"the handler returned {type(response).__name__}, not bytes")
+        if len(response) > max_frame:
+            raise ValueError(f"the handler returned {len(response)} bytes, above max_frame")
+        await write_frame(stream, bytes(response), max_size=max_frame)
+        await stream.close()
+        return True
+
+    async def _call_handler(self, stream: INetStream, peer: PeerId, payload: bytes) -> Any:
+        """The handler's response, or ``_ABANDONED`` if the requester reset the stream meanwhile
+        (the handler is then cancelled: a requester that gave up costs nothing more)."""
+        response: Any = _ABANDONED
+        error: BaseException | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_cancel_on_reset, stream, nursery.cancel_scope)
+                response = await self._bridge.to_asyncio(self._handler, peer, payload)
+                nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            error = unwrap_group(group)
+        if error is not None:
+            raise error
+        if response is _ABANDONED:
+            logger.debug("%s reset its stream before the handler answered", peer)
+        return response
+
+
+async def _cancel_on_reset(stream: INetStream, scope: trio.CancelScope) -> None:
+    """Cancel ``scope`` once the requester resets ``stream`` (or sends more than its frame).
+
+    py-libp2p reports a reset stream as reset or as EOF depending on timing, so EOF is told
+    apart from a clean half-close by the yamux stream's own flag.
+    """
+    try:
+        extra = await stream.read(1)
+    except StreamEOF:
+        extra = b""
+    except STREAM_ERRORS:
+        scope.cancel()
+        return
+    if extra or getattr(stream.muxed_stream, "reset_received", False):
+        scope.cancel()
+        return
+    await trio.sleep_forever()
