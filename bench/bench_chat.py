@@ -10,6 +10,7 @@ tokens/s >= 0.9x the bare call.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -99,7 +100,14 @@ def main() -> None:
         finally:
             node.terminate()
         prompts = _node_prompts(data_dir)
-    llama = Llama(model_path=str(locate.chat_model_path("")), n_ctx=2048, verbose=False)
+    threads = os.cpu_count() or 1  # what the node uses with the default `threads = 0`
+    llama = Llama(
+        model_path=str(locate.chat_model_path("")),
+        n_ctx=2048,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
     bare_turn(llama, prompts[0])
     bare_rows = [
         bare_turn(llama, prompts[i % len(prompts)]) for i in range(args.rounds * len(QUESTIONS))

@@ -97,7 +97,7 @@ class ModelSettings:
     max_answer_tokens: int = 256
     temperature: float = 0.3
     threads: int = 0
-    """llama.cpp threads; 0 lets llama.cpp choose."""
+    """llama.cpp threads; 0 uses every core."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

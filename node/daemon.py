@@ -160,6 +160,7 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, node.stop_requested.set)
+        node.memory.index_in_background()
         await node.stop_requested.wait()
         log.info("stopping")
     finally:
@@ -170,6 +171,7 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
         if node is not None:
             await node.p2p.close()
             await node.chat.model.close()
+            await node.memory.wait_for_index()
             node.memory.close()
             node.db.close()
         lock.release()

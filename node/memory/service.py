@@ -12,6 +12,7 @@ import asyncio
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from secondme.node.memory.documents import DocumentRecord, DocumentStore
 from secondme.node.memory.ingest import Ingestor, IngestResult, point_payload
 from secondme.node.memory.retrieval import Retriever, SearchHit
 from secondme.node.memory.vectors import (
+    EXACT_SEARCH_BELOW,
     Bm25Encoder,
     DimensionMismatch,
     VectorPoint,
@@ -32,6 +34,9 @@ from secondme.node.models.embedder import Embedder
 log = logging.getLogger(__name__)
 
 _FINGERPRINT_KEY = "vectors.fingerprint"
+_INDEXED_KEY = "vectors.indexed_points"
+_REINDEX_GROWTH = 1.2
+"""Rebuild the approximate index once the store has grown by this factor since the last build."""
 Progress = Callable[[int, int], None]
 
 
@@ -57,6 +62,7 @@ class Memory:
         self._store: VectorStore | None = None
         self._ingestor: Ingestor | None = None
         self._retriever: Retriever | None = None
+        self._index_job: asyncio.Future[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -124,6 +130,7 @@ class Memory:
             if progress:
                 progress(done, total)
         store.flush()
+        self._db.set_setting(_INDEXED_KEY, "0")
         return store
 
     def reindex(self, settings: MemorySettings, progress: Progress | None = None) -> int:
@@ -136,6 +143,36 @@ class Memory:
             self._db.set_setting(_FINGERPRINT_KEY, self._fingerprint())
         self._attach(store)
         return store.count()
+
+    def index_is_stale(self) -> bool:
+        """Whether a store big enough for approximate search has outgrown its last index build."""
+        store = self._store
+        if store is None or not hasattr(store, "optimize"):
+            return False
+        points = store.count()
+        built = int(self._db.get_setting(_INDEXED_KEY) or 0)
+        return points >= EXACT_SEARCH_BELOW and points > built * _REINDEX_GROWTH
+
+    def build_index(self) -> None:
+        """Build the HNSW graphs (minutes at 100k points); searches go on meanwhile."""
+        store = self.store
+        points = store.count()
+        started = time.perf_counter()
+        store.optimize()  # type: ignore[attr-defined]
+        self._db.set_setting(_INDEXED_KEY, str(points))
+        log.info(
+            "built the vector index for %d points in %.1f s", points, time.perf_counter() - started
+        )
+
+    def index_in_background(self) -> None:
+        """Start :meth:`build_index` in a thread if the index is stale and no build runs."""
+        if (self._index_job is None or self._index_job.done()) and self.index_is_stale():
+            self._index_job = asyncio.get_running_loop().run_in_executor(None, self.build_index)
+
+    async def wait_for_index(self) -> None:
+        if self._index_job is not None and not self._index_job.done():
+            log.info("waiting for the vector index build to finish")
+            await self._index_job
 
     def close(self) -> None:
         with self._store_lock:
@@ -154,7 +191,9 @@ class Memory:
 
     async def ingest(self, path: str, data: bytes, tags: Sequence[str] = ()) -> IngestResult:
         assert self._ingestor is not None, "memory is not open"
-        return await asyncio.to_thread(self._ingestor.ingest, path, data, tags)
+        result = await asyncio.to_thread(self._ingestor.ingest, path, data, tags)
+        self.index_in_background()
+        return result
 
     async def search(self, query: str, *, k: int = 10, tags: Sequence[str] = ()) -> list[SearchHit]:
         assert self._retriever is not None, "memory is not open"
@@ -174,4 +213,5 @@ class Memory:
             "embedder": self.embedder.model_id,
             "dimension": self.embedder.dimension,
             "max_file_mb": self.settings.max_file_mb,
+            "index_building": self._index_job is not None and not self._index_job.done(),
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -83,10 +84,16 @@ class ChatModel:
     def _load(self) -> Any:
         from llama_cpp import Llama
 
-        kwargs: dict[str, Any] = {"n_ctx": self.context_tokens, "verbose": False}
-        if self._threads:
-            kwargs["n_threads"] = self._threads
-        return Llama(model_path=str(self.path), **kwargs)
+        # llama-cpp-python's default is half the cores for generation; the daemon is the only
+        # heavy user of this machine while it generates, so it takes all of them.
+        threads = self._threads or os.cpu_count() or 1
+        return Llama(
+            model_path=str(self.path),
+            n_ctx=self.context_tokens,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))

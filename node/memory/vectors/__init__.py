@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .base import (
     ANY_SCOPE,
+    EXACT_SEARCH_BELOW,
     Bm25Encoder,
     DimensionMismatch,
     ScopeFilter,
@@ -29,6 +30,7 @@ BACKENDS = ("edge", "qdrant")
 __all__ = [
     "ANY_SCOPE",
     "BACKENDS",
+    "EXACT_SEARCH_BELOW",
     "Bm25Encoder",
     "DimensionMismatch",
     "EdgeVectorStore",
