@@ -140,3 +140,50 @@ async def test_reindex_moves_between_backends_without_loss(tmp_path, embedder):
     assert await top_path(memory, "upright piano") == "/notes/piano.md"
     memory.close()
     db.close()
+
+
+async def test_big_memory_gets_an_index_built_while_search_goes_on(tmp_path, embedder):
+    """Past EXACT_SEARCH_BELOW points the HNSW index is built in the background."""
+    import uuid
+
+    import numpy as np
+
+    from secondme.node.memory.vectors import EXACT_SEARCH_BELOW, VectorPoint
+
+    memory, db = open_memory(tmp_path, embedder)
+    await fill(memory)
+    assert not memory.index_is_stale()  # small memories are searched exactly, no index
+    rng = np.random.default_rng(5)
+    sparse = memory._bm25.document("filler")
+    for _ in range(0, EXACT_SEARCH_BELOW, 2000):
+        vectors = rng.normal(size=(2000, embedder.dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        memory.store.upsert(
+            [
+                VectorPoint(
+                    id=str(uuid.uuid4()),
+                    dense=v,
+                    sparse=sparse,
+                    payload={
+                        "doc_id": "bulk",
+                        "chunk_index": 0,
+                        "layer": "l0",
+                        "tags": [],
+                        "time": 0.0,
+                    },
+                )
+                for v in vectors
+            ]
+        )
+    assert memory.index_is_stale()
+    memory.index_in_background()
+    assert memory.stats()["index_building"]
+    searched = 0
+    while memory.stats()["index_building"]:
+        assert await top_path(memory, "Marlinspike boat") == "/notes/boat.md"
+        searched += 1
+    await memory.wait_for_index()
+    assert searched > 0 and not memory.index_is_stale()
+    assert await top_path(memory, "upright piano") == "/notes/piano.md"
+    memory.close()
+    db.close()
