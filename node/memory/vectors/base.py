@@ -30,17 +30,21 @@ KEYWORD_FIELDS = ("doc_id", "tags", "layer")
 """Payload fields that scopes filter on, indexed as keywords where the engine supports it."""
 
 EXACT_SEARCH_BELOW = 20_000
-"""Dense searches scan every point while the store holds fewer points than this.
+"""Dense searches scan every point while the store holds fewer points than this, then use HNSW.
 
-Measured on MiniLM (384-d) embeddings of real text, 2 cores, Qdrant Edge 0.9.0 (see edge.py for
-the numbers): below 20k points a full scan costs under 2 ms per query and is exact, while HNSW at
-default settings loses recall for little gain. Above it the scan grows linearly and HNSW (with a
-raised ``ef``) is the better trade.
+Measured with Qdrant Edge 0.9.0 on 2 busy cores: 25k MiniLM (384-d) embeddings of real text
+(Python docstrings), 200 held-out paragraphs as queries, top 10. A full scan costs p50 1.7 ms at
+10k points, 3.2-3.9 ms at 20k, 12 ms at 50k and 21 ms at 100k, growing linearly; HNSW costs
+0.5-1.2 ms from 10k to 25k with recall@10 of 0.997-0.998 at ``ef`` 128. Below 20k the scan is
+exact, needs no index build, and costs less than embedding the query; past it the scan's cost
+starts to show and HNSW's recall loss stays under 0.3%. (Random vectors, the worst case, gave
+HNSW recall of 0.6 or less; real embeddings do not behave like them.) HNSW is used only where
+an index exists: Qdrant Edge builds one in ``EdgeVectorStore.optimize``, a server by itself.
 """
+HNSW_EF = 128
+"""Beam width of approximate searches: recall@10 0.997-0.998 measured, against 0.989-0.993 at 64."""
 RRF_K = 2
 """Reciprocal rank fusion constant: Qdrant's default, so both backends fuse alike."""
-HNSW_EF = 128
-"""Beam width of approximate searches; the default (equal to ``limit``) gave poor recall."""
 
 
 class VectorStoreError(Exception):

@@ -175,8 +175,8 @@ class EdgeVectorStore:
     def optimize(self) -> bool:
         """Build HNSW graphs on segments big enough for one; True if anything changed.
 
-        Blocks for a long time (about 40 s for 30k 384-d points on 2 cores), so run it from a
-        background job after a bulk ingest; searches keep working meanwhile.
+        Blocks for a long time (18 s for 20k 384-d points on 2 cores, more for more points), so
+        run it from a background job after a bulk ingest; searches keep working meanwhile.
         """
         return self._live().optimize()
 
