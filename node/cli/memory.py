@@ -12,11 +12,12 @@ from tqdm import tqdm
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
 from secondme.node.config import VECTOR_BACKENDS
 from secondme.node.errors import NodeError
-from secondme.node.memory.parsers import SUPPORTED_SUFFIXES
 
 
-def collect_files(paths: tuple[Path, ...]) -> tuple[list[Path], Counter[str]]:
-    """Files named, plus supported files under folders named (hidden ones skipped)."""
+def collect_files(
+    paths: tuple[Path, ...], supported: frozenset[str]
+) -> tuple[list[Path], Counter[str]]:
+    """Files named, plus files of ``supported`` suffixes under folders named (hidden skipped)."""
     files: list[Path] = []
     skipped: Counter[str] = Counter()
     for path in paths:
@@ -29,7 +30,7 @@ def collect_files(paths: tuple[Path, ...]) -> tuple[list[Path], Counter[str]]:
                 if name.startswith("."):
                     continue
                 suffix = Path(name).suffix.lower()
-                if suffix in SUPPORTED_SUFFIXES:
+                if suffix in supported:
                     files.append(Path(root) / name)
                 else:
                     skipped[suffix or "(none)"] += 1
@@ -50,10 +51,11 @@ def ingest(
     Unchanged files are skipped; changed files replace their old version. A file that fails
     is reported and the rest go on.
     """
-    files, skipped = collect_files(paths)
     results: list[dict] = []
     with client(data_dir) as api:
-        limit_mb = api.get("/api/status")["memory"]["max_file_mb"]
+        memory_info = api.get("/api/status")["memory"]  # the daemon says what it can read
+        limit_mb = memory_info["max_file_mb"]
+        files, skipped = collect_files(paths, frozenset(memory_info["formats"]))
         sizes = {}
         for f in files:
             try:

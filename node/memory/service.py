@@ -20,6 +20,7 @@ from secondme.node.config import DataDir, MemorySettings
 from secondme.node.db import Database
 from secondme.node.memory.documents import DocumentRecord, DocumentStore
 from secondme.node.memory.ingest import Ingestor, IngestResult, point_payload
+from secondme.node.memory.parsers import SUPPORTED_SUFFIXES
 from secondme.node.memory.retrieval import Retriever, SearchHit
 from secondme.node.memory.vectors import (
     EXACT_SEARCH_BELOW,
@@ -213,5 +214,6 @@ class Memory:
             "embedder": self.embedder.model_id,
             "dimension": self.embedder.dimension,
             "max_file_mb": self.settings.max_file_mb,
+            "formats": sorted(SUPPORTED_SUFFIXES),
             "index_building": self._index_job is not None and not self._index_job.done(),
         }
