@@ -134,7 +134,7 @@ def _node_prompts(data_dir: Path) -> list[list[dict]]:
 
     from llama_cpp import Llama
 
-    from secondme.node.chat.prompt import build_messages, persona_prompt
+    from secondme.node.chat.prompt import build_messages, persona_prompt, prompt_budget
     from secondme.node.config import DataDir, load_config
     from secondme.node.db import Database
     from secondme.node.memory.service import Memory
@@ -156,7 +156,7 @@ def _node_prompts(data_dir: Path) -> list[list[dict]]:
             history=[],
             question=question,
             count_tokens=lambda t: len(counter.tokenize(t.encode(), add_bos=False, special=True)),
-            budget=config.models.context_tokens - ANSWER_TOKENS - 16,
+            budget=prompt_budget(config.models.context_tokens, ANSWER_TOKENS),
         )
         prompts.append(messages)
     memory.close()

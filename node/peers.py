@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from secondme.node.db import Database
 from secondme.node.errors import InvalidRequest, NotFound
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+from secondme.node.naming import check_name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,10 +79,8 @@ class PeerStore:
 
     def add(self, peer_id: str, addresses: Sequence[str], name: str | None = None) -> PeerRecord:
         """Remember a peer (or merge new addresses and a new name into a known one)."""
-        if name is not None and not _NAME.match(name):
-            raise InvalidRequest(
-                f"peer name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)"
-            )
+        if name is not None:
+            check_name("peer", name)
         with self._db.transaction() as conn:
             clash = conn.execute(
                 "SELECT peer_id FROM peers WHERE name = ? AND peer_id != ?", (name, peer_id)

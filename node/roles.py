@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 
 from secondme.node.db import Database
 from secondme.node.errors import InvalidRequest, NotFound
+from secondme.node.naming import check_name
 
 MEMORY_LAYERS = ("l0", "l1", "l2")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,10 +63,7 @@ class RoleStore:
         layers: tuple[str, ...] = ("l0",),
         replace: bool = False,
     ) -> Role:
-        if not _NAME.match(name):
-            raise InvalidRequest(
-                f"role name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)"
-            )
+        check_name("role", name)
         if not system_prompt.strip():
             raise InvalidRequest("a role needs a system prompt")
         bad = sorted(set(layers) - set(MEMORY_LAYERS))

@@ -18,6 +18,13 @@ TokenCounter = Callable[[str], int]
 
 # Per-message overhead of chat templates (role markers, separators), a safe upper bound.
 _MESSAGE_OVERHEAD = 8
+# Tokens kept free beside the prompt and the answer (the template's closing markers).
+_SAFETY_MARGIN = 16
+
+
+def prompt_budget(context_tokens: int, answer_tokens: int) -> int:
+    """How many tokens the prompt may take so that the answer still fits the context window."""
+    return context_tokens - answer_tokens - _SAFETY_MARGIN
 
 
 def persona_prompt(owner: OwnerProfile, role: Role | None = None) -> str:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from secondme.node.chat.history import ChatHistory
-from secondme.node.chat.prompt import Message, build_messages, persona_prompt
+from secondme.node.chat.prompt import Message, build_messages, persona_prompt, prompt_budget
 from secondme.node.config import ModelSettings
 from secondme.node.memory.retrieval import SearchHit
 from secondme.node.memory.service import Memory
@@ -47,9 +47,6 @@ class ChatService:
         self._settings = settings
         self._retrieve_k = retrieve_k
 
-    def _budget(self, max_tokens: int) -> int:
-        return self._settings.context_tokens - max_tokens - 16
-
     async def _grounding(self, question: str, layers: Sequence[str]) -> list[SearchHit]:
         if "l0" not in layers or self._retrieve_k <= 0:
             return []
@@ -74,7 +71,7 @@ class ChatService:
             history=self.history.messages(session_id),
             question=message,
             count_tokens=self.model.count_tokens,
-            budget=self._budget(max_tokens),
+            budget=prompt_budget(self._settings.context_tokens, max_tokens),
         )
         yield Sources(session_id, tuple(used))
         parts: list[str] = []
@@ -114,7 +111,7 @@ class ChatService:
             history=turns,
             question=question,
             count_tokens=self.model.count_tokens,
-            budget=self._budget(max_tokens),
+            budget=prompt_budget(self._settings.context_tokens, max_tokens),
         )
         async for event in self.model.stream(
             built,

@@ -57,19 +57,26 @@ class ChunkRecord:
     time_end: str | None = None
 
 
-def _document(row) -> DocumentRecord:
-    return DocumentRecord(
-        id=row["id"],
-        path=row["path"],
-        name=row["name"],
-        kind=row["kind"],
-        title=row["title"],
-        content_hash=row["content_hash"],
-        size=row["size"],
-        tags=tuple(json.loads(row["tags"])),
-        chunk_count=row["chunk_count"],
-        ingested_at=row["ingested_at"],
-    )
+_DOCUMENT_COLUMNS = (
+    "id",
+    "path",
+    "name",
+    "kind",
+    "title",
+    "content_hash",
+    "size",
+    "tags",
+    "chunk_count",
+    "ingested_at",
+)
+# The document's columns beside a chunk's in one row, each named "d_<column>".
+_JOINED_DOCUMENT = ", ".join(f"d.{column} AS d_{column}" for column in _DOCUMENT_COLUMNS)
+
+
+def _document(row, prefix: str = "") -> DocumentRecord:
+    values = {column: row[prefix + column] for column in _DOCUMENT_COLUMNS}
+    values["tags"] = tuple(json.loads(values["tags"]))
+    return DocumentRecord(**values)
 
 
 def _chunk(row) -> ChunkRecord:
@@ -213,28 +220,11 @@ class DocumentStore:
             return {}
         marks = ",".join("?" * len(chunk_ids))
         rows = self._db.query(
-            "SELECT c.*, d.path AS d_path, d.name AS d_name, d.kind AS d_kind, "
-            "d.title AS d_title, d.content_hash AS d_hash, d.size AS d_size, d.tags AS d_tags, "
-            "d.chunk_count AS d_chunks, d.ingested_at AS d_at "
+            f"SELECT c.*, {_JOINED_DOCUMENT} "
             f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
             list(chunk_ids),
         )
-        found = {}
-        for row in rows:
-            doc = DocumentRecord(
-                id=row["doc_id"],
-                path=row["d_path"],
-                name=row["d_name"],
-                kind=row["d_kind"],
-                title=row["d_title"],
-                content_hash=row["d_hash"],
-                size=row["d_size"],
-                tags=tuple(json.loads(row["d_tags"])),
-                chunk_count=row["d_chunks"],
-                ingested_at=row["d_at"],
-            )
-            found[row["id"]] = (_chunk(row), doc)
-        return found
+        return {row["id"]: (_chunk(row), _document(row, prefix="d_")) for row in rows}
 
     def iter_chunks(self, batch: int = 512) -> Iterator[list[tuple[ChunkRecord, DocumentRecord]]]:
         """Every committed chunk with its document, in batches (for rebuilding vectors)."""
