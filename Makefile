@@ -24,6 +24,7 @@ bench:
 	$(BIN)/python bench/bench_search.py
 	$(BIN)/python bench/bench_chat.py
 	$(BIN)/python bench/bench_smp_transport.py
+	$(BIN)/python bench/bench_l1.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -108,6 +108,14 @@ class MemorySettings:
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     retrieve_k: int = 4
+    l1_enabled: bool = True
+    """Build L1 (insights, topics, profile, entities) in the background after each ingest."""
+    l1_summaries_per_topic: int = 3
+    """Documents nearest each topic's centre whose title and overview the model writes; -1 all."""
+    l1_model_entities: int = 64
+    """Entities (most mentioned first) the model types when the rules cannot; -1 all."""
+    l1_model_attempts: int = 2
+    """Times a model answer is asked for again when it fails validation."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,6 +30,7 @@ from secondme.node.db import Database
 from secondme.node.errors import ConfigError
 from secondme.node.fsutil import atomic_write
 from secondme.node.keystore import load_identity
+from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
@@ -79,6 +80,7 @@ async def _open_services(
     )
     await model.start()
     owner, roles, peers = OwnerStore(db), RoleStore(db), PeerStore(db)
+    l1 = L1Service(memory, model, owner, config.memory)
     chat = ChatService(
         model=model,
         memory=memory,
@@ -96,6 +98,7 @@ async def _open_services(
         token=token,
         db=db,
         memory=memory,
+        l1=l1,
         chat=chat,
         owner=owner,
         roles=roles,
@@ -161,6 +164,10 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, node.stop_requested.set)
         node.memory.index_in_background()
+        queued = node.l1.catch_up()
+        if queued:
+            log.info("L1: %d document(s) queued for processing", queued)
+        node.l1.start()
         await node.stop_requested.wait()
         log.info("stopping")
     finally:
@@ -170,6 +177,7 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
             await runner.cleanup()
         if node is not None:
             await node.p2p.close()
+            await node.l1.close()
             await node.chat.model.close()
             await node.memory.wait_for_index()
             node.memory.close()

@@ -98,4 +98,137 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        "0003_l1_memory",
+        (
+            # The L1 work queue: one row per unit of work, kept across restarts. ``version`` is
+            # what the work was queued for (a document's content hash), so a changed document
+            # re-queues its job and an unchanged one does not.
+            """
+            CREATE TABLE l1_jobs (
+                kind        TEXT NOT NULL,
+                target      TEXT NOT NULL DEFAULT '',
+                state       TEXT NOT NULL
+                            CHECK (state IN ('pending', 'running', 'done', 'failed')),
+                version     TEXT NOT NULL DEFAULT '',
+                attempts    INTEGER NOT NULL DEFAULT 0,
+                error       TEXT,
+                queued_at   REAL NOT NULL,
+                started_at  REAL,
+                finished_at REAL,
+                PRIMARY KEY (kind, target)
+            )
+            """,
+            """
+            CREATE TABLE insights (
+                doc_id       TEXT PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+                content_hash TEXT NOT NULL,
+                title        TEXT NOT NULL,
+                overview     TEXT NOT NULL,
+                key_points   TEXT NOT NULL DEFAULT '[]',
+                summary      TEXT NOT NULL,
+                method       TEXT NOT NULL,
+                sources      TEXT NOT NULL DEFAULT '[]',
+                updated_at   REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE topics (
+                id            TEXT PRIMARY KEY,
+                name          TEXT NOT NULL,
+                description   TEXT NOT NULL,
+                terms         TEXT NOT NULL DEFAULT '[]',
+                confidence    REAL NOT NULL,
+                method        TEXT NOT NULL,
+                named_from    TEXT NOT NULL DEFAULT '[]',
+                created_at    REAL NOT NULL,
+                updated_at    REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE topic_chunks (
+                topic_id TEXT NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
+                chunk_id TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+                rank     INTEGER NOT NULL,
+                PRIMARY KEY (topic_id, chunk_id)
+            )
+            """,
+            """
+            CREATE INDEX topic_chunks_by_chunk ON topic_chunks(chunk_id)
+            """,
+            """
+            CREATE TABLE topic_events (
+                topic_id TEXT NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
+                chunk_id TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+                date     TEXT NOT NULL,
+                text     TEXT NOT NULL,
+                PRIMARY KEY (topic_id, chunk_id, date)
+            )
+            """,
+            """
+            CREATE TABLE profiles (
+                version      INTEGER PRIMARY KEY AUTOINCREMENT,
+                first_person TEXT NOT NULL,
+                third_person TEXT NOT NULL,
+                recently     TEXT NOT NULL,
+                method       TEXT NOT NULL,
+                topics       TEXT NOT NULL DEFAULT '[]',
+                sources      TEXT NOT NULL DEFAULT '[]',
+                created_at   REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE entities (
+                id       TEXT PRIMARY KEY,
+                key      TEXT NOT NULL UNIQUE,
+                name     TEXT NOT NULL,
+                kind     TEXT NOT NULL,
+                typed_by TEXT NOT NULL,
+                context  TEXT NOT NULL DEFAULT ''
+            )
+            """,
+            """
+            CREATE TABLE entity_mentions (
+                entity_id TEXT NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+                chunk_id  TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+                PRIMARY KEY (entity_id, chunk_id)
+            )
+            """,
+            """
+            CREATE INDEX entity_mentions_by_chunk ON entity_mentions(chunk_id)
+            """,
+            """
+            CREATE TABLE relations (
+                id        INTEGER PRIMARY KEY AUTOINCREMENT,
+                source_id TEXT NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+                target_id TEXT NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+                label     TEXT NOT NULL,
+                UNIQUE (source_id, target_id, label)
+            )
+            """,
+            """
+            CREATE TABLE relation_evidence (
+                relation_id INTEGER NOT NULL REFERENCES relations(id) ON DELETE CASCADE,
+                chunk_id    TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+                PRIMARY KEY (relation_id, chunk_id)
+            )
+            """,
+            """
+            CREATE INDEX relation_evidence_by_chunk ON relation_evidence(chunk_id)
+            """,
+            # L1 records that have a vector in the store (layer "l1"), with the text embedded.
+            # Like chunks, a point id is in ``vector_gc`` before its upsert and leaves it when
+            # its row commits; a record that goes away sends its points back to ``vector_gc``.
+            """
+            CREATE TABLE l1_points (
+                point_id TEXT PRIMARY KEY,
+                kind     TEXT NOT NULL CHECK (kind IN ('insight', 'topic', 'entity')),
+                ref_id   TEXT NOT NULL,
+                text     TEXT NOT NULL,
+                tags     TEXT NOT NULL DEFAULT '[]',
+                UNIQUE (kind, ref_id)
+            )
+            """,
+        ),
+    ),
 )

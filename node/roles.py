@@ -60,7 +60,7 @@ class RoleStore:
         system_prompt: str,
         *,
         description: str = "",
-        layers: tuple[str, ...] = ("l0",),
+        layers: tuple[str, ...] = ("l0", "l1"),
         replace: bool = False,
     ) -> Role:
         check_name("role", name)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from secondme.node.chat.service import ChatService
 from secondme.node.config import DataDir, NodeConfig
 from secondme.node.db import Database
+from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.service import Memory
 from secondme.node.owner import OwnerStore
 from secondme.node.p2p.service import P2PService
@@ -25,6 +26,7 @@ class NodeServices:
     token: str
     db: Database
     memory: Memory
+    l1: L1Service
     chat: ChatService
     owner: OwnerStore
     roles: RoleStore

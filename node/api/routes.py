@@ -19,10 +19,12 @@ from secondme.node.api.sse import open_stream, send_event
 from secondme.node.chat.service import Sources
 from secondme.node.config import VECTOR_BACKENDS, save_config
 from secondme.node.errors import InvalidRequest, NodeError, NotFound
+from secondme.node.memory.documents import DocumentRecord
 from secondme.node.models.llm import Finished, Piece
 from secondme.node.services import NodeServices
 
 routes = web.RouteTableDef()
+SEARCH_LAYERS = {"l0": ("l0",), "l1": ("l1",), "all": ("l0", "l1")}
 SERVICES = web.AppKey("services", NodeServices)
 
 
@@ -162,7 +164,9 @@ async def memory_ingest(request: web.Request) -> web.Response:
     if not path:
         raise InvalidRequest("query parameter 'path' names the file being ingested")
     data = await request.read()
-    result = await services(request).memory.ingest(path, data, request.query.getall("tag", []))
+    node = services(request)
+    result = await node.memory.ingest(path, data, request.query.getall("tag", []))
+    node.l1.document_changed(result)
     return web.json_response(result.to_json())
 
 
@@ -172,22 +176,103 @@ async def memory_documents(request: web.Request) -> web.Response:
     return web.json_response([d.to_json() for d in docs])
 
 
-@routes.get("/api/memory/documents/{doc_id}")
-async def memory_document(request: web.Request) -> web.Response:
+def document_or_404(request: web.Request) -> DocumentRecord:
     doc = services(request).memory.documents.get(request.match_info["doc_id"])
     if doc is None:
         raise NotFound(f"no document with id {request.match_info['doc_id']}")
-    return web.json_response(doc.to_json())
+    return doc
+
+
+@routes.get("/api/memory/documents/{doc_id}")
+async def memory_document(request: web.Request) -> web.Response:
+    return web.json_response(document_or_404(request).to_json())
 
 
 @routes.delete("/api/memory/documents/{doc_id}")
 async def memory_forget(request: web.Request) -> web.Response:
     node = services(request)
-    doc = node.memory.documents.get(request.match_info["doc_id"])
-    if doc is None:
-        raise NotFound(f"no document with id {request.match_info['doc_id']}")
+    doc = document_or_404(request)
     removed = await node.memory.forget(doc)
+    node.l1.documents_forgotten()
     return web.json_response({"forgot": doc.to_json(), "vector_points_removed": removed})
+
+
+@routes.get("/api/memory/documents/{doc_id}/insight")
+async def memory_insight(request: web.Request) -> web.Response:
+    """A document's L1 insight (title, overview, key points, summary), once L1 has made it."""
+    node = services(request)
+    doc = document_or_404(request)
+    insight = node.memory.l1.insight(doc.id)
+    if insight is not None and insight["content_hash"] != doc.content_hash:
+        insight = None  # made from an older version of the file
+    return web.json_response({"document": doc.to_json(), "insight": insight})
+
+
+@routes.get("/api/memory/status")
+async def memory_status(request: web.Request) -> web.Response:
+    """L1 work: pending, running, done and failed jobs. ``?wait=SECONDS`` first waits (up to
+    that long) until no work is pending."""
+    node = services(request)
+    wait = request.query.get("wait")
+    if wait is not None:
+        try:
+            seconds = float(wait)
+        except ValueError:
+            raise InvalidRequest("query parameter 'wait' must be a number of seconds") from None
+        await node.l1.wait_idle(max(0.0, min(seconds, 24 * 3600)))
+    return web.json_response({**node.l1.status(), "memory": node.memory.stats()})
+
+
+@routes.get("/api/memory/topics")
+async def memory_topics(request: web.Request) -> web.Response:
+    return web.json_response(services(request).memory.l1.topics())
+
+
+@routes.delete("/api/memory/topics/{topic}")
+async def memory_forget_topic(request: web.Request) -> web.Response:
+    """Forget a topic and the documents that are mostly about it (more than half their chunks)."""
+    node = services(request)
+    topic = node.memory.l1.find_topic(request.match_info["topic"])
+    if topic is None:
+        raise NotFound(f"no topic {request.match_info['topic']!r}")
+    in_topic = set(topic["chunks"])
+    forgot = []
+    for entry in topic["documents"]:
+        doc = node.memory.documents.get(entry["doc_id"])
+        if doc is None:
+            continue
+        chunks = [c.id for c in node.memory.documents.chunks_of(doc.id)]
+        if chunks and sum(c in in_topic for c in chunks) * 2 > len(chunks):
+            await node.memory.forget(doc)
+            forgot.append(doc.to_json())
+    gone = node.memory.l1.remove_topic(topic["id"])
+    node.memory.collect_garbage(gone)
+    node.l1.documents_forgotten()
+    return web.json_response({"forgot_topic": topic["name"], "forgot_documents": forgot})
+
+
+@routes.get("/api/memory/profile")
+async def memory_profile(request: web.Request) -> web.Response:
+    """The newest profile version, or ``?version=N``; an empty profile while memory is empty."""
+    l1 = services(request).memory.l1
+    version = request.query.get("version")
+    if version is not None and not version.isdigit():
+        raise InvalidRequest("query parameter 'version' must be a positive number")
+    profile = l1.profile(int(version) if version else None)
+    versions = l1.profile_versions()
+    if profile is None and version:
+        raise NotFound(f"no profile version {version} (versions: {versions or 'none yet'})")
+    empty = {"version": 0, "first_person": "", "third_person": "", "recently": "", "topics": []}
+    return web.json_response({**(profile or empty), "versions": versions})
+
+
+@routes.get("/api/memory/entities")
+async def memory_entities(request: web.Request) -> web.Response:
+    """The entity graph; ``?name=`` one entity and its neighbours, ``?kind=`` one kind."""
+    query = request.query
+    return web.json_response(
+        services(request).memory.l1.entities(name=query.get("name"), kind=query.get("kind"))
+    )
 
 
 @routes.post("/api/memory/search")
@@ -199,7 +284,12 @@ async def memory_search(request: web.Request) -> web.Response:
     k = field(body, "k", int, 10)
     if not 1 <= k <= 200:
         raise InvalidRequest("field 'k' must be between 1 and 200")
-    hits = await services(request).memory.search(query, k=k, tags=string_list(body, "tags"))
+    layer = field(body, "layer", str, "l0")
+    if layer not in SEARCH_LAYERS:
+        raise InvalidRequest(f"field 'layer' must be one of {', '.join(SEARCH_LAYERS)}")
+    hits = await services(request).memory.search(
+        query, k=k, tags=string_list(body, "tags"), layers=SEARCH_LAYERS[layer]
+    )
     return web.json_response([h.to_json() for h in hits])
 
 

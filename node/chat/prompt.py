@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from secondme.node.memory.retrieval import SearchHit
+from secondme.node.memory.retrieval import L1Hit, SearchHit
 from secondme.node.owner import OwnerProfile
 from secondme.node.roles import Role
 
 Message = dict[str, str]
+Memory = SearchHit | L1Hit
 TokenCounter = Callable[[str], int]
 
 # Per-message overhead of chat templates (role markers, separators), a safe upper bound.
@@ -48,24 +49,28 @@ def persona_prompt(owner: OwnerProfile, role: Role | None = None) -> str:
     return "\n".join(lines)
 
 
-def memory_block(hits: Sequence[SearchHit]) -> str:
-    """Memories with where each came from, numbered so an answer can refer to them."""
-    lines = ["Memories from my files (most relevant first):"]
+def memory_block(hits: Sequence[Memory]) -> str:
+    """Memories with where each came from, numbered so an answer can refer to them.
+
+    L1 pieces are what the node understood about its owner (profile, topics, people); L0 pieces
+    are the owner's own words, for detail. Each is labelled with its layer and source.
+    """
+    lines = ["Memories (L1 = what I know about myself, L0 = my own notes; most relevant first):"]
     for number, hit in enumerate(hits, start=1):
-        where = f"{hit.name}, part {hit.chunk_index + 1}"
-        lines.append(f"[{number}] ({where}) {hit.text.strip()}")
+        text = " ".join(hit.text.split())
+        lines.append(f"[{number}] ({hit.layer.upper()}, {hit.citation()}) {text}")
     return "\n".join(lines)
 
 
 def build_messages(
     *,
     system: str,
-    hits: Sequence[SearchHit],
+    hits: Sequence[Memory],
     history: Sequence[Message],
     question: str,
     count_tokens: TokenCounter,
     budget: int,
-) -> tuple[list[Message], list[SearchHit]]:
+) -> tuple[list[Message], list[Memory]]:
     """Messages that fit ``budget`` tokens, and the memories that made it in."""
 
     def cost(text: str) -> int:
@@ -73,7 +78,7 @@ def build_messages(
 
     fixed = cost(system) + cost(question) + cost(memory_block([]))
     remaining = budget - fixed
-    kept_hits: list[SearchHit] = []
+    kept_hits: list[Memory] = []
     for hit in hits:  # memories before history: grounding matters more than old turns
         need = count_tokens(memory_block([hit])) - count_tokens(memory_block([]))
         if need > remaining:

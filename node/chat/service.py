@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from secondme.node.chat.history import ChatHistory
-from secondme.node.chat.prompt import Message, build_messages, persona_prompt, prompt_budget
+from secondme.node.chat.prompt import (
+    Memory,
+    Message,
+    build_messages,
+    persona_prompt,
+    prompt_budget,
+)
 from secondme.node.config import ModelSettings
-from secondme.node.memory.retrieval import SearchHit
-from secondme.node.memory.service import Memory
+from secondme.node.memory.l1.store import describe_entity
+from secondme.node.memory.l1.text import shorten, words
+from secondme.node.memory.retrieval import L1Hit
+from secondme.node.memory.service import Memory as MemoryService
 from secondme.node.models.llm import ChatModel, Finished, Piece
 from secondme.node.owner import OwnerStore
 from secondme.node.roles import RoleStore
@@ -21,10 +30,13 @@ class Sources:
     """The memories the answer is grounded in; sent before the first piece."""
 
     session_id: str
-    hits: tuple[SearchHit, ...]
+    hits: tuple[Memory, ...]
 
 
 ChatEvent = Sources | Piece | Finished
+_L1_HITS = 2
+_ENTITY_NOTES = 2
+_PROFILE_CHARS = 600
 
 
 class ChatService:
@@ -32,7 +44,7 @@ class ChatService:
         self,
         *,
         model: ChatModel,
-        memory: Memory,
+        memory: MemoryService,
         owner: OwnerStore,
         roles: RoleStore,
         history: ChatHistory,
@@ -47,10 +59,47 @@ class ChatService:
         self._settings = settings
         self._retrieve_k = retrieve_k
 
-    async def _grounding(self, question: str, layers: Sequence[str]) -> list[SearchHit]:
-        if "l0" not in layers or self._retrieve_k <= 0:
-            return []
-        return await self._memory.search(question, k=self._retrieve_k)
+    async def _grounding(self, question: str, layers: Sequence[str]) -> list[Memory]:
+        """L1 first (profile, people and places named, relevant topics), then L0 for detail."""
+        found: list[Memory] = []
+        if self._retrieve_k <= 0:
+            return found
+        if "l1" in layers:
+            found += await asyncio.to_thread(self._l1_notes, question)
+            found += await self._memory.search(question, k=_L1_HITS, layers=("l1",))
+        if "l0" in layers:
+            found += await self._memory.search(question, k=self._retrieve_k)
+        return found
+
+    def _l1_notes(self, question: str) -> list[L1Hit]:
+        notes = []
+        profile = self._memory.l1.profile()
+        if profile and profile["first_person"]:
+            notes.append(
+                L1Hit(
+                    point_id="",
+                    kind="profile",
+                    ref_id=str(profile["version"]),
+                    text=f"My profile\n{shorten(profile['first_person'], _PROFILE_CHARS)}",
+                    score=1.0,
+                )
+            )
+        asked = " " + " ".join(words(question)) + " "
+        for entity in self._memory.l1.entities():
+            if entity["owner"] or f" {' '.join(words(entity['name']))} " not in asked:
+                continue
+            notes.append(
+                L1Hit(
+                    point_id="",
+                    kind="entity",
+                    ref_id=entity["id"],
+                    text=describe_entity(entity, relations=6),
+                    score=1.0,
+                )
+            )
+            if len(notes) > _ENTITY_NOTES:
+                break
+        return notes
 
     async def chat(
         self,
@@ -63,7 +112,7 @@ class ChatService:
         """One turn of a kept conversation; the turn is saved once the answer is complete."""
         session_id = session_id or uuid.uuid4().hex
         persona = self._roles.get(role) if role else None
-        hits = await self._grounding(message, persona.layers if persona else ("l0",))
+        hits = await self._grounding(message, persona.layers if persona else ("l1", "l0"))
         max_tokens = self._settings.max_answer_tokens
         messages, used = build_messages(
             system=persona_prompt(self._owner.get(), persona),
@@ -107,7 +156,7 @@ class ChatService:
         max_tokens = max_tokens or self._settings.max_answer_tokens
         built, _ = build_messages(
             system=system,
-            hits=await self._grounding(question, ("l0",)) if question else [],
+            hits=await self._grounding(question, ("l1", "l0")) if question else [],
             history=turns,
             question=question,
             count_tokens=self.model.count_tokens,

@@ -43,8 +43,8 @@ def resolve_data_dir(path: Path | None) -> DataDir:
     return DataDir((path or default_data_dir()).expanduser().resolve())
 
 
-def client(path: Path | None) -> NodeClient:
-    return NodeClient.for_data_dir(resolve_data_dir(path))
+def client(path: Path | None, **kwargs: Any) -> NodeClient:
+    return NodeClient.for_data_dir(resolve_data_dir(path), **kwargs)
 
 
 def print_json(data: Any) -> None:

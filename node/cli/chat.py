@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
+from secondme.node.cli.memory import describe_hit
 from secondme.node.client import NodeClient
 
 
@@ -29,8 +30,7 @@ def _one_turn(
             session, sources = data["session_id"], data["sources"]
             if show_sources and not as_json:
                 for n, hit in enumerate(sources, start=1):
-                    src = hit["source"]
-                    click.secho(f"[{n}] {src['path']} #{src['chunk_index']}", dim=True, err=True)
+                    click.secho(f"[{n}] {describe_hit(hit)}", dim=True, err=True)
         elif event == "token":
             answer.append(data["text"])
             if not as_json:

@@ -213,6 +213,11 @@ def status(data_dir: Path | None, as_json: bool) -> None:
         f"memory    {memory['documents']} documents, {memory['chunks']} chunks, "
         f"{memory['vector_points']} vectors in {memory['vector_backend']}"
     )
+    l1 = memory["l1"]
+    click.echo(
+        f"L1        {l1['insights']} insights, {l1['topics']} topics, {l1['entities']} entities "
+        "(`memory status` for the work in progress)"
+    )
 
 
 @cli.command("id")

@@ -116,29 +116,46 @@ def ingest(
     type=click.IntRange(1, 200),
     help="How many chunks to return.",
 )
-@click.option("--tag", "tags", multiple=True, help="Only chunks with one of these tags.")
+@click.option("--tag", "tags", multiple=True, help="Only memories with one of these tags.")
+@click.option(
+    "--layer",
+    type=click.Choice(["l0", "l1", "all"]),
+    default="l0",
+    show_default=True,
+    help="l0: chunks of your files; l1: insights, topics and entities made from them; all: both.",
+)
 @data_dir_option
 @json_option
-def search(query: str, k: int, tags: tuple[str, ...], data_dir: Path | None, as_json: bool) -> None:
-    """Find the chunks of memory that best match QUERY (meaning and keywords)."""
+def search(
+    query: str, k: int, tags: tuple[str, ...], layer: str, data_dir: Path | None, as_json: bool
+) -> None:
+    """Find the memories that best match QUERY (meaning and keywords)."""
     with client(data_dir) as api:
-        hits = api.post("/api/memory/search", {"query": query, "k": k, "tags": list(tags)})
+        hits = api.post(
+            "/api/memory/search", {"query": query, "k": k, "tags": list(tags), "layer": layer}
+        )
     if as_json:
         print_json(hits)
         return
     if not hits:
         click.echo("no matches")
     for rank, hit in enumerate(hits, start=1):
-        source = hit["source"]
-        start, end = source["span"]
         click.secho(
-            f"{rank}. {source['path']} #{source['chunk_index']} [{start}:{end}] "
-            f"score {hit['score']:.4f}"
+            f"{rank}. {describe_hit(hit)} score {hit['score']:.4f}"
             + (f"  tags: {', '.join(hit['tags'])}" if hit["tags"] else ""),
             bold=True,
         )
         text = " ".join(hit["text"].split())
         click.echo("   " + (text[:300] + "…" if len(text) > 300 else text))
+
+
+def describe_hit(hit: dict) -> str:
+    """One line naming where a search hit or chat source came from."""
+    if hit.get("layer") == "l1":
+        return f"L1 {hit['kind']}: {hit['title']}"
+    source = hit["source"]
+    start, end = source["span"]
+    return f"{source['path']} #{source['chunk_index']} [{start}:{end}]"
 
 
 @click.group()
@@ -162,23 +179,59 @@ def documents(tag: str | None, data_dir: Path | None, as_json: bool) -> None:
         click.echo(f"{doc['id']}  {doc['kind']:8} {doc['chunks']:5} chunks  {doc['path']}{tags}")
 
 
+def find_document(api, document: str) -> dict | None:
+    """A document by id or path (as given, or resolved like ingest resolves it)."""
+    docs = api.get("/api/memory/documents")
+    wanted = str(Path(document).expanduser().resolve())
+    match = [d for d in docs if document in (d["id"], d["path"]) or d["path"] == wanted]
+    return match[0] if match else None
+
+
 @memory.command("forget")
-@click.argument("document")
+@click.argument("target")
+@click.option("--yes", is_flag=True, help="Do not ask before forgetting a topic's documents.")
 @data_dir_option
 @json_option
-def forget(document: str, data_dir: Path | None, as_json: bool) -> None:
-    """Remove a document (by id or path) from memory for good."""
+def forget(target: str, yes: bool, data_dir: Path | None, as_json: bool) -> None:
+    """Remove TARGET from memory for good: a document (by id or path), or a topic (by id or
+    name) with the documents that are mostly about it. What L1 made from them goes too."""
     with client(data_dir) as api:
-        docs = api.get("/api/memory/documents")
-        wanted = str(Path(document).expanduser().resolve())
-        match = [d for d in docs if document in (d["id"], d["path"]) or d["path"] == wanted]
-        if not match:
-            raise click.ClickException(f"no document {document!r} in memory")
-        result = api.delete(f"/api/memory/documents/{match[0]['id']}")
+        doc = find_document(api, target)
+        if doc is not None:
+            result = api.delete(f"/api/memory/documents/{doc['id']}")
+            if as_json:
+                print_json(result)
+            else:
+                click.echo(f"forgot {result['forgot']['path']}")
+            return
+        topics = api.get("/api/memory/topics")
+        topic = next(
+            (
+                t
+                for t in topics
+                if target in (t["id"], t["name"]) or target.lower() == t["name"].lower()
+            ),
+            None,
+        )
+        if topic is None:
+            raise click.ClickException(f"no document or topic {target!r} in memory")
+        if not yes and not as_json:
+            names = ", ".join(d["name"] for d in topic["documents"][:10])
+            click.confirm(
+                f"forget topic {topic['name']!r} and those of its documents mostly about it "
+                f"({names})?",
+                abort=True,
+            )
+        result = api.delete(f"/api/memory/topics/{topic['id']}")
     if as_json:
         print_json(result)
     else:
-        click.echo(f"forgot {result['forgot']['path']}")
+        click.echo(
+            f"forgot topic {result['forgot_topic']!r} and {len(result['forgot_documents'])} "
+            "document(s)"
+        )
+        for d in result["forgot_documents"]:
+            click.echo(f"  {d['path']}")
 
 
 @memory.command("reindex")
@@ -203,3 +256,137 @@ def reindex(
         click.echo(
             f"reindexed {result['points']} chunks into {result['backend']} in {result['seconds']} s"
         )
+
+
+@memory.command("status")
+@click.option(
+    "--wait",
+    type=float,
+    default=None,
+    is_flag=False,
+    flag_value=3600.0,
+    metavar="SECONDS",
+    help="Wait until L1 has no pending work (at most SECONDS, default an hour).",
+)
+@data_dir_option
+@json_option
+def status(wait: float | None, data_dir: Path | None, as_json: bool) -> None:
+    """What L1 (insights, topics, profile, entities) has pending, running, done and failed."""
+    params = {} if wait is None else {"wait": wait}
+    with client(data_dir, timeout=(wait or 0) + 30.0) as api:
+        result = api.get("/api/memory/status", **params)
+    if as_json:
+        print_json(result)
+        return
+    counts, progress = result["counts"], result["progress"]
+    running = result["running"]
+    click.echo(
+        f"L1 {result['state']}: {progress['done']}/{progress['total']} jobs finished "
+        f"({counts['pending']} pending, {counts['failed']} failed)"
+        + (f"; working on {running['kind']} {running['target']}".rstrip() if running else "")
+    )
+    records = result["records"]
+    click.echo(
+        f"{records['insights']} insights, {records['topics']} topics, {records['entities']} "
+        f"entities, {records['relations']} relations, {records['profile_versions']} profile "
+        "versions"
+    )
+    for failure in result["failed"]:
+        click.secho(
+            f"failed {failure['kind']} {failure['target']}: {failure['error']}".replace("  ", " "),
+            fg="yellow",
+        )
+
+
+@memory.command("topics")
+@data_dir_option
+@json_option
+def topics(data_dir: Path | None, as_json: bool) -> None:
+    """Your interest areas, found by clustering memory, with the documents behind each."""
+    with client(data_dir) as api:
+        result = api.get("/api/memory/topics")
+    if as_json:
+        print_json(result)
+        return
+    if not result:
+        click.echo("no topics yet (ingest something; `memory status` shows L1 progress)")
+    for topic in result:
+        click.secho(
+            f"{topic['name']}  ({len(topic['documents'])} documents, {len(topic['chunks'])} "
+            f"chunks, confidence {topic['confidence']:.2f})",
+            bold=True,
+        )
+        click.echo(f"  {topic['description']}")
+        for event in topic["timeline"][:5]:
+            click.echo(f"  {event['date']}  {event['text'][:100]}")
+
+
+@memory.command("profile")
+@click.option("--version", type=click.IntRange(1), help="An older version of the profile.")
+@data_dir_option
+@json_option
+def profile(version: int | None, data_dir: Path | None, as_json: bool) -> None:
+    """Your profile as L1 understands it: a biography in the first and third person, and
+    what you have been doing recently."""
+    with client(data_dir) as api:
+        result = api.get("/api/memory/profile", **({"version": version} if version else {}))
+    if as_json:
+        print_json(result)
+        return
+    if not result["version"]:
+        click.echo("no profile yet: memory is empty or L1 is still working (`memory status`)")
+        return
+    versions = result["versions"]
+    click.secho(f"profile version {result['version']} of {len(versions)}", bold=True)
+    click.echo(f"\n{result['first_person']}\n\n{result['third_person']}")
+    if result["recently"]:
+        click.echo(f"\nRecently: {result['recently']}")
+
+
+@memory.command("entities")
+@click.option("--name", help="One entity and those related to it.")
+@click.option("--kind", type=click.Choice(["person", "place", "organization", "thing"]))
+@data_dir_option
+@json_option
+def entities(name: str | None, kind: str | None, data_dir: Path | None, as_json: bool) -> None:
+    """People, places, organisations and things in your memory, and how they relate."""
+    params = {k: v for k, v in {"name": name, "kind": kind}.items() if v}
+    with client(data_dir) as api:
+        result = api.get("/api/memory/entities", **params)
+    if as_json:
+        print_json(result)
+        return
+    if not result:
+        click.echo("no entities" + (f" named {name!r}" if name else ""))
+    for entity in result:
+        click.secho(
+            f"{entity['name']} ({entity['kind']}, {len(entity['chunks'])} mentions)", bold=True
+        )
+        for r in entity["relations"][:10]:
+            arrow = "→" if r["direction"] == "out" else "←"
+            click.echo(f"  {arrow} {r['label']} {r['other']}")
+
+
+@memory.command("show")
+@click.argument("document")
+@data_dir_option
+@json_option
+def show(document: str, data_dir: Path | None, as_json: bool) -> None:
+    """A document's insight: title, overview, key points and summary."""
+    with client(data_dir) as api:
+        doc = find_document(api, document)
+        if doc is None:
+            raise click.ClickException(f"no document {document!r} in memory")
+        result = api.get(f"/api/memory/documents/{doc['id']}/insight")
+    if as_json:
+        print_json(result)
+        return
+    insight = result["insight"]
+    if insight is None:
+        click.echo(f"{doc['path']}: no insight yet (`memory status` shows L1 progress)")
+        return
+    click.secho(insight["title"], bold=True)
+    click.echo(f"{doc['path']}  ({insight['method']})\n\n{insight['overview']}\n")
+    for point in insight["key_points"]:
+        click.echo(f"- {point['text']}")
+    click.echo(f"\nSummary: {insight['summary']}")

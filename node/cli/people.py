@@ -95,7 +95,7 @@ def role() -> None:
 @click.option("--description", default="", help="What the role is for.")
 @click.option(
     "--layers",
-    default="l0",
+    default="l0,l1",
     show_default=True,
     help=f"Memory layers the role may use, comma separated ({', '.join(MEMORY_LAYERS)}).",
 )

@@ -201,9 +201,10 @@ class DocumentStore:
         return ids
 
     def pending_garbage(self) -> list[str]:
-        """Point ids in ``vector_gc`` that no committed chunk owns."""
+        """Point ids in ``vector_gc`` that no committed chunk or L1 record owns."""
         rows = self._db.query(
-            "SELECT point_id FROM vector_gc WHERE point_id NOT IN (SELECT id FROM chunks)"
+            "SELECT point_id FROM vector_gc WHERE point_id NOT IN (SELECT id FROM chunks) "
+            "AND point_id NOT IN (SELECT point_id FROM l1_points)"
         )
         return [r["point_id"] for r in rows]
 
@@ -225,6 +226,15 @@ class DocumentStore:
             list(chunk_ids),
         )
         return {row["id"]: (_chunk(row), _document(row, prefix="d_")) for row in rows}
+
+    def chunks_of(self, doc_id: str) -> list[ChunkRecord]:
+        """A document's chunks in order."""
+        rows = self._db.query("SELECT * FROM chunks WHERE doc_id = ? ORDER BY idx", (doc_id,))
+        return [_chunk(r) for r in rows]
+
+    def chunk_ids(self) -> list[str]:
+        """Every committed chunk id, sorted (the order clustering sees them in)."""
+        return [r["id"] for r in self._db.query("SELECT id FROM chunks ORDER BY id")]
 
     def iter_chunks(self, batch: int = 512) -> Iterator[list[tuple[ChunkRecord, DocumentRecord]]]:
         """Every committed chunk with its document, in batches (for rebuilding vectors)."""

@@ -1,4 +1,9 @@
-"""Hybrid retrieval over L0: dense similarity and BM25, fused in the engine, cited by source."""
+"""Hybrid retrieval over memory: dense similarity and BM25, fused in the engine, cited by source.
+
+L0 hits are chunks of documents; L1 hits are records the node made from them (document
+insights, topics, entities). Both live in one vector store, told apart by the ``layer`` payload,
+and both are joined back through SQLite so that nothing uncommitted or forgotten is returned.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from secondme.node.memory.documents import DocumentStore
+from secondme.node.memory.ingest import LAYER_L0
+from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.vectors import Bm25Encoder, ScopeFilter, VectorStore
 from secondme.node.models.embedder import Embedder
 
 # Hits whose chunk is not committed (mid-ingest, or replaced) are dropped after the join, so
 # ask the store for a few more than wanted.
 _OVERFETCH = 2
+LAYER_L1 = "l1"
+LAYERS = (LAYER_L0, LAYER_L1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,8 +42,15 @@ class SearchHit:
     time_start: str | None = None
     time_end: str | None = None
 
+    layer = LAYER_L0
+
+    def citation(self) -> str:
+        """Where this memory came from, as the prompt names it."""
+        return f"{self.name}, part {self.chunk_index + 1}"
+
     def to_json(self) -> dict:
         return {
+            "layer": LAYER_L0,
             "chunk_id": self.chunk_id,
             "text": self.text,
             "score": self.score,
@@ -53,10 +69,46 @@ class SearchHit:
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class L1Hit:
+    """An L1 record: what the node understood (an insight, a topic, an entity), not a quote."""
+
+    point_id: str
+    kind: str  # "insight" | "topic" | "entity" | "profile"
+    ref_id: str
+    text: str
+    score: float
+    tags: tuple[str, ...] = ()
+
+    layer = LAYER_L1
+
+    @property
+    def title(self) -> str:
+        return self.text.split("\n", 1)[0]
+
+    def citation(self) -> str:
+        if self.kind == "profile":
+            return f"my profile, version {self.ref_id}"
+        labels = {"insight": "my notes on", "topic": "my topic", "entity": "what I know of"}
+        return f"{labels.get(self.kind, self.kind)} '{self.title}'"
+
+    def to_json(self) -> dict:
+        return {
+            "layer": LAYER_L1,
+            "kind": self.kind,
+            "ref_id": self.ref_id,
+            "title": self.title,
+            "text": self.text,
+            "score": self.score,
+            "tags": list(self.tags),
+        }
+
+
 class Retriever:
     def __init__(
         self,
         documents: DocumentStore,
+        l1: L1Store,
         store: VectorStore,
         embedder: Embedder,
         bm25: Bm25Encoder,
@@ -65,47 +117,72 @@ class Retriever:
         store_lock: threading.Lock,
     ) -> None:
         self._documents = documents
+        self._l1 = l1
         self._store = store
         self._embedder = embedder
         self._bm25 = bm25
         self._embed_lock = embed_lock
         self._store_lock = store_lock
 
-    def search(self, query: str, *, k: int = 10, tags: Sequence[str] = ()) -> list[SearchHit]:
-        """The ``k`` best chunks for ``query``; with ``tags``, only chunks carrying one of them."""
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        tags: Sequence[str] = (),
+        layers: Sequence[str] = (LAYER_L0,),
+    ) -> list[SearchHit | L1Hit]:
+        """The ``k`` best memories for ``query`` in ``layers``; with ``tags``, only those
+        carrying one of them (an L1 record carries the tags all its sources share)."""
         with self._embed_lock:
             vector = self._embedder.embed([query])[0]
         sparse = self._bm25.query(query)
-        scope = ScopeFilter(tags_any=tuple(t.lower() for t in tags))
+        unknown = set(layers) - set(LAYERS)
+        if unknown or not layers:
+            raise ValueError(f"layers must be some of {', '.join(LAYERS)}, got {list(layers)}")
+        scope = ScopeFilter(
+            tags_any=tuple(t.lower() for t in tags),
+            layers=() if set(layers) == set(LAYERS) else tuple(layers),
+        )
         with self._store_lock:
             hits = self._store.search_hybrid(
                 vector, sparse, limit=k * _OVERFETCH, scope=scope, candidates=max(50, k * 5)
             )
         found = self._documents.chunks_with_documents([h.id for h in hits])
-        results = []
+        records = self._l1.points([h.id for h in hits if h.id not in found])
+        results: list[SearchHit | L1Hit] = []
         for hit in hits:
-            if hit.id not in found:
-                continue
-            chunk, doc = found[hit.id]
-            results.append(
-                SearchHit(
-                    chunk_id=chunk.id,
-                    text=chunk.text,
-                    score=hit.score,
-                    doc_id=doc.id,
-                    path=doc.path,
-                    name=doc.name,
-                    title=doc.title,
-                    kind=doc.kind,
-                    chunk_index=chunk.index,
-                    start=chunk.start,
-                    end=chunk.end,
-                    tags=doc.tags,
-                    speakers=chunk.speakers,
-                    time_start=chunk.time_start,
-                    time_end=chunk.time_end,
+            if hit.id in records:
+                row = records[hit.id]
+                results.append(
+                    L1Hit(
+                        point_id=row.point_id,
+                        kind=row.kind,
+                        ref_id=row.ref_id,
+                        text=row.text,
+                        score=hit.score,
+                        tags=row.tags,
+                    )
                 )
-            )
-            if len(results) == k:
-                break
-        return results
+            elif hit.id in found:
+                chunk, doc = found[hit.id]
+                results.append(
+                    SearchHit(
+                        chunk_id=chunk.id,
+                        text=chunk.text,
+                        score=hit.score,
+                        doc_id=doc.id,
+                        path=doc.path,
+                        name=doc.name,
+                        title=doc.title,
+                        kind=doc.kind,
+                        chunk_index=chunk.index,
+                        start=chunk.start,
+                        end=chunk.end,
+                        tags=doc.tags,
+                        speakers=chunk.speakers,
+                        time_start=chunk.time_start,
+                        time_end=chunk.time_end,
+                    )
+                )
+        return results[:k]

@@ -13,15 +13,19 @@ import logging
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from secondme.node.config import DataDir, MemorySettings
 from secondme.node.db import Database
 from secondme.node.memory.documents import DocumentRecord, DocumentStore
-from secondme.node.memory.ingest import Ingestor, IngestResult, point_payload
+from secondme.node.memory.ingest import LAYER_L0, Ingestor, IngestResult, point_payload
+from secondme.node.memory.l1.store import L1Store, PointRow
 from secondme.node.memory.parsers import SUPPORTED_SUFFIXES
-from secondme.node.memory.retrieval import Retriever, SearchHit
+from secondme.node.memory.retrieval import LAYER_L1, L1Hit, Retriever, SearchHit
 from secondme.node.memory.vectors import (
     EXACT_SEARCH_BELOW,
     Bm25Encoder,
@@ -57,6 +61,7 @@ class Memory:
         self.settings = settings
         self.embedder = embedder
         self.documents = DocumentStore(db)
+        self.l1 = L1Store(db)
         self._bm25 = Bm25Encoder()
         self._embed_lock = threading.Lock()
         self._store_lock = threading.Lock()
@@ -101,7 +106,9 @@ class Memory:
         self._ingestor = Ingestor(
             self.documents, store, self.embedder, self._bm25, self.settings, **locks
         )
-        self._retriever = Retriever(self.documents, store, self.embedder, self._bm25, **locks)
+        self._retriever = Retriever(
+            self.documents, self.l1, store, self.embedder, self._bm25, **locks
+        )
 
     def _rebuild(self, progress: Progress | None) -> VectorStore:
         """A fresh store filled from SQLite: every committed chunk re-embedded."""
@@ -130,6 +137,16 @@ class Memory:
             done += len(batch)
             if progress:
                 progress(done, total)
+        rows = self.l1.all_points()
+        for start in range(0, len(rows), 512):
+            batch_rows = rows[start : start + 512]
+            vectors = self.embedder.embed([row.text for row in batch_rows])
+            store.upsert(
+                [
+                    self._l1_point(row, vector)
+                    for row, vector in zip(batch_rows, vectors, strict=True)
+                ]
+            )
         store.flush()
         self._db.set_setting(_INDEXED_KEY, "0")
         return store
@@ -142,7 +159,7 @@ class Memory:
             self.settings = settings
             store = self._rebuild(progress)
             self._db.set_setting(_FINGERPRINT_KEY, self._fingerprint())
-        self._attach(store)
+            self._attach(store)  # before L1 or an ingest can reach the closed store
         return store.count()
 
     def index_is_stale(self) -> bool:
@@ -196,19 +213,94 @@ class Memory:
         self.index_in_background()
         return result
 
-    async def search(self, query: str, *, k: int = 10, tags: Sequence[str] = ()) -> list[SearchHit]:
+    async def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        tags: Sequence[str] = (),
+        layers: Sequence[str] = (LAYER_L0,),
+    ) -> list[SearchHit | L1Hit]:
+        """The best ``k`` memories of the given layers (``l0`` chunks, ``l1`` records)."""
         assert self._retriever is not None, "memory is not open"
-        return await asyncio.to_thread(self._retriever.search, query, k=k, tags=tags)
+        return await asyncio.to_thread(
+            self._retriever.search, query, k=k, tags=tags, layers=tuple(layers)
+        )
 
     async def forget(self, doc: DocumentRecord) -> int:
+        """Remove a document, its chunks, and every L1 record made only from them."""
         assert self._ingestor is not None, "memory is not open"
+        chunk_ids = [c.id for c in self.documents.chunks_of(doc.id)]
+        self.l1.forget_chunks(chunk_ids)
         ids = self.documents.remove_document(doc.id)
+        ids += self.l1.prune()
+        self.l1.drop_jobs(doc.id)
         return await asyncio.to_thread(self._ingestor.collect_garbage, ids)
+
+    # -- what L1 needs from the vector side ---------------------------------------------------
+
+    def chunk_vectors(self, chunk_ids: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """The stored embeddings of chunks (re-embedded from ``texts`` where one is missing)."""
+        with self._store_lock:
+            found = self.store.dense_vectors(list(chunk_ids))
+        missing = [i for i, cid in enumerate(chunk_ids) if cid not in found]
+        vectors = np.zeros((len(chunk_ids), self.embedder.dimension), dtype=np.float32)
+        for i, cid in enumerate(chunk_ids):
+            if cid in found:
+                vectors[i] = found[cid]
+        if missing:
+            with self._embed_lock:
+                vectors[missing] = self.embedder.embed([texts[i] for i in missing])
+        return vectors
+
+    def index_l1(self, records: Sequence[tuple[str, str, str, Sequence[str]]]) -> int:
+        """Embed and store L1 records (kind, ref id, text, tags); unchanged ones are skipped."""
+        rows = []
+        for kind, ref_id, text, tags in records:
+            current = self.l1.point_for(kind, ref_id)
+            tags = tuple(sorted(tags))
+            if current is not None and (current.text, current.tags) == (text, tags):
+                continue
+            rows.append(
+                PointRow(point_id=str(uuid.uuid4()), kind=kind, ref_id=ref_id, text=text, tags=tags)
+            )
+        if not rows:
+            return 0
+        with self._embed_lock:
+            vectors = self.embedder.embed([row.text for row in rows])
+        self.documents.reserve_points([row.point_id for row in rows])
+        with self._store_lock:
+            self.store.upsert(
+                [self._l1_point(row, vector) for row, vector in zip(rows, vectors, strict=True)]
+            )
+        replaced = self.l1.commit_points(rows)
+        self.collect_garbage(replaced)
+        return len(rows)
+
+    def _l1_point(self, row: PointRow, vector: Sequence[float]) -> VectorPoint:
+        return VectorPoint(
+            id=row.point_id,
+            dense=vector,
+            sparse=self._bm25.document(row.text),
+            payload={
+                "layer": LAYER_L1,
+                "kind": row.kind,
+                "ref_id": row.ref_id,
+                "tags": list(row.tags),
+            },
+        )
+
+    def collect_garbage(self, point_ids: Sequence[str] | None = None) -> int:
+        """Delete points that no committed record owns (all pending ones if None)."""
+        assert self._ingestor is not None, "memory is not open"
+        return self._ingestor.collect_garbage(point_ids)
 
     def stats(self) -> dict:
         counts = self.documents.counts()
         return {
             **counts,
+            "l1": self.l1.counts(),
+            "l1_points": len(self.l1.all_points()),
             "vector_backend": self.settings.vector_backend,
             "vector_points": self._store.count() if self._store else 0,
             "embedder": self.embedder.model_id,

@@ -107,9 +107,11 @@ def test_sigkill_during_ingest_loses_no_committed_document(tmp_path, start_node)
     restarted: NodeProcess = start_node(data_dir)
     try:
         docs = restarted.cli_json("memory", "documents")
+        restarted.cli_json("memory", "status", "--wait", "600")  # L1 adds its own points
         status = restarted.cli_json("status")["memory"]
         assert 5 <= len(docs) < 60
-        assert status["vector_points"] == status["chunks"]  # no half-written document
+        # No half-written document: every point is a committed chunk or L1 record.
+        assert status["vector_points"] == status["chunks"] + status["l1_points"]
         conn = sqlite3.connect(data_dir / "node.db")
         for doc in docs:
             stored = conn.execute(

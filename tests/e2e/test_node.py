@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
 import httpx
 import openai
 import pytest
 
+from secondme.node.api import openai_compat, routes
 from tests.e2e.harness import start_node
 from tests.e2e.sample_files import FACTS, write_samples
 
@@ -71,12 +73,13 @@ def test_api_listens_on_loopback_only(node):
 @pytest.mark.parametrize("token", ["", "wrong-token"])
 def test_every_route_needs_the_owner_token(node, token):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    for method, path in [
-        ("GET", "/api/status"),
-        ("POST", "/api/memory/search"),
-        ("GET", "/v1/models"),
-        ("POST", "/api/stop"),
-    ]:
+    every_route = [
+        (route.method, re.sub(r"\{[^}]+\}", "x", route.path))
+        for table in (routes.routes, openai_compat.routes)
+        for route in table
+    ]
+    assert len(every_route) > 20
+    for method, path in every_route:
         response = httpx.request(method, node.api_url + path, headers=headers, json={})
         assert response.status_code == 401, path
         assert response.json()["error"]["code"] == "unauthorized"
@@ -128,9 +131,10 @@ def test_reingest_unchanged_does_nothing_and_changed_replaces(node, samples, tmp
     assert all("Peugeot" not in h["text"] for h in hits)
     hits = node.cli_json("search", "red Brompton folding bike", "--k", "1")
     assert hits[0]["source"]["path"] == str(paths["text"].resolve())
+    node.cli_json("memory", "status", "--wait", "600")
     after = node.cli_json("status")["memory"]
     assert after["documents"] == before["documents"]
-    assert after["vector_points"] == after["chunks"]
+    assert after["vector_points"] == after["chunks"] + after["l1_points"]
     copy = tmp_path / "copy-of-garden.md"
     copy.write_bytes(paths["markdown"].read_bytes())
     dup = node.cli_json("ingest", str(copy))
@@ -202,7 +206,7 @@ def test_chat_streams_grounded_answer_and_keeps_history(node, samples):
     assert events.count("token") > 1
     first = node.cli_json("chat", "What is my cat called?")
     assert first["answer"].strip()
-    assert any(s["source"]["name"] == "letter.docx" for s in first["sources"])
+    assert any(s["source"]["name"] == "letter.docx" for s in first["sources"] if s["layer"] == "l0")
     session = first["session_id"]
     node.cli_json("chat", "And how many legs does it have?", "--session", session)
     with node.http() as api:
@@ -284,14 +288,17 @@ def test_chat_without_a_message_reads_turns_until_exit(node, samples):
 
 
 def test_reindex_moves_vectors_to_qdrant_and_back(node, samples):
+    node.cli_json("memory", "status", "--wait", "600")  # L1 done: its points stay put
     moved = node.cli_json("memory", "reindex", "--backend", "qdrant")
     status = node.cli_json("status")["memory"]
     assert moved["backend"] == "qdrant" == status["vector_backend"]
-    assert moved["points"] == status["chunks"] == status["vector_points"]
+    assert status["l1_points"] > 0  # L1 records move with the chunks
+    assert moved["points"] == status["chunks"] + status["l1_points"] == status["vector_points"]
     assert 'vector_backend = "qdrant"' in (node.data_dir / "config.toml").read_text()
     hits = node.cli_json("search", "sourdough starter Gerald", "--k", "1")
     assert hits[0]["source"]["name"] == "blog.html"
     back = node.cli_json("memory", "reindex", "--backend", "edge")
-    assert back["points"] == status["chunks"]
+    assert back["points"] == status["vector_points"]
+    assert node.cli_json("search", "--layer", "l1", "sourdough")  # L1 searchable after the move
     hits = node.cli_json("search", "sourdough starter Gerald", "--k", "1")
     assert hits[0]["source"]["name"] == "blog.html"

@@ -1,5 +1,5 @@
 from secondme.node.chat.prompt import build_messages, persona_prompt
-from secondme.node.memory.retrieval import SearchHit
+from secondme.node.memory.retrieval import L1Hit, SearchHit
 from secondme.node.owner import OwnerProfile
 from secondme.node.roles import Role
 
@@ -55,7 +55,7 @@ def test_memories_cite_their_source_and_history_is_kept():
         budget=1000,
     )
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert "[1] (0.md, part 1) I was born in Lisbon" in messages[0]["content"]
+    assert "[1] (L0, 0.md, part 1) I was born in Lisbon" in messages[0]["content"]
     assert messages[-1]["content"] == "Where was I born?"
     assert used == [hit(0, "I was born in Lisbon"), hit(1, "I like tea")]
 
@@ -79,3 +79,22 @@ def test_tight_budget_drops_history_before_memories_and_never_the_question():
     assert messages[-1]["content"] == "q?"
     total = sum(words(m["content"]) + 8 for m in messages)
     assert total <= 60
+
+
+def test_l1_memories_come_first_and_say_what_they_are():
+    profile = L1Hit(point_id="", kind="profile", ref_id="3", text="My profile\nI hike.", score=1)
+    topic = L1Hit(point_id="p", kind="topic", ref_id="t", text="Hiking\nMountain walks", score=1)
+    messages, used = build_messages(
+        system="SYS",
+        hits=[profile, topic, hit(0, "I climbed Torre")],
+        history=[],
+        question="Do I hike?",
+        count_tokens=words,
+        budget=1000,
+    )
+    system = messages[0]["content"]
+    assert used == [profile, topic, hit(0, "I climbed Torre")]
+    assert "[1] (L1, my profile, version 3) My profile I hike." in system
+    assert "[2] (L1, my topic 'Hiking') Hiking Mountain walks" in system
+    assert "[3] (L0, 0.md, part 1) I climbed Torre" in system
+    assert topic.to_json()["layer"] == "l1" and topic.to_json()["title"] == "Hiking"

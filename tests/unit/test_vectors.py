@@ -182,6 +182,20 @@ def test_delete_removes_points(store: VectorStore) -> None:
     assert len(found) == 18
 
 
+def test_dense_vectors_come_back_as_stored(store: VectorStore) -> None:
+    vectors = unit_vectors(12, seed=8)
+    points = make_points(vectors)
+    store.upsert(points)
+    unknown = str(uuid.uuid4())
+    wanted = [points[2].id, points[7].id, unknown]
+    found = store.dense_vectors(wanted)
+    assert set(found) == {points[2].id, points[7].id}
+    for index in (2, 7):
+        # Cosine stores may keep the vector normalised; ours are unit vectors already.
+        assert np.allclose(found[points[index].id], vectors[index], atol=1e-5)
+    assert store.dense_vectors([]) == {}
+
+
 def test_upsert_replaces_a_point_with_the_same_id(store: VectorStore) -> None:
     vectors = unit_vectors(5, seed=6)
     points = make_points(vectors)

@@ -168,6 +168,10 @@ class VectorStore(Protocol):
         """Dense and BM25 candidates (``candidates`` each, both within ``scope``) fused by RRF."""
         ...
 
+    def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """The stored dense vectors of ``ids``; ids not stored are left out."""
+        ...
+
     def count(self) -> int:
         """Number of points stored."""
         ...

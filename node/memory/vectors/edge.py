@@ -154,6 +154,21 @@ class EdgeVectorStore:
         )
         return [_hit(p) for p in shard.query(request)]
 
+    def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Stored dense vectors by id, fetched a page at a time."""
+        shard = self._live()
+        found: dict[str, list[float]] = {}
+        for start in range(0, len(ids), _SCROLL_PAGE):
+            page = list(ids[start : start + _SCROLL_PAGE])
+            for point_id in page:
+                check_point_id(point_id)
+            for record in shard.retrieve(page, False, True):
+                vector = record.vector
+                dense = vector.get(DENSE) if isinstance(vector, dict) else vector
+                if dense is not None:
+                    found[normalise_id(record.id)] = list(dense)
+        return found
+
     def count(self) -> int:
         """Exact number of stored points."""
         return self._live().count(qe.CountRequest(exact=True))

@@ -157,6 +157,23 @@ class QdrantServerStore:
         )
         return [_hit(p) for p in response.points]
 
+    def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Stored dense vectors by id, fetched a page at a time."""
+        client = self._live()
+        found: dict[str, list[float]] = {}
+        for start in range(0, len(ids), _SCROLL_PAGE):
+            page = list(ids[start : start + _SCROLL_PAGE])
+            for point_id in page:
+                check_point_id(point_id)
+            for record in client.retrieve(
+                self.collection, page, with_payload=False, with_vectors=[DENSE]
+            ):
+                vector = record.vector
+                dense = vector.get(DENSE) if isinstance(vector, dict) else vector
+                if dense is not None:
+                    found[normalise_id(record.id)] = list(dense)
+        return found
+
     def count(self) -> int:
         """Exact number of stored points."""
         return self._live().count(self.collection, exact=True).count

@@ -1,0 +1,576 @@
+"""The L1 worker: turns new L0 documents into insights, topics, a profile and an entity graph.
+
+Work is a queue in SQLite (:class:`L1Store` jobs), taken in a fixed order: each changed document
+first (extractive insight and entities, no model, seconds), then re-clustering, then the profile,
+then what the model writes (topic names, representative documents' titles and overviews, entity
+types). A killed daemon leaves its running job pending; the next start resumes there. A job that
+raises is retried a bounded number of times, then marked failed with the reason; the rest goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from secondme.node.config import MemorySettings
+from secondme.node.memory.documents import ChunkRecord, DocumentRecord
+from secondme.node.memory.ingest import IngestResult
+from secondme.node.memory.l1 import clustering
+from secondme.node.memory.l1.extract import (
+    ChunkText,
+    extract_entities,
+    extract_insight,
+    group_relations,
+    rule_kind,
+)
+from secondme.node.memory.l1.generate import L1Writer, ModelOutputRejected
+from secondme.node.memory.l1.store import MAX_ATTEMPTS, Job, TopicDraft, describe_entity
+from secondme.node.memory.l1.text import (
+    content_words,
+    find_dates,
+    sentences,
+    shorten,
+    term_counts,
+)
+from secondme.node.memory.service import Memory
+from secondme.node.models.llm import ChatModel
+from secondme.node.owner import OwnerStore
+
+log = logging.getLogger(__name__)
+
+NAMING_SAMPLES = 5
+"""Chunks nearest a topic's centroid that its name is written from."""
+PROFILE_TOPICS = 6
+FACT_SEARCH = 12
+"""Chunks nearest a topic's centre searched for the owner's own sentence that sums it up."""
+ENTITY_BATCH = 8
+_MAX_EVENTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class _Topic:
+    """A topic as the profile sees it."""
+
+    name: str
+    size: int
+    fact: str | None
+    fact_chunk: str | None
+
+
+class L1Service:
+    def __init__(
+        self,
+        memory: Memory,
+        model: ChatModel | None,
+        owner: OwnerStore,
+        settings: MemorySettings,
+    ) -> None:
+        self._memory = memory
+        self.store = memory.l1
+        self._documents = memory.documents
+        self._owner = owner
+        self._settings = settings
+        self.writer = L1Writer(
+            model.complete if model else _no_model, attempts=settings.l1_model_attempts
+        )
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.current: Job | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        resumed = self.store.resume()
+        if resumed:
+            log.info("L1: resuming %d job(s) interrupted by the last stop", resumed)
+        self._task = asyncio.create_task(self._run(), name="l1-worker")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """There may be new work: the worker looks, and is not idle until it finds none."""
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Until no L1 work is pending (True), or ``timeout`` seconds pass (False)."""
+        if self._task is None:
+            return self.store.next_job() is None
+        self.wake()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # -- events from L0 -----------------------------------------------------------------------
+
+    def document_changed(self, result: IngestResult) -> None:
+        if not self._settings.l1_enabled or result.status not in ("added", "replaced"):
+            return
+        doc = self._documents.get(result.doc_id)
+        if doc is not None:
+            self.store.enqueue("document", doc.id, doc.content_hash)
+            self.wake()
+
+    def documents_forgotten(self) -> None:
+        if self._settings.l1_enabled:
+            self.store.enqueue("topics", force=True)
+            self.wake()
+
+    def catch_up(self) -> int:
+        """At start: drop records left without sources, and queue documents that have no
+        insight for their current content (after an upgrade, or with L1 switched back on);
+        returns how many were queued."""
+        gone = self.store.prune()  # records a crash mid-forget left without sources
+        if gone:
+            self._memory.collect_garbage(gone)
+        if not self._settings.l1_enabled:
+            return 0
+        queued = 0
+        for doc in self._documents.list():
+            insight = self.store.insight(doc.id)
+            if insight is None or insight["content_hash"] != doc.content_hash:
+                self.store.enqueue("document", doc.id, doc.content_hash)
+                queued += 1
+        return queued
+
+    # -- the worker ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        handlers = {
+            "document": self._document,
+            "topics": self._topics,
+            "topic": self._topic_name,
+            "profile": self._profile,
+            "summary": self._summary,
+            "entity_types": self._entity_types,
+        }
+        while True:
+            job = self.store.next_job()
+            if job is None:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            self.current = job
+            self.store.mark_running(job)
+            started = time.perf_counter()
+            try:
+                await handlers[job.kind](job)
+            except asyncio.CancelledError:
+                raise  # the daemon stops: the job stays running, resume() re-queues it
+            except ModelOutputRejected as exc:
+                log.warning("L1 %s: %s", job.label, exc)
+                self.store.mark_failed(
+                    Job(job.kind, job.target, job.version, MAX_ATTEMPTS - 1), str(exc)
+                )
+            except Exception as exc:
+                log.exception("L1 %s failed", job.label)
+                self.store.mark_failed(job, f"{type(exc).__name__}: {exc}")
+            else:
+                self.store.mark_done(job)
+                log.debug("L1 %s done in %.2f s", job.label, time.perf_counter() - started)
+            finally:
+                self.current = None
+
+    # -- document: extractive insight and entities --------------------------------------------
+
+    async def _document(self, job: Job) -> None:
+        doc = self._documents.get(job.target)
+        if doc is None or doc.content_hash != job.version:
+            return  # forgotten or replaced since: the newer job does the work
+        chunks = self._documents.chunks_of(doc.id)
+        await asyncio.to_thread(self._document_sync, doc, chunks)
+        self.store.enqueue("topics", force=True)
+
+    def _document_sync(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> None:
+        texts = [ChunkText(c.id, c.text) for c in chunks]
+        vectors = self._memory.chunk_vectors([c.id for c in chunks], [c.text for c in chunks])
+        insight = extract_insight(doc.title, texts, vectors)
+        self.store.save_insight(
+            doc.id,
+            doc.content_hash,
+            title=insight.title or doc.name,
+            overview=insight.overview,
+            key_points=[p.to_json() for p in insight.key_points],
+            summary=insight.summary,
+            method="extractive",
+            sources=[p.chunk_id for p in insight.key_points],
+        )
+        self._index_insight(doc)
+        speakers = sorted({s for c in chunks for s in c.speakers})
+        findings, relations = extract_entities(texts, speakers)
+        self.store.save_entities(
+            [c.id for c in chunks],
+            [(f.key, f.name, rule_kind(f.kind_votes), f.context, f.chunks) for f in findings],
+            group_relations(relations),
+            self._owner.get().name,
+        )
+
+    def _index_insight(self, doc: DocumentRecord) -> None:
+        insight = self.store.insight(doc.id)
+        if insight is None:
+            return
+        points = "\n".join(f"- {p['text']}" for p in insight["key_points"])
+        text = f"{insight['title']}\n{insight['overview']}\n{points}".strip()
+        self._memory.index_l1([("insight", doc.id, text, doc.tags)])
+
+    # -- topics: cluster, carry names over, queue naming and summaries ------------------------
+
+    async def _topics(self, job: Job) -> None:
+        named = await asyncio.to_thread(self._topics_sync)
+        for topic_id in named:
+            self.store.enqueue("topic", topic_id, force=True)
+        self.store.enqueue("profile", force=True)
+        if self.store.untyped_entities(1) and self._settings.l1_model_entities:
+            self.store.enqueue("entity_types", force=True)
+
+    def _topics_sync(self) -> list[str]:
+        """Re-cluster every chunk; returns the ids of topics that need a (new) name."""
+        ids = self._documents.chunk_ids()
+        found = self._documents.chunks_with_documents(ids)
+        ids = [i for i in ids if i in found]
+        texts = [found[i][0].text for i in ids]
+        vectors = self._memory.chunk_vectors(ids, texts)
+        clusters = clustering.cluster(vectors)
+        members = [frozenset(ids[i] for i in c.members) for c in clusters]
+        matches = clustering.match_clusters(members, self.store.topic_members())
+        old = self.store.topic_names()
+        titles = [
+            sorted({found[ids[i]][1].title or found[ids[i]][1].name for i in c.members})
+            for c in clusters
+        ]
+        terms = clustering.distinctive_terms(
+            [[texts[i] for i in c.members] for c in clusters], titles
+        )
+        drafts, to_name = [], []
+        for index, c in enumerate(clusters):
+            chunk_ids = tuple(ids[i] for i in c.members)
+            topic_id = matches.get(index) or str(uuid.uuid4())
+            kept = old.get(topic_id)
+            if kept and kept["method"] != "stale":
+                name, description, method = kept["name"], kept["description"], kept["method"]
+                named_from = kept["named_from"]
+            else:
+                name, description = (
+                    _name_from_terms(terms[index]),
+                    _description_from(texts[c.members[0]]),
+                )
+                method, named_from = "terms", chunk_ids[:NAMING_SAMPLES]
+                to_name.append(topic_id)
+            drafts.append(
+                TopicDraft(
+                    id=topic_id,
+                    name=name,
+                    description=description,
+                    terms=tuple(terms[index]),
+                    confidence=c.cohesion,
+                    method=method,
+                    named_from=tuple(named_from),
+                    chunk_ids=chunk_ids,
+                    events=_events([found[i][0] for i in chunk_ids]),
+                )
+            )
+        gone = self.store.replace_topics(_unique_names(drafts))
+        self._memory.collect_garbage(gone)
+        self._index_topics()
+        self._index_entities()
+        self._queue_summaries(clusters, ids, found)
+        return to_name
+
+    def _index_topics(self) -> None:
+        records = []
+        for topic in self.store.topics():
+            docs = [self._documents.get(d["doc_id"]) for d in topic["documents"]]
+            text = (
+                f"{topic['name']}\n{topic['description']}\nKey words: {', '.join(topic['terms'])}"
+            )
+            records.append(("topic", topic["id"], text, _shared_tags(docs)))
+        self._memory.index_l1(records)
+
+    def _index_entities(self) -> None:
+        records = []
+        for entity in self.store.entities():
+            if entity["owner"] or not (entity["relations"] or len(entity["chunks"]) > 1):
+                continue
+            chunks = self._documents.chunks_with_documents(entity["chunks"])
+            docs = [doc for _, doc in chunks.values()]
+            records.append(("entity", entity["id"], describe_entity(entity), _shared_tags(docs)))
+        self._memory.index_l1(records)
+
+    def _queue_summaries(self, clusters, ids, found) -> None:
+        """The documents nearest each topic's centre get a model-written title and overview."""
+        per_topic = self._settings.l1_summaries_per_topic
+        if per_topic == 0:
+            return
+        for c in clusters:
+            order: list[str] = []
+            for i in c.members:
+                doc = found[ids[i]][1]
+                if doc.id not in order:
+                    order.append(doc.id)
+            for doc_id in order if per_topic < 0 else order[:per_topic]:
+                doc = self._documents.get(doc_id)
+                if doc is not None:
+                    self.store.enqueue("summary", doc.id, doc.content_hash)
+
+    # -- what the model writes ----------------------------------------------------------------
+
+    async def _topic_name(self, job: Job) -> None:
+        topics = self.store.topics(job.target)
+        if not topics:
+            return
+        topic = topics[0]
+        found = self._documents.chunks_with_documents(topic["chunks"][:NAMING_SAMPLES])
+        chunk_texts = [found[c][0].text for c in topic["chunks"][:NAMING_SAMPLES] if c in found]
+        weights = term_counts(chunk_texts)
+        samples = [_key_sentence(t, weights) for t in chunk_texts]
+        people = self.store.names_of_kind("person")
+        name, description = await self.writer.topic_name(topic["terms"], samples, people)
+        self.store.rename_topic(
+            topic["id"],
+            name=name,
+            description=description,
+            method="model",
+            named_from=list(found),
+        )
+        await asyncio.to_thread(self._index_topics)
+        self.store.enqueue("profile", force=True)
+
+    async def _summary(self, job: Job) -> None:
+        doc = self._documents.get(job.target)
+        insight = self.store.insight(job.target)
+        if doc is None or insight is None or doc.content_hash != job.version:
+            return
+        points = [p["text"] for p in insight["key_points"]]
+        found = self._documents.chunks_with_documents(insight["sources"])
+        sources = [found[c][0].text for c in insight["sources"] if c in found]
+        title, overview = await self.writer.document_title("\n".join(points), sources)
+        self.store.set_insight_text(doc.id, title=title, overview=overview, method="model")
+        await asyncio.to_thread(self._index_insight, doc)
+
+    async def _entity_types(self, job: Job) -> None:
+        budget = self._settings.l1_model_entities
+        typed = 0
+        while budget < 0 or typed < budget:
+            batch = self.store.untyped_entities(ENTITY_BATCH)
+            if not batch:
+                return
+            kinds = await self.writer.entity_kinds([(e["name"], e["context"]) for e in batch])
+            self.store.set_entity_kinds({e["id"]: kinds[e["name"]] for e in batch}, "model")
+            typed += len(batch)
+
+    # -- profile ------------------------------------------------------------------------------
+
+    async def _profile(self, job: Job) -> None:
+        if self.store.has_pending("document", "topics"):
+            return  # the topics job queues the profile again when it is done
+        owner = self._owner.get()
+        topics, recent, sources = await asyncio.to_thread(self._profile_material)
+        if not topics:
+            return  # empty memory: an empty profile, nothing to store
+        first, third = _extractive_biography(
+            owner.name, owner.fields.get("description", ""), topics
+        )
+        status = _extractive_status(recent)
+        method = "extractive"
+        problems = []
+        facts = [t.fact for t in topics if t.fact]
+        try:
+            model_first, model_third = await self.writer.biography(owner.name, facts)
+            interests = _interests(topics)
+            first = f"{model_first} I write most about {interests}."
+            third = f"{model_third} {owner.name} writes most about {interests}."
+            method = "model"
+        except ModelOutputRejected as exc:
+            problems.append(f"biography: {exc}")
+        try:
+            status = await self.writer.recently(owner.name, [text for _, text in recent])
+        except ModelOutputRejected as exc:
+            problems.append(f"recently: {exc}")
+        self.store.add_profile(
+            first_person=first,
+            third_person=third,
+            recently=status,
+            method=method,
+            topics=[t.name for t in topics],
+            sources=sources,
+        )
+        if problems:
+            raise ModelOutputRejected("; ".join(problems) + " (the extractive text was kept)")
+
+    def _profile_material(self) -> tuple[list[_Topic], list[tuple[str, str]], list[str]]:
+        topics = []
+        for topic in self.store.topics()[:PROFILE_TOPICS]:
+            wanted = topic["chunks"][:FACT_SEARCH]
+            found = self._documents.chunks_with_documents(wanted)
+            # The topic's distinctive words, the most distinctive weighing most.
+            weights = Counter({t: len(topic["terms"]) - i for i, t in enumerate(topic["terms"])})
+            fact, fact_chunk, best = None, None, 0.0
+            for chunk_id in wanted:
+                if chunk_id not in found:
+                    continue
+                sentence = _key_sentence(found[chunk_id][0].text, weights, first_person=True)
+                score = _sentence_score(sentence, weights) if sentence else 0.0
+                if score > best:
+                    fact, fact_chunk, best = sentence, chunk_id, score
+            topics.append(_Topic(topic["name"], len(topic["chunks"]), fact, fact_chunk))
+        recent = []
+        for doc in sorted(self._documents.list(), key=lambda d: -d.ingested_at)[:3]:
+            insight = self.store.insight(doc.id)
+            if insight and insight["overview"]:
+                recent.append(
+                    (insight["sources"][0] if insight["sources"] else "", insight["overview"])
+                )
+        sources = [t.fact_chunk for t in topics if t.fact_chunk] + [c for c, _ in recent if c]
+        return topics, recent, sources
+
+    # -- status -------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        jobs = self.store.jobs()
+        counts = Counter(j["state"] for j in jobs)
+        by_kind: dict[str, Counter[str]] = {}
+        for j in jobs:
+            by_kind.setdefault(j["kind"], Counter())[j["state"]] += 1
+        finished = counts["done"] + counts["failed"]
+        return {
+            "enabled": self._settings.l1_enabled,
+            "state": "running" if self.current else ("pending" if counts["pending"] else "idle"),
+            "running": None
+            if self.current is None
+            else {"kind": self.current.kind, "target": self.current.target},
+            "counts": {s: counts[s] for s in ("pending", "running", "done", "failed")},
+            "progress": {"done": finished, "total": len(jobs)},
+            "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
+            "failed": [
+                {
+                    "kind": j["kind"],
+                    "target": j["target"],
+                    "error": j["error"],
+                    "attempts": j["attempts"],
+                }
+                for j in jobs
+                if j["state"] == "failed"
+            ],
+            "pending": [
+                {"kind": j["kind"], "target": j["target"]} for j in jobs if j["state"] == "pending"
+            ][:50],
+            "model_usage": {
+                "calls": self.writer.usage.calls,
+                "prompt_tokens": self.writer.usage.prompt_tokens,
+                "completion_tokens": self.writer.usage.completion_tokens,
+            },
+            "records": self.store.counts(),
+        }
+
+
+async def _no_model(*args, **kwargs):
+    raise ModelOutputRejected("no model is loaded")
+
+
+def _sentence_score(sentence: str, weights: Counter[str]) -> float:
+    terms = content_words(sentence)
+    if len(terms) < 3:
+        return 0.0
+    return sum(weights[t] for t in set(terms)) / len(terms) ** 0.5
+
+
+def _key_sentence(text: str, weights: Counter[str], *, first_person: bool = False) -> str | None:
+    best, best_score = None, 0.0
+    for sentence in sentences(text):
+        if first_person and not {"i", "my", "i'm", "i've", "me"} & {
+            w.lower().strip(".,") for w in sentence.split()
+        }:
+            continue
+        score = _sentence_score(sentence, weights)
+        if score > best_score:
+            best, best_score = sentence, score
+    return shorten(best, 220) if best else None
+
+
+def _shared_tags(docs: Sequence[DocumentRecord | None]) -> list[str]:
+    """The tags every source document carries: an L1 record is in a tag's scope only if all
+    that it was made from is, so a grant on one tag never shows what came from another."""
+    tag_sets = [set(d.tags) for d in docs if d is not None]
+    return sorted(set.intersection(*tag_sets)) if tag_sets else []
+
+
+def _name_from_terms(terms: Sequence[str]) -> str:
+    return " & ".join(t.capitalize() for t in terms[:2]) or "Miscellaneous"
+
+
+def _description_from(text: str) -> str:
+    weights = term_counts([text])
+    return _key_sentence(text, weights) or shorten(text, 160)
+
+
+def _unique_names(drafts: list[TopicDraft]) -> list[TopicDraft]:
+    """Two topics may not share a name: the smaller one gets its key words added."""
+    seen: set[str] = set()
+    result = []
+    for d in drafts:
+        name = d.name
+        if name.lower() in seen:
+            extra = [t for t in d.terms if t.lower() not in name.lower()][:1]
+            name = f"{name} ({extra[0]})" if extra else f"{name} ({len(seen) + 1})"
+        seen.add(name.lower())
+        result.append(d if name == d.name else _renamed(d, name))
+    return result
+
+
+def _renamed(draft: TopicDraft, name: str) -> TopicDraft:
+    return dataclasses.replace(draft, name=name)
+
+
+def _events(chunks: Sequence[ChunkRecord]) -> tuple[tuple[str, str, str], ...]:
+    """Dated events of a topic: each dated sentence (or dated chat turn) of its chunks."""
+    events: list[tuple[str, str, str]] = []
+    for chunk in chunks:
+        if chunk.time_start:
+            events.append((chunk.time_start[:10], chunk.id, shorten(chunk.text, 200)))
+            continue
+        for sentence in sentences(chunk.text):
+            for date in find_dates(sentence):
+                events.append((date, chunk.id, shorten(sentence, 200)))
+    events.sort()
+    return tuple(events[:_MAX_EVENTS])
+
+
+def _interests(topics: Sequence[_Topic]) -> str:
+    names = [t.name.lower() for t in topics]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _extractive_biography(name: str, description: str, topics: Sequence[_Topic]) -> tuple[str, str]:
+    """A biography made of the owner's own sentences, so a small model cannot falsify it."""
+    interests = _interests(topics)
+    facts = [t.fact for t in topics if t.fact]
+    first = " ".join(
+        part for part in (description.strip(), f"I write most about {interests}.", *facts) if part
+    )
+    quoted = " ".join(f"“{f}”" for f in facts)
+    third = f"{name} writes most about {interests}." + (
+        f" In {name}'s words: {quoted}" if quoted else ""
+    )
+    return first, third
+
+
+def _extractive_status(recent: Sequence[tuple[str, str]]) -> str:
+    if not recent:
+        return ""
+    return "Lately: " + " ".join(text for _, text in recent[:2])

@@ -1,0 +1,192 @@
+"""L1 records in a real SQLite file: the work queue, and forgetting what a document gave."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from secondme.node.db import Database
+from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
+from secondme.node.memory.l1.extract import OWNER_KEY
+from secondme.node.memory.l1.store import MAX_ATTEMPTS, L1Store, PointRow, TopicDraft
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(tmp_path / "node.db")
+    yield database
+    database.close()
+
+
+def add_document(db: Database, name: str, texts: list[str]) -> tuple[str, list[str]]:
+    doc_id = str(uuid.uuid4())
+    chunks = [
+        ChunkRecord(id=str(uuid.uuid4()), doc_id=doc_id, index=i, text=t, start=0, end=len(t))
+        for i, t in enumerate(texts)
+    ]
+    doc = DocumentRecord(
+        id=doc_id,
+        path=f"/notes/{name}",
+        name=name,
+        kind="text",
+        title=None,
+        content_hash=name,
+        size=1,
+        tags=(),
+        chunk_count=len(chunks),
+        ingested_at=1.0,
+    )
+    DocumentStore(db).commit_document(doc, chunks)
+    return doc_id, [c.id for c in chunks]
+
+
+def test_a_job_done_for_a_version_is_not_queued_again(db):
+    store = L1Store(db)
+    store.enqueue("document", "d1", "hash1")
+    job = store.next_job()
+    store.mark_running(job)
+    store.mark_done(job)
+    store.enqueue("document", "d1", "hash1")
+    assert store.next_job() is None
+    store.enqueue("document", "d1", "hash2")  # the file changed
+    assert store.next_job().version == "hash2"
+
+
+def test_running_jobs_resume_after_a_stop(db):
+    store = L1Store(db)
+    store.enqueue("document", "d1", "h")
+    store.mark_running(store.next_job())
+    assert store.next_job() is None
+    assert L1Store(db).resume() == 1  # a new daemon on the same file
+    assert store.next_job().target == "d1"
+
+
+def test_jobs_come_in_stage_order(db):
+    store = L1Store(db)
+    store.enqueue("profile", force=True)
+    store.enqueue("topics", force=True)
+    store.enqueue("document", "d2", "h")
+    kinds = []
+    while (job := store.next_job()) is not None:
+        kinds.append(job.kind)
+        store.mark_done(job)
+    assert kinds == ["document", "topics", "profile"]
+
+
+def test_failures_are_retried_a_bounded_number_of_times_then_kept_with_the_reason(db):
+    store = L1Store(db)
+    store.enqueue("summary", "d1", "h")
+    states = []
+    for _ in range(MAX_ATTEMPTS):
+        job = store.next_job()
+        states.append(store.mark_failed(job, "model output rejected: boom"))
+    assert states == ["pending"] * (MAX_ATTEMPTS - 1) + ["failed"]
+    assert store.next_job() is None
+    [row] = store.jobs()
+    assert (row["state"], row["error"], row["attempts"]) == (
+        "failed",
+        "model output rejected: boom",
+        MAX_ATTEMPTS,
+    )
+
+
+def test_forgetting_a_document_removes_only_what_was_derived_from_it(db):
+    store, documents = L1Store(db), DocumentStore(db)
+    hike, (h1, h2) = add_document(db, "hike.md", ["Ana and I hiked.", "Torre was cold."])
+    _, (c1,) = add_document(db, "cook.md", ["Ana cooked bacalhau."])
+    store.save_entities(
+        [h1, h2],
+        [("ana", "Ana", "person", "Ana and I hiked.", {h1}), ("torre", "Torre", "place", "", {h2})],
+        {(OWNER_KEY, "torre", "hiked to"): {h2}},
+        "Maria",
+    )
+    store.save_entities([c1], [("ana", "Ana", None, "Ana cooked.", {c1})], {}, "Maria")
+    store.replace_topics(
+        [
+            TopicDraft(
+                id="t-hike",
+                name="Hiking",
+                description="",
+                terms=(),
+                confidence=0.9,
+                method="model",
+                named_from=(h1,),
+                chunk_ids=(h1, h2),
+                events=(("2024-06-14", h2, "Torre was cold."),),
+            ),
+            TopicDraft(
+                id="t-cook",
+                name="Cooking",
+                description="",
+                terms=(),
+                confidence=0.9,
+                method="model",
+                named_from=(c1,),
+                chunk_ids=(c1,),
+                events=(),
+            ),
+        ]
+    )
+    old = store.add_profile(
+        first_person="I hike.", third_person="", recently="", method="x", topics=[], sources=[h1]
+    )
+    kept = store.add_profile(
+        first_person="I cook.", third_person="", recently="", method="x", topics=[], sources=[c1]
+    )
+    point = str(uuid.uuid4())
+    store.commit_points(
+        [PointRow(point_id=point, kind="topic", ref_id="t-hike", text="H", tags=())]
+    )
+
+    store.forget_chunks([h1, h2])
+    documents.remove_document(hike)
+    gone = store.prune()
+
+    assert gone == [point]
+    assert point in documents.pending_garbage()
+    assert [t["id"] for t in store.topics()] == ["t-cook"]
+    names = {e["name"]: e for e in store.entities()}
+    assert set(names) == {"Ana"}  # Torre and the owner's relation to it came only from hike.md
+    assert names["Ana"]["chunks"] == [c1]
+    assert store.profile_versions() == [kept] and old != kept
+
+
+def test_profile_versions_are_kept_and_unchanged_text_is_not_a_new_version(db):
+    store = L1Store(db)
+    assert store.profile() is None
+    first = store.add_profile(
+        first_person="a", third_person="b", recently="c", method="x", topics=[], sources=[]
+    )
+    same = store.add_profile(
+        first_person="a", third_person="b", recently="c", method="x", topics=[], sources=[]
+    )
+    second = store.add_profile(
+        first_person="a2", third_person="b", recently="c", method="x", topics=[], sources=[]
+    )
+    assert first == same and second == first + 1
+    assert store.profile(first)["first_person"] == "a"
+    assert store.profile()["version"] == second
+
+
+def test_a_replaced_point_goes_to_garbage(db):
+    store, documents = L1Store(db), DocumentStore(db)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    store.commit_points([PointRow(point_id=first, kind="insight", ref_id="d", text="a", tags=())])
+    replaced = store.commit_points(
+        [PointRow(point_id=second, kind="insight", ref_id="d", text="b", tags=())]
+    )
+    assert replaced == [first]
+    assert documents.pending_garbage() == [first]
+    assert store.points([second])[second].text == "b"
+
+
+def test_a_request_made_while_the_job_runs_is_not_lost(db):
+    store = L1Store(db)
+    store.enqueue("topics", force=True)
+    running = store.next_job()
+    store.mark_running(running)
+    store.enqueue("topics", force=True)  # a document was forgotten meanwhile
+    store.mark_done(running)
+    again = store.next_job()
+    assert again is not None and again.kind == "topics" and again.version != running.version
