@@ -59,7 +59,7 @@ class ChatService:
         self._settings = settings
         self._retrieve_k = retrieve_k
 
-    async def _grounding(self, question: str, layers: Sequence[str]) -> list[Memory]:
+    async def grounding(self, question: str, layers: Sequence[str]) -> list[Memory]:
         """L1 first (profile, people and places named, relevant topics), then L0 for detail."""
         found: list[Memory] = []
         if self._retrieve_k <= 0:
@@ -112,7 +112,7 @@ class ChatService:
         """One turn of a kept conversation; the turn is saved once the answer is complete."""
         session_id = session_id or uuid.uuid4().hex
         persona = self._roles.get(role) if role else None
-        hits = await self._grounding(message, persona.layers if persona else ("l1", "l0"))
+        hits = await self.grounding(message, persona.layers if persona else ("l1", "l0"))
         max_tokens = self._settings.max_answer_tokens
         messages, used = build_messages(
             system=persona_prompt(self._owner.get(), persona),
@@ -156,7 +156,7 @@ class ChatService:
         max_tokens = max_tokens or self._settings.max_answer_tokens
         built, _ = build_messages(
             system=system,
-            hits=await self._grounding(question, ("l1", "l0")) if question else [],
+            hits=await self.grounding(question, ("l1", "l0")) if question else [],
             history=turns,
             question=question,
             count_tokens=self.model.count_tokens,
