@@ -300,7 +300,7 @@ class Memory:
         return {
             **counts,
             "l1": self.l1.counts(),
-            "l1_points": len(self.l1.all_points()),
+            "l1_points": self.l1.point_count(),
             "vector_backend": self.settings.vector_backend,
             "vector_points": self._store.count() if self._store else 0,
             "embedder": self.embedder.model_id,

@@ -658,6 +658,9 @@ class L1Store:
         rows = self._db.query(f"SELECT * FROM l1_points WHERE point_id IN ({marks})", point_ids)
         return {r["point_id"]: _point(r) for r in rows}
 
+    def point_count(self) -> int:
+        return int(self._db.query_one("SELECT COUNT(*) AS n FROM l1_points")["n"])
+
     def all_points(self) -> list[PointRow]:
         return [_point(r) for r in self._db.query("SELECT * FROM l1_points ORDER BY point_id")]
 
