@@ -172,7 +172,7 @@ def _capitalised(token: str) -> bool:
     return token[:1].isupper() and any(ch.isalpha() for ch in token)
 
 
-def _mentions(tokens: list[str], lower_vocab: frozenset[str]) -> list[Mention]:
+def _mentions(tokens: list[str], named_inside: frozenset[str]) -> list[Mention]:
     found: list[Mention] = []
     i = 0
     while i < len(tokens):
@@ -194,9 +194,15 @@ def _mentions(tokens: list[str], lower_vocab: frozenset[str]) -> list[Mention]:
             else:
                 break
         run = tokens[start:j]
-        # A capitalised first word of a sentence is a name only if the text never writes it
-        # in lower case ("Yesterday" is not, "Ana" is).
-        while run and start == 0 and run[0].lower() in lower_vocab | STOPWORDS:
+        # A capitalised first word of a sentence (or of a heading) is a name only if the text
+        # also capitalises it inside a sentence: "Ana" is, "Yesterday" and "Hiking log" are not.
+        while (
+            run
+            and start == 0
+            and (run[0].rstrip(".") not in named_inside or run[0].lower() in STOPWORDS)
+        ):
+            run, start = run[1:], start + 1
+        while run and run[0].lower() in _CONNECTORS:
             run, start = run[1:], start + 1
         while run and run[-1].lower() in _CONNECTORS:
             run = run[:-1]
@@ -266,8 +272,12 @@ def extract_entities(
     chunks: Sequence[ChunkText], speakers: Sequence[str] = ()
 ) -> tuple[list[EntityFinding], list[RelationFinding]]:
     """Entities of a document, typed where the rules are sure, and the relations between them."""
-    lower_vocab = frozenset(
-        w for c in chunks for w in re.findall(r"\b[a-zà-ÿ][\w'’-]*", c.text) if w.islower()
+    named_inside = frozenset(
+        token.rstrip(".")
+        for c in chunks
+        for sentence in sentences(c.text)
+        for token in _TOKEN.findall(sentence)[1:]
+        if _capitalised(token)
     )
     findings: dict[str, EntityFinding] = {}
     relations: list[RelationFinding] = []
@@ -279,7 +289,7 @@ def extract_entities(
     for chunk in chunks:
         for sentence in sentences(chunk.text):
             tokens = _TOKEN.findall(sentence)
-            mentions = _mentions(tokens, lower_vocab)
+            mentions = _mentions(tokens, named_inside)
             for mention in mentions:
                 _vote_kind(mention, tokens)
                 key = entity_key(mention.name)

@@ -16,6 +16,7 @@ from typing import Any
 
 from secondme.node.memory.l1.extract import ENTITY_KINDS
 from secondme.node.memory.l1.text import (
+    MONTHS,
     content_words,
     is_grounded,
     shorten,
@@ -128,7 +129,7 @@ class L1Writer:
         self, terms: Sequence[str], samples: Sequence[str], people: Sequence[str] = ()
     ) -> tuple[str, str]:
         """A 1-4 word name and a one-sentence description of what a cluster of notes is about;
-        the name of a person the notes mention is not a name for an interest."""
+        the name of a person (or thing) the notes mention is not a name for an interest."""
         person_keys = {" ".join(words(p)) for p in people}
         vocab = vocabulary([*samples, " ".join(terms)])
         schema = {
@@ -143,8 +144,10 @@ class L1Writer:
                 return f"name {name!r} is not 1 to 4 words"
             if set(content_words(name)) <= _GENERIC:
                 return f"name {name!r} says nothing"
+            if any(ch.isdigit() for ch in name) or set(words(name)) & set(MONTHS):
+                return f"name {name!r} is a date, not an interest"
             if " ".join(words(name)) in person_keys:
-                return f"name {name!r} is a person, not an interest"
+                return f"name {name!r} names someone or something, not an interest"
             return _grounded("name", name, vocab) or _grounded(
                 "description", record["description"], vocab
             )

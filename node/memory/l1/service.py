@@ -38,6 +38,7 @@ from secondme.node.memory.l1.text import (
     sentences,
     shorten,
     term_counts,
+    words,
 )
 from secondme.node.memory.service import Memory
 from secondme.node.models.llm import ChatModel
@@ -51,6 +52,9 @@ PROFILE_TOPICS = 6
 FACT_SEARCH = 12
 """Chunks nearest a topic's centre searched for the owner's own sentence that sums it up."""
 ENTITY_BATCH = 8
+NOT_TOPIC_NAMES = ("person", "thing")
+"""Entities of these kinds do not name an interest: a topic about hikes with Tomás is not
+"Tomás" (places and organisations may: "Lisbon", "Hospital de Santa Maria")."""
 _MAX_EVENTS = 50
 
 
@@ -257,6 +261,7 @@ class L1Service:
         terms = clustering.distinctive_terms(
             [[texts[i] for i in c.members] for c in clusters], titles
         )
+        people = frozenset(" ".join(words(n)) for n in self.store.names_of_kind(*NOT_TOPIC_NAMES))
         drafts, to_name = [], []
         for index, c in enumerate(clusters):
             chunk_ids = tuple(ids[i] for i in c.members)
@@ -267,7 +272,7 @@ class L1Service:
                 named_from = kept["named_from"]
             else:
                 name, description = (
-                    _name_from_terms(terms[index]),
+                    _name_from_terms(terms[index], people),
                     _description_from(texts[c.members[0]]),
                 )
                 method, named_from = "terms", chunk_ids[:NAMING_SAMPLES]
@@ -339,7 +344,7 @@ class L1Service:
         chunk_texts = [found[c][0].text for c in topic["chunks"][:NAMING_SAMPLES] if c in found]
         weights = term_counts(chunk_texts)
         samples = [_key_sentence(t, weights) for t in chunk_texts]
-        people = self.store.names_of_kind("person")
+        people = self.store.names_of_kind(*NOT_TOPIC_NAMES)
         name, description = await self.writer.topic_name(topic["terms"], samples, people)
         self.store.rename_topic(
             topic["id"],
@@ -393,8 +398,8 @@ class L1Service:
         try:
             model_first, model_third = await self.writer.biography(owner.name, facts)
             interests = _interests(topics)
-            first = f"{model_first} I write most about {interests}."
-            third = f"{model_third} {owner.name} writes most about {interests}."
+            first = f"{model_first} I write most about: {interests}."
+            third = f"{model_third} {owner.name} writes most about: {interests}."
             method = "model"
         except ModelOutputRejected as exc:
             problems.append(f"biography: {exc}")
@@ -510,8 +515,11 @@ def _shared_tags(docs: Sequence[DocumentRecord | None]) -> list[str]:
     return sorted(set.intersection(*tag_sets)) if tag_sets else []
 
 
-def _name_from_terms(terms: Sequence[str]) -> str:
-    return " & ".join(t.capitalize() for t in terms[:2]) or "Miscellaneous"
+def _name_from_terms(terms: Sequence[str], people: frozenset[str] = frozenset()) -> str:
+    """A name from distinctive words, not from the people in the notes ("Ana" is not an
+    interest, though a topic about family names her most)."""
+    usable = [t for t in terms if t not in people] or list(terms)
+    return " & ".join(t.capitalize() for t in usable[:2]) or "Miscellaneous"
 
 
 def _description_from(text: str) -> str:
@@ -552,8 +560,9 @@ def _events(chunks: Sequence[ChunkRecord]) -> tuple[tuple[str, str, str], ...]:
 
 
 def _interests(topics: Sequence[_Topic]) -> str:
-    names = [t.name.lower() for t in topics]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    """The topic names as a list a sentence can carry ("Hiking; Cello and Kitchen & Caldo")."""
+    names = [t.name for t in topics]
+    return names[0] if len(names) == 1 else "; ".join(names[:-1]) + " and " + names[-1]
 
 
 def _extractive_biography(name: str, description: str, topics: Sequence[_Topic]) -> tuple[str, str]:
@@ -561,10 +570,10 @@ def _extractive_biography(name: str, description: str, topics: Sequence[_Topic])
     interests = _interests(topics)
     facts = [t.fact for t in topics if t.fact]
     first = " ".join(
-        part for part in (description.strip(), f"I write most about {interests}.", *facts) if part
+        part for part in (description.strip(), f"I write most about: {interests}.", *facts) if part
     )
     quoted = " ".join(f"“{f}”" for f in facts)
-    third = f"{name} writes most about {interests}." + (
+    third = f"{name} writes most about: {interests}." + (
         f" In {name}'s words: {quoted}" if quoted else ""
     )
     return first, third

@@ -497,8 +497,11 @@ class L1Store:
                     [(relation_id, c) for c in chunks],
                 )
 
-    def names_of_kind(self, kind: str) -> list[str]:
-        rows = self._db.query("SELECT name FROM entities WHERE kind = ? ORDER BY key", (kind,))
+    def names_of_kind(self, *kinds: str) -> list[str]:
+        marks = ",".join("?" * len(kinds))
+        rows = self._db.query(
+            f"SELECT name FROM entities WHERE kind IN ({marks}) ORDER BY key", kinds
+        )
         return [r["name"] for r in rows]
 
     def untyped_entities(self, limit: int) -> list[dict]:

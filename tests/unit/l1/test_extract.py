@@ -91,3 +91,9 @@ def test_rules_without_evidence_leave_the_kind_open():
 
 def test_entity_key_ignores_titles_and_case():
     assert entity_key("Dr. Rui Costa") == entity_key("rui costa")
+
+
+def test_a_capitalised_sentence_start_is_a_name_only_if_named_inside_a_sentence_too():
+    text = "# Hiking log\nAna came along. Later I thanked Ana. Yesterday was long."
+    keys = {f.key for f in extract_entities([ChunkText("c", text)])[0]}
+    assert keys == {"ana"}

@@ -75,14 +75,17 @@ async def test_cut_off_and_missing_fields_are_refused():
     assert "cut off" in str(caught.value) and "'overview' is missing" in str(caught.value)
 
 
-async def test_a_topic_is_not_named_after_a_person():
+async def test_a_topic_is_not_named_after_a_person_or_a_date():
     model = ScriptedModel(
         answer(name="Tomás", description="I hiked with Tomás."),
+        answer(name="On 14 June 2024", description="I hiked to the summit of Torre."),
         answer(name="Hiking", description="I hiked to the summit of Torre."),
     )
-    writer = L1Writer(model.complete, attempts=2)
-    name, _ = await writer.topic_name(["summit", "hiked"], SOURCES, people=["Tomás"])
+    writer = L1Writer(model.complete, attempts=3)
+    dated = [*SOURCES, "On 14 June 2024 I hiked to Torre."]  # the date itself is grounded
+    name, _ = await writer.topic_name(["summit", "hiked"], dated, people=["Tomás"])
     assert name == "Hiking"
+    assert len(model.calls) == 3
 
 
 async def test_a_biography_must_say_something():
