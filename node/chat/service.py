@@ -64,11 +64,14 @@ class ChatService:
         found: list[Memory] = []
         if self._retrieve_k <= 0:
             return found
+        limits = {
+            layer: k for layer, k in (("l1", _L1_HITS), ("l0", self._retrieve_k)) if layer in layers
+        }
         if "l1" in layers:
             found += await asyncio.to_thread(self._l1_notes, question)
-            found += await self._memory.search(question, k=_L1_HITS, layers=("l1",))
-        if "l0" in layers:
-            found += await self._memory.search(question, k=self._retrieve_k)
+        if limits:
+            hits = await self._memory.search_each(question, limits)
+            found += hits.get("l1", []) + hits.get("l0", [])
         return found
 
     def _l1_notes(self, question: str) -> list[L1Hit]:
@@ -85,9 +88,12 @@ class ChatService:
                 )
             )
         asked = " " + " ".join(words(question)) + " "
-        for entity in self._memory.l1.entities():
-            if entity["owner"] or f" {' '.join(words(entity['name']))} " not in asked:
-                continue
+        named = [
+            entity_id
+            for entity_id, name in self._memory.l1.entity_names()
+            if f" {' '.join(words(name))} " in asked
+        ][:_ENTITY_NOTES]
+        for entity in self._memory.l1.entities(ids=named) if named else ():
             notes.append(
                 L1Hit(
                     point_id="",
@@ -97,8 +103,6 @@ class ChatService:
                     score=1.0,
                 )
             )
-            if len(notes) > _ENTITY_NOTES:
-                break
         return notes
 
     async def chat(

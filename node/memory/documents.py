@@ -232,6 +232,15 @@ class DocumentStore:
         rows = self._db.query("SELECT * FROM chunks WHERE doc_id = ? ORDER BY idx", (doc_id,))
         return [_chunk(r) for r in rows]
 
+    def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        """The texts of the committed chunks among ``chunk_ids``, in the order given."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._db.query(f"SELECT id, text FROM chunks WHERE id IN ({marks})", chunk_ids)
+        texts = {r["id"]: r["text"] for r in rows}
+        return {c: texts[c] for c in chunk_ids if c in texts}
+
     def chunk_ids(self) -> list[str]:
         """Every committed chunk id, sorted (the order clustering sees them in)."""
         return [r["id"] for r in self._db.query("SELECT id FROM chunks ORDER BY id")]

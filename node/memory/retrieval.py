@@ -8,13 +8,13 @@ and both are joined back through SQLite so that nothing uncommitted or forgotten
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from secondme.node.memory.documents import DocumentStore
 from secondme.node.memory.ingest import LAYER_L0
 from secondme.node.memory.l1.store import L1Store
-from secondme.node.memory.vectors import Bm25Encoder, ScopeFilter, VectorStore
+from secondme.node.memory.vectors import Bm25Encoder, ScopeFilter, SparseVec, VectorStore
 from secondme.node.models.embedder import Embedder
 
 # Hits whose chunk is not committed (mid-ingest, or replaced) are dropped after the join, so
@@ -104,6 +104,11 @@ class L1Hit:
         }
 
 
+def _check_layers(layers: Sequence[str]) -> None:
+    if not layers or set(layers) - set(LAYERS):
+        raise ValueError(f"layers must be some of {', '.join(LAYERS)}, got {list(layers)}")
+
+
 class Retriever:
     def __init__(
         self,
@@ -134,12 +139,34 @@ class Retriever:
     ) -> list[SearchHit | L1Hit]:
         """The ``k`` best memories for ``query`` in ``layers``; with ``tags``, only those
         carrying one of them (an L1 record carries the tags all its sources share)."""
+        _check_layers(layers)
+        return self._search(*self._encode(query), k=k, tags=tags, layers=layers)
+
+    def search_each(
+        self, query: str, limits: Mapping[str, int], *, tags: Sequence[str] = ()
+    ) -> dict[str, list[SearchHit | L1Hit]]:
+        """A separate top list per layer (``limits``: layer → k), the query embedded once."""
+        _check_layers(tuple(limits))
+        encoded = self._encode(query)
+        return {
+            layer: self._search(*encoded, k=k, tags=tags, layers=(layer,))
+            for layer, k in limits.items()
+        }
+
+    def _encode(self, query: str) -> tuple[Sequence[float], SparseVec]:
         with self._embed_lock:
             vector = self._embedder.embed([query])[0]
-        sparse = self._bm25.query(query)
-        unknown = set(layers) - set(LAYERS)
-        if unknown or not layers:
-            raise ValueError(f"layers must be some of {', '.join(LAYERS)}, got {list(layers)}")
+        return vector, self._bm25.query(query)
+
+    def _search(
+        self,
+        vector: Sequence[float],
+        sparse: SparseVec,
+        *,
+        k: int,
+        tags: Sequence[str],
+        layers: Sequence[str],
+    ) -> list[SearchHit | L1Hit]:
         scope = ScopeFilter(
             tags_any=tuple(t.lower() for t in tags),
             layers=() if set(layers) == set(LAYERS) else tuple(layers),

@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +226,13 @@ class Memory:
         return await asyncio.to_thread(
             self._retriever.search, query, k=k, tags=tags, layers=tuple(layers)
         )
+
+    async def search_each(
+        self, query: str, limits: Mapping[str, int]
+    ) -> dict[str, list[SearchHit | L1Hit]]:
+        """One top list per layer (layer → k), the query embedded once (chat's grounding)."""
+        assert self._retriever is not None, "memory is not open"
+        return await asyncio.to_thread(self._retriever.search_each, query, limits)
 
     async def forget(self, doc: DocumentRecord) -> int:
         """Remove a document, its chunks, and every L1 record made only from them."""

@@ -190,11 +190,21 @@ def test_model_failures_are_recorded_with_a_reason(stores):
             assert job["error"], job
 
 
+def ranked(hits) -> list[tuple[float, str]]:
+    return sorted((-round(h.score, 6), getattr(h, "chunk_id", None) or h.point_id) for h in hits)
+
+
 async def test_search_reaches_l1_records(built, embedder):
     async with node(built, embedder, model=False, start=False) as (memory, _):
         l1_hits = await memory.search("Where does my sister Ana live?", k=5, layers=("l1",))
         both = await memory.search("Where does my sister Ana live?", k=10, layers=("l0", "l1"))
         only_l0 = await memory.search("Where does my sister Ana live?", k=10)
+        each = await memory.search_each("Where does my sister Ana live?", {"l1": 5, "l0": 10})
+    # One embedding, the same results (the engine orders equal RRF scores arbitrarily).
+    assert {layer: ranked(hits) for layer, hits in each.items()} == {
+        "l1": ranked(l1_hits),
+        "l0": ranked(only_l0),
+    }
     assert l1_hits and all(h.layer == "l1" for h in l1_hits)
     assert any("Porto" in h.text for h in l1_hits)
     assert {h.layer for h in both} == {"l0", "l1"}

@@ -70,16 +70,30 @@ def central_order(vectors: np.ndarray) -> list[int]:
     return sorted(range(len(vectors)), key=lambda i: (-float(scores[i]), i))
 
 
-def _best_sentence(text: str, weights: Counter[str]) -> str | None:
+_FIRST_PERSON = frozenset({"i", "my", "i'm", "i've", "me"})
+
+
+def sentence_score(sentence: str, weights: Counter[str]) -> float:
+    """How much of what ``weights`` values a sentence carries; 0 for fragments under 3 words."""
+    terms = content_words(sentence)
+    if len(terms) < 3:
+        return 0.0
+    return sum(weights[t] for t in set(terms)) / len(terms) ** 0.5
+
+
+def best_sentence(
+    text: str, weights: Counter[str], *, first_person: bool = False
+) -> tuple[str, float] | None:
+    """The sentence of ``text`` that carries most of ``weights``, with its score; with
+    ``first_person``, only sentences the owner says of themself ("I", "my")."""
     best, best_score = None, 0.0
     for sentence in sentences(text):
-        terms = content_words(sentence)
-        if len(terms) < 3:
+        if first_person and not _FIRST_PERSON & {w.lower().strip(".,") for w in sentence.split()}:
             continue
-        score = sum(weights[t] for t in set(terms)) / len(terms) ** 0.5
+        score = sentence_score(sentence, weights)
         if score > best_score:
             best, best_score = sentence, score
-    return best
+    return None if best is None else (best, best_score)
 
 
 def extract_insight(
@@ -91,9 +105,10 @@ def extract_insight(
     points: list[tuple[int, KeyPoint]] = []
     seen: set[str] = set()
     for index in order:
-        sentence = _best_sentence(chunks[index].text, weights)
-        if sentence is None or sentence in seen:
+        found = best_sentence(chunks[index].text, weights)
+        if found is None or found[0] in seen:
             continue
+        sentence = found[0]
         seen.add(sentence)
         points.append((index, KeyPoint(shorten(sentence, _SENTENCE_CHARS), chunks[index].id)))
         if len(points) == _KEY_POINTS:

@@ -25,15 +25,15 @@ from secondme.node.memory.ingest import IngestResult
 from secondme.node.memory.l1 import clustering
 from secondme.node.memory.l1.extract import (
     ChunkText,
+    best_sentence,
     extract_entities,
     extract_insight,
     group_relations,
     rule_kind,
 )
 from secondme.node.memory.l1.generate import L1Writer, ModelOutputRejected
-from secondme.node.memory.l1.store import MAX_ATTEMPTS, Job, TopicDraft, describe_entity
+from secondme.node.memory.l1.store import Job, TopicDraft, describe_entity
 from secondme.node.memory.l1.text import (
-    content_words,
     find_dates,
     sentences,
     shorten,
@@ -56,6 +56,7 @@ NOT_TOPIC_NAMES = ("person", "thing")
 """Entities of these kinds do not name an interest: a topic about hikes with Tomás is not
 "Tomás" (places and organisations may: "Lisbon", "Hospital de Santa Maria")."""
 _MAX_EVENTS = 50
+_FACT_CHARS = 220
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +180,7 @@ class L1Service:
                 raise  # the daemon stops: the job stays running, resume() re-queues it
             except ModelOutputRejected as exc:
                 log.warning("L1 %s: %s", job.label, exc)
-                self.store.mark_failed(
-                    Job(job.kind, job.target, job.version, MAX_ATTEMPTS - 1), str(exc)
-                )
+                self.store.mark_failed(job, str(exc), final=True)  # the writer already retried
             except Exception as exc:
                 log.exception("L1 %s failed", job.label)
                 self.store.mark_failed(job, f"{type(exc).__name__}: {exc}")
@@ -340,10 +339,9 @@ class L1Service:
         if not topics:
             return
         topic = topics[0]
-        found = self._documents.chunks_with_documents(topic["chunks"][:NAMING_SAMPLES])
-        chunk_texts = [found[c][0].text for c in topic["chunks"][:NAMING_SAMPLES] if c in found]
-        weights = term_counts(chunk_texts)
-        samples = [_key_sentence(t, weights) for t in chunk_texts]
+        found = self._documents.chunk_texts(topic["chunks"][:NAMING_SAMPLES])
+        weights = term_counts(found.values())
+        samples = [s for s in (_key_sentence(t, weights) for t in found.values()) if s]
         people = self.store.names_of_kind(*NOT_TOPIC_NAMES)
         name, description = await self.writer.topic_name(topic["terms"], samples, people)
         self.store.rename_topic(
@@ -362,8 +360,7 @@ class L1Service:
         if doc is None or insight is None or doc.content_hash != job.version:
             return
         points = [p["text"] for p in insight["key_points"]]
-        found = self._documents.chunks_with_documents(insight["sources"])
-        sources = [found[c][0].text for c in insight["sources"] if c in found]
+        sources = list(self._documents.chunk_texts(insight["sources"]).values())
         title, overview = await self.writer.document_title("\n".join(points), sources)
         self.store.set_insight_text(doc.id, title=title, overview=overview, method="model")
         await asyncio.to_thread(self._index_insight, doc)
@@ -421,18 +418,19 @@ class L1Service:
     def _profile_material(self) -> tuple[list[_Topic], list[tuple[str, str]], list[str]]:
         topics = []
         for topic in self.store.topics()[:PROFILE_TOPICS]:
-            wanted = topic["chunks"][:FACT_SEARCH]
-            found = self._documents.chunks_with_documents(wanted)
             # The topic's distinctive words, the most distinctive weighing most.
             weights = Counter({t: len(topic["terms"]) - i for i, t in enumerate(topic["terms"])})
             fact, fact_chunk, best = None, None, 0.0
-            for chunk_id in wanted:
-                if chunk_id not in found:
-                    continue
-                sentence = _key_sentence(found[chunk_id][0].text, weights, first_person=True)
-                score = _sentence_score(sentence, weights) if sentence else 0.0
-                if score > best:
-                    fact, fact_chunk, best = sentence, chunk_id, score
+            for chunk_id, text in self._documents.chunk_texts(
+                topic["chunks"][:FACT_SEARCH]
+            ).items():
+                candidate = best_sentence(text, weights, first_person=True)
+                if candidate and candidate[1] > best:
+                    fact, fact_chunk, best = (
+                        shorten(candidate[0], _FACT_CHARS),
+                        chunk_id,
+                        candidate[1],
+                    )
             topics.append(_Topic(topic["name"], len(topic["chunks"]), fact, fact_chunk))
         recent = []
         for doc in sorted(self._documents.list(), key=lambda d: -d.ingested_at)[:3]:
@@ -488,24 +486,9 @@ async def _no_model(*args, **kwargs):
     raise ModelOutputRejected("no model is loaded")
 
 
-def _sentence_score(sentence: str, weights: Counter[str]) -> float:
-    terms = content_words(sentence)
-    if len(terms) < 3:
-        return 0.0
-    return sum(weights[t] for t in set(terms)) / len(terms) ** 0.5
-
-
-def _key_sentence(text: str, weights: Counter[str], *, first_person: bool = False) -> str | None:
-    best, best_score = None, 0.0
-    for sentence in sentences(text):
-        if first_person and not {"i", "my", "i'm", "i've", "me"} & {
-            w.lower().strip(".,") for w in sentence.split()
-        }:
-            continue
-        score = _sentence_score(sentence, weights)
-        if score > best_score:
-            best, best_score = sentence, score
-    return shorten(best, 220) if best else None
+def _key_sentence(text: str, weights: Counter[str]) -> str | None:
+    found = best_sentence(text, weights)
+    return shorten(found[0], _FACT_CHARS) if found else None
 
 
 def _shared_tags(docs: Sequence[DocumentRecord | None]) -> list[str]:
@@ -537,12 +520,8 @@ def _unique_names(drafts: list[TopicDraft]) -> list[TopicDraft]:
             extra = [t for t in d.terms if t.lower() not in name.lower()][:1]
             name = f"{name} ({extra[0]})" if extra else f"{name} ({len(seen) + 1})"
         seen.add(name.lower())
-        result.append(d if name == d.name else _renamed(d, name))
+        result.append(d if name == d.name else dataclasses.replace(d, name=name))
     return result
-
-
-def _renamed(draft: TopicDraft, name: str) -> TopicDraft:
-    return dataclasses.replace(draft, name=name)
 
 
 def _events(chunks: Sequence[ChunkRecord]) -> tuple[tuple[str, str, str], ...]:

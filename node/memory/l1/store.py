@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from secondme.node.db import Database
+from secondme.node.memory.l1.extract import OWNER_KEY
 
 JOB_ORDER = ("document", "topics", "topic", "profile", "summary", "entity_types")
 """Kinds of L1 work, in the order the worker takes them: cheap and foundational first."""
@@ -124,9 +125,10 @@ class L1Store:
     def mark_done(self, job: Job) -> None:
         self._set_state(job, "state = 'done', error = NULL, finished_at = ?", (time.time(),))
 
-    def mark_failed(self, job: Job, error: str) -> str:
-        """Count a failed attempt; after :data:`MAX_ATTEMPTS` the job stays failed. New state."""
-        attempts = job.attempts + 1
+    def mark_failed(self, job: Job, error: str, *, final: bool = False) -> str:
+        """Count a failed attempt; after :data:`MAX_ATTEMPTS` (or at once when ``final``) the
+        job stays failed. Returns the new state."""
+        attempts = MAX_ATTEMPTS if final else job.attempts + 1
         state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
         self._set_state(
             job,
@@ -437,8 +439,6 @@ class L1Store:
 
         Mentions of ``chunk_ids`` are replaced, so re-processing a document is idempotent.
         """
-        from secondme.node.memory.l1.extract import OWNER_KEY
-
         with self._db.transaction() as conn:
             marks = ",".join("?" * len(chunk_ids)) or "''"
             conn.execute(f"DELETE FROM entity_mentions WHERE chunk_id IN ({marks})", chunk_ids)
@@ -520,9 +520,26 @@ class L1Store:
                 [(kind, typed_by, entity_id) for entity_id, kind in kinds.items()],
             )
 
-    def entities(self, *, name: str | None = None, kind: str | None = None) -> list[dict]:
+    def entity_names(self) -> list[tuple[str, str]]:
+        """(id, name) of every entity but the owner, most mentioned first: one light query,
+        for matching names in text before fetching the few entities that matter."""
+        rows = self._db.query(
+            "SELECT e.id, e.name, (SELECT COUNT(*) FROM entity_mentions m "
+            "WHERE m.entity_id = e.id) AS n FROM entities e WHERE e.key != ? "
+            "ORDER BY n DESC, e.key",
+            (OWNER_KEY,),
+        )
+        return [(r["id"], r["name"]) for r in rows]
+
+    def entities(
+        self,
+        *,
+        name: str | None = None,
+        kind: str | None = None,
+        ids: Collection[str] | None = None,
+    ) -> list[dict]:
         """The graph: entities with their mentions and relations; ``name`` selects one entity
-        and its neighbours."""
+        and its neighbours, ``ids`` exactly those entities."""
         rows = self._db.query(
             "SELECT e.*, (SELECT COUNT(*) FROM entity_mentions m WHERE m.entity_id = e.id) AS n "
             "FROM entities e ORDER BY n DESC, e.key"
@@ -533,7 +550,7 @@ class L1Store:
             "GROUP_CONCAT(ev.chunk_id) AS chunks FROM relations r "
             "JOIN relation_evidence ev ON ev.relation_id = r.id GROUP BY r.id ORDER BY r.id"
         )
-        selected = set(by_id)
+        selected = set(by_id) if ids is None else set(ids) & set(by_id)
         if name:
             wanted = name.strip().lower()
             hits = {i for i, r in by_id.items() if wanted in (r["key"], r["name"].lower())}
@@ -556,7 +573,7 @@ class L1Store:
                     "name": r["name"],
                     "kind": r["kind"],
                     "typed_by": r["typed_by"],
-                    "owner": r["key"] == "@owner",
+                    "owner": r["key"] == OWNER_KEY,
                     "context": r["context"],
                     "chunks": [m["chunk_id"] for m in mentions],
                     "relations": [

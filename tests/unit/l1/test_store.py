@@ -147,7 +147,11 @@ def test_forgetting_a_document_removes_only_what_was_derived_from_it(db):
     assert point in documents.pending_garbage()
     assert [t["id"] for t in store.topics()] == ["t-cook"]
     names = {e["name"]: e for e in store.entities()}
-    assert set(names) == {"Ana"}  # Torre and the owner's relation to it came only from hike.md
+    assert set(names) == {"Ana"}
+    assert [n for _, n in store.entity_names()] == ["Ana"]  # the owner is not a match target
+    assert [e["name"] for e in store.entities(ids=[names["Ana"]["id"]])] == [
+        "Ana"
+    ]  # Torre and the owner's relation to it came only from hike.md
     assert names["Ana"]["chunks"] == [c1]
     assert store.profile_versions() == [kept] and old != kept
 
