@@ -21,10 +21,20 @@ from secondme.node.setup_node import read_token
 class ApiError(NodeError):
     """An error answered by the daemon, carrying its code and status."""
 
-    def __init__(self, message: str, *, code: str, status: int) -> None:
+    def __init__(
+        self, message: str, *, code: str, status: int, remote_code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
+        self.remote_code = remote_code
+        """For ``peer_refused``: the code the peer's node answered (``grant_revoked``, ...)."""
+
+    def to_json(self) -> dict[str, dict[str, str]]:
+        body = super().to_json()
+        if self.remote_code:
+            body["error"]["remote_code"] = self.remote_code
+        return body
 
 
 def _pid_alive(pid: int) -> bool:
@@ -72,12 +82,14 @@ class NodeClient:
     def _raise_for(self, response: httpx.Response) -> None:
         if response.status_code < 400:
             return
+        remote_code = None
         try:
             error = response.json()["error"]
             message, code = error["message"], error["code"]
-        except (ValueError, KeyError, TypeError):
+            remote_code = error.get("remote_code")
+        except (ValueError, KeyError, TypeError, AttributeError):
             message, code = response.text.strip() or response.reason_phrase, "http_error"
-        raise ApiError(message, code=code, status=response.status_code)
+        raise ApiError(message, code=code, status=response.status_code, remote_code=remote_code)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -95,6 +107,9 @@ class NodeClient:
 
     def patch(self, path: str, body: dict) -> Any:
         return self.request("PATCH", path, json=body)
+
+    def put(self, path: str, body: dict) -> Any:
+        return self.request("PUT", path, json=body)
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)

@@ -118,12 +118,25 @@ class MemorySettings:
     """Times a model answer is asked for again when it fails validation."""
 
 
+DEFAULT_POLICIES = ("refuse", "public-profile")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessSettings:
+    default_policy: str = "refuse"
+    """What a peer with no grant gets: ``refuse``, or ``public-profile`` (``profile.read``
+    answered with the public profile fields only)."""
+    context_items: int = 8
+    """Snippets in a context bundle when the asker names no number."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     api: ApiSettings = field(default_factory=ApiSettings)
     p2p: P2PSettings = field(default_factory=P2PSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     def validate(self) -> NodeConfig:
         if self.memory.vector_backend not in VECTOR_BACKENDS:
@@ -133,6 +146,11 @@ class NodeConfig:
             )
         if not 0 <= self.api.port <= 65535:
             raise ConfigError(f"api.port = {self.api.port}: not a TCP port")
+        if self.access.default_policy not in DEFAULT_POLICIES:
+            raise ConfigError(
+                f"access.default_policy = {self.access.default_policy!r}: "
+                f"choose one of {', '.join(DEFAULT_POLICIES)}"
+            )
         if self.memory.chunk_overlap >= self.memory.chunk_tokens:
             raise ConfigError("memory.chunk_overlap must be smaller than memory.chunk_tokens")
         return self

@@ -21,6 +21,9 @@ import time
 
 from aiohttp import web
 
+from secondme.node.access.gate import AccessGate
+from secondme.node.access.service import AccessService
+from secondme.node.access.store import AccessStore
 from secondme.node.api.app import build_app, is_loopback
 from secondme.node.chat.history import ChatHistory
 from secondme.node.chat.service import ChatService
@@ -41,6 +44,7 @@ from secondme.node.peers import PeerStore
 from secondme.node.roles import RoleStore
 from secondme.node.services import NodeServices
 from secondme.node.setup_node import read_token
+from secondme.protocol.clock import SystemClock
 from secondme.protocol.errors import TransportError
 
 log = logging.getLogger("secondme.node")
@@ -90,7 +94,22 @@ async def _open_services(
         settings=config.models,
         retrieve_k=config.memory.retrieve_k,
     )
-    p2p = P2PService(identity, config.p2p.listen, peers=peers, owner=owner)
+    clock = SystemClock()
+    access_store = AccessStore(db)
+    gate = AccessGate(identity, access_store, clock, default_policy=config.access.default_policy)
+    p2p = P2PService(identity, config.p2p.listen, peers=peers, owner=owner, gate=gate, clock=clock)
+    access = AccessService(
+        identity=identity,
+        store=access_store,
+        gate=gate,
+        p2p=p2p,
+        peers=peers,
+        memory=memory,
+        chat=chat,
+        owner=owner,
+        settings=config.access,
+    )
+    chat.peer_notes = access.peer_notes
     return NodeServices(
         data_dir=data_dir,
         config=config,
@@ -104,6 +123,7 @@ async def _open_services(
         roles=roles,
         peers=peers,
         p2p=p2p,
+        access=access,
     )
 
 

@@ -107,7 +107,18 @@ class PeerUnreachable(NodeError):
 
 
 class PeerRefused(NodeError):
-    """A peer answered with an SMP error frame."""
+    """A peer answered with an SMP error frame; ``remote_code`` is the code it sent (e.g.
+    ``grant_revoked``), for scripts to tell refusals apart."""
 
     code = "peer_refused"
     status = 502
+
+    def __init__(self, message: str, *, remote_code: str | None = None) -> None:
+        super().__init__(message)
+        self.remote_code = remote_code
+
+    def to_json(self) -> dict[str, dict[str, str]]:
+        body = super().to_json()
+        if self.remote_code:
+            body["error"]["remote_code"] = self.remote_code
+        return body

@@ -231,4 +231,98 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        "0004_access",
+        (
+            # Grants this node issued (to a peer, or handed on by delegation). ``id`` is the
+            # revocation id of the block that made it: the authority block for a root grant.
+            """
+            CREATE TABLE grants_issued (
+                id            TEXT PRIMARY KEY,
+                root_id       TEXT NOT NULL,
+                issuer        TEXT NOT NULL,
+                peer_id       TEXT NOT NULL,
+                token         BLOB NOT NULL,
+                abilities     TEXT NOT NULL,
+                scope         TEXT NOT NULL,
+                expires_ms    INTEGER NOT NULL,
+                max_uses      INTEGER,
+                rate          TEXT,
+                delegable     INTEGER NOT NULL,
+                created_ms    INTEGER NOT NULL,
+                parent_id     TEXT,
+                delivered_ms  INTEGER,
+                delivery_error TEXT,
+                revoked_ms    INTEGER
+            )
+            """,
+            """
+            CREATE INDEX grants_issued_by_root ON grants_issued(root_id)
+            """,
+            # Grants peers gave this node; ``id`` is the revocation id of this copy's last block.
+            """
+            CREATE TABLE grants_received (
+                id           TEXT PRIMARY KEY,
+                root_id      TEXT NOT NULL,
+                issuer       TEXT NOT NULL,
+                from_peer    TEXT NOT NULL,
+                token        BLOB NOT NULL,
+                abilities    TEXT NOT NULL,
+                scope        TEXT NOT NULL,
+                expires_ms   INTEGER NOT NULL,
+                delegable    INTEGER NOT NULL,
+                received_ms  INTEGER NOT NULL,
+                revoked_ms   INTEGER
+            )
+            """,
+            """
+            CREATE TABLE revocations (
+                revocation_id TEXT PRIMARY KEY,
+                root_id       TEXT NOT NULL,
+                revoked_ms    INTEGER NOT NULL,
+                by_peer       TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE grant_uses (
+                root_id      TEXT PRIMARY KEY,
+                uses         INTEGER NOT NULL,
+                last_used_ms INTEGER NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE audit (
+                id           INTEGER PRIMARY KEY AUTOINCREMENT,
+                at_ms        INTEGER NOT NULL,
+                peer_id      TEXT NOT NULL,
+                request_type TEXT NOT NULL,
+                request_id   TEXT,
+                ability      TEXT,
+                grant_id     TEXT,
+                decision     TEXT NOT NULL CHECK (decision IN ('allowed', 'refused')),
+                code         TEXT,
+                message      TEXT NOT NULL DEFAULT '',
+                shared       TEXT NOT NULL DEFAULT '[]'
+            )
+            """,
+            """
+            CREATE INDEX audit_by_peer ON audit(peer_id, at_ms)
+            """,
+            # Context bundles peers sealed to this node: kept sealed (verifiable later), with
+            # the opened items and their embeddings for the owner's chat.
+            """
+            CREATE TABLE peer_context (
+                id          TEXT PRIMARY KEY,
+                peer_id     TEXT NOT NULL,
+                grant_id    TEXT NOT NULL,
+                query       TEXT NOT NULL,
+                created_ms  INTEGER NOT NULL,
+                received_ms INTEGER NOT NULL,
+                bundle      BLOB NOT NULL,
+                items       TEXT NOT NULL,
+                vectors     BLOB NOT NULL
+            )
+            """,
+        ),
+    ),
 )

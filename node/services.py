@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from secondme.node.access.service import AccessService
 from secondme.node.chat.service import ChatService
 from secondme.node.config import DataDir, NodeConfig
 from secondme.node.db import Database
@@ -32,5 +33,6 @@ class NodeServices:
     roles: RoleStore
     peers: PeerStore
     p2p: P2PService
+    access: AccessService
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
     started_at: float = field(default_factory=time.time)

@@ -47,6 +47,8 @@ class RemoteProtocolError(SmpError):
     def __init__(self, message: str, *, request_id: int | None = None) -> None:
         super().__init__(message)
         self.request_id = request_id
+        self.message_type: str | None = None
+        """The refused request's type, once its envelope was read (for logs and audits)."""
 
 
 class FrameTooLarge(RemoteProtocolError):

@@ -72,6 +72,18 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"
     UNAUTHORIZED = "unauthorized"
+    NO_GRANT = "no_grant"
+    GRANT_TAMPERED = "grant_tampered"
+    GRANT_FORGED = "grant_forged"
+    GRANT_REVOKED = "grant_revoked"
+    GRANT_WIDENED = "grant_widened"
+    WRONG_AUDIENCE = "wrong_audience"
+    UNKNOWN_ABILITY = "unknown_ability"
+    ABILITY_NOT_GRANTED = "ability_not_granted"
+    GRANT_EXPIRED = "grant_expired"
+    GRANT_USED_UP = "grant_used_up"
+    GRANT_RATE_LIMITED = "grant_rate_limited"
+    OUT_OF_SCOPE = "out_of_scope"
     INTERNAL = "internal"
 
 
@@ -100,11 +112,16 @@ class Response(Message):
 
 
 class Request(Message):
-    """A message that asks; ``RESPONSE`` is the one type that may answer it (or an error)."""
+    """A message that asks; ``RESPONSE`` is the one type that may answer it (or an error).
+
+    A request type that sets ``PART`` is *streamed*: the responder may send any number of
+    ``PART`` messages (on the same stream, same request id) before the one ``RESPONSE``.
+    """
 
     __slots__ = ()
     KIND = Kind.REQUEST
     RESPONSE: ClassVar[type[Response]]
+    PART: ClassVar[type[Response] | None] = None
 
 
 def _check_versions(name: str, value: object) -> tuple[Version, ...]:
@@ -327,6 +344,8 @@ class MessageRegistry:
         for cls in self._classes.values():
             if issubclass(cls, Request) and cls.RESPONSE not in self:
                 raise ValueError(f"{cls.__name__} is answered by the unregistered {cls.RESPONSE}")
+            if issubclass(cls, Request) and cls.PART is not None and cls.PART not in self:
+                raise ValueError(f"{cls.__name__} is streamed in the unregistered {cls.PART}")
 
     def extended(self, *classes: type[Message]) -> MessageRegistry:
         return MessageRegistry([*self._classes.values(), *classes])

@@ -15,9 +15,15 @@ know which role this node plays until it has to decide whose fault an impossible
 
     state               requester emits       responder emits
     IDLE                REQUEST -> AWAITING   -
-    AWAITING_RESPONSE   -                     RESPONSE -> DONE, ERROR -> DONE
+    AWAITING_RESPONSE   -                     RESPONSE -> DONE, ERROR -> DONE,
+                                              PART -> STREAMING
+    STREAMING           -                     PART -> STREAMING, RESPONSE -> DONE,
+                                              ERROR -> DONE
     DONE                -                     -
     BROKEN              -                     -
+
+A PART is a response-kind message whose type is the request type's ``PART`` (streamed
+requests only, such as ``ask``): pieces of the answer sent before the final response.
 
 An event missing from the table is impossible. If this node would emit it (answering twice,
 asking with a response), that is a bug here: :class:`LocalProtocolError`. If the peer emitted it
@@ -80,12 +86,14 @@ class Role(Enum):
 class State(Enum):
     IDLE = "idle"
     AWAITING_RESPONSE = "awaiting response"
+    STREAMING = "streaming"
     DONE = "done"
     BROKEN = "broken"
 
 
 class Event(Enum):
     REQUEST = "request"
+    PART = "part"
     RESPONSE = "response"
     ERROR = "error"
 
@@ -93,6 +101,12 @@ class Event(Enum):
 TRANSITIONS: dict[State, dict[tuple[Role, Event], State]] = {
     State.IDLE: {(Role.REQUESTER, Event.REQUEST): State.AWAITING_RESPONSE},
     State.AWAITING_RESPONSE: {
+        (Role.RESPONDER, Event.PART): State.STREAMING,
+        (Role.RESPONDER, Event.RESPONSE): State.DONE,
+        (Role.RESPONDER, Event.ERROR): State.DONE,
+    },
+    State.STREAMING: {
+        (Role.RESPONDER, Event.PART): State.STREAMING,
         (Role.RESPONDER, Event.RESPONSE): State.DONE,
         (Role.RESPONDER, Event.ERROR): State.DONE,
     },
@@ -100,6 +114,9 @@ TRANSITIONS: dict[State, dict[tuple[Role, Event], State]] = {
     State.BROKEN: {},
 }
 """state -> (who emits, event) -> next state; anything absent is impossible."""
+
+_ANSWERABLE = frozenset({State.AWAITING_RESPONSE, State.STREAMING})
+"""States in which the responder may still send (parts, then the answer)."""
 
 _EVENT_OF_KIND = {
     Kind.REQUEST: Event.REQUEST,
@@ -259,12 +276,14 @@ class SmpEndpoint:
     def receive_response(self, peer: PeerId, outgoing: OutgoingRequest, payload: bytes) -> Response:
         """Check and parse the answer ``peer`` sent to ``outgoing``.
 
-        Raises :class:`RemoteError` when the answer is an error frame, a
+        For a streamed request, each part comes back here too (an instance of the request's
+        ``PART``; the exchange stays open, so call again with the next frame) until the final
+        response. Raises :class:`RemoteError` when the answer is an error frame, a
         :class:`RemoteProtocolError` when it is not a valid answer (after which the exchange
         is broken), and :class:`LocalProtocolError` if ``outgoing`` was already answered.
         """
         exchange = outgoing.exchange
-        if exchange.state is not State.AWAITING_RESPONSE:
+        if exchange.state not in _ANSWERABLE:
             raise LocalProtocolError(f"the exchange is {exchange.state.value}, not awaiting")
         try:
             envelope = decode_envelope(payload)
@@ -281,8 +300,18 @@ class SmpEndpoint:
                 raise UnexpectedMessage(
                     f"answer to request {envelope.request_id}, not {outgoing.request_id}"
                 )
-            exchange.process(Role.RESPONDER, _EVENT_OF_KIND[envelope.kind])
+            part = outgoing.message.PART
+            is_part = (
+                part is not None
+                and envelope.kind is Kind.RESPONSE
+                and envelope.message_type == part.TYPE
+            )
+            event = Event.PART if is_part else _EVENT_OF_KIND[envelope.kind]
+            exchange.process(Role.RESPONDER, event)
             expected = ErrorMessage if envelope.kind is Kind.ERROR else outgoing.message.RESPONSE
+            if is_part:
+                assert part is not None
+                expected = part
             if envelope.message_type != expected.TYPE:
                 raise UnexpectedMessage(
                     f"a {envelope.message_type!r} does not answer a {outgoing.message.TYPE!r}"
@@ -320,6 +349,7 @@ class SmpEndpoint:
             message = self._registry.parse(envelope)
         except RemoteProtocolError as exc:
             exc.request_id = envelope.request_id
+            exc.message_type = envelope.message_type
             raise
         assert isinstance(message, Request)  # the registry keys request types by kind
         version = Version(major=ours.major, minor=min(ours.minor, envelope.version.minor))
@@ -339,10 +369,28 @@ class SmpEndpoint:
                 f"a {incoming.message.TYPE!r} is answered by {expected.__name__}, "
                 f"not {type(message).__name__}"
             )
-        if incoming.exchange.state is not State.AWAITING_RESPONSE:
+        if incoming.exchange.state not in _ANSWERABLE:
             raise LocalProtocolError(f"the request is {incoming.exchange.state.value}")
         payload = self._seal(incoming.version, message, request_id=incoming.request_id)
         incoming.exchange.process(Role.RESPONDER, Event.RESPONSE)
+        return payload
+
+    def respond_part(self, incoming: IncomingRequest, message: Response) -> bytes:
+        """Sign one part of a streamed answer to ``incoming``; the final answer still follows
+        with :meth:`respond` (or :meth:`respond_error`).
+
+        Raises :class:`LocalProtocolError` if the request type is not streamed, ``message`` is
+        not its ``PART`` type, or the request was already answered.
+        """
+        part = type(incoming.message).PART
+        if part is None or type(message) is not part:
+            raise LocalProtocolError(
+                f"a {incoming.message.TYPE!r} is not streamed in {type(message).__name__}"
+            )
+        if incoming.exchange.state not in _ANSWERABLE:
+            raise LocalProtocolError(f"the request is {incoming.exchange.state.value}")
+        payload = self._seal(incoming.version, message, request_id=incoming.request_id)
+        incoming.exchange.process(Role.RESPONDER, Event.PART)
         return payload
 
     def respond_error(
@@ -363,7 +411,7 @@ class SmpEndpoint:
         if not error.is_registered:
             raise LocalProtocolError(f"error code {error.code!r} is not in the SMP registry")
         if isinstance(request, IncomingRequest):
-            if request.exchange.state is not State.AWAITING_RESPONSE:
+            if request.exchange.state not in _ANSWERABLE:
                 raise LocalProtocolError(f"the request is {request.exchange.state.value}")
             payload = self._seal(request.version, error, request_id=request.request_id)
             request.exchange.process(Role.RESPONDER, Event.ERROR)

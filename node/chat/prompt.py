@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from secondme.node.memory.retrieval import L1Hit, SearchHit
+from secondme.node.memory.retrieval import L1Hit, PeerHit, SearchHit
 from secondme.node.owner import OwnerProfile
 from secondme.node.roles import Role
 
 Message = dict[str, str]
-Memory = SearchHit | L1Hit
+Memory = SearchHit | L1Hit | PeerHit
 TokenCounter = Callable[[str], int]
 
 # Per-message overhead of chat templates (role markers, separators), a safe upper bound.
@@ -55,7 +55,10 @@ def memory_block(hits: Sequence[Memory]) -> str:
     L1 pieces are what the node understood about its owner (profile, topics, people); L0 pieces
     are the owner's own words, for detail. Each is labelled with its layer and source.
     """
-    lines = ["Memories (L1 = what I know about myself, L0 = my own notes; most relevant first):"]
+    lines = [
+        "Memories (L1 = what I know about myself, L0 = my own notes, PEER = what another "
+        "person shared with me; most relevant first):"
+    ]
     for number, hit in enumerate(hits, start=1):
         text = " ".join(hit.text.split())
         lines.append(f"[{number}] ({hit.layer.upper()}, {hit.citation()}) {text}")

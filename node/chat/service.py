@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from secondme.node.chat.history import ChatHistory
@@ -18,10 +18,11 @@ from secondme.node.chat.prompt import (
 from secondme.node.config import ModelSettings
 from secondme.node.memory.l1.store import describe_entity
 from secondme.node.memory.l1.text import shorten, words
-from secondme.node.memory.retrieval import L1Hit
+from secondme.node.memory.retrieval import L1Hit, PeerHit
 from secondme.node.memory.service import Memory as MemoryService
+from secondme.node.memory.vectors import ScopeFilter
 from secondme.node.models.llm import ChatModel, Finished, Piece
-from secondme.node.owner import OwnerStore
+from secondme.node.owner import OwnerProfile, OwnerStore
 from secondme.node.roles import RoleStore
 
 
@@ -58,6 +59,8 @@ class ChatService:
         self.history = history
         self._settings = settings
         self._retrieve_k = retrieve_k
+        self.peer_notes: Callable[[str], Awaitable[list[PeerHit]]] | None = None
+        """Set by the daemon: snippets peers shared that are near a question."""
 
     async def grounding(self, question: str, layers: Sequence[str]) -> list[Memory]:
         """L1 first (profile, people and places named, relevant topics), then L0 for detail."""
@@ -72,21 +75,26 @@ class ChatService:
         if limits:
             hits = await self._memory.search_each(question, limits)
             found += hits.get("l1", []) + hits.get("l0", [])
+        if self.peer_notes is not None:
+            found += await self.peer_notes(question)
         return found
 
-    def _l1_notes(self, question: str) -> list[L1Hit]:
-        notes = []
+    def _profile_note(self) -> list[L1Hit]:
         profile = self._memory.l1.profile()
-        if profile and profile["first_person"]:
-            notes.append(
-                L1Hit(
-                    point_id="",
-                    kind="profile",
-                    ref_id=str(profile["version"]),
-                    text=f"My profile\n{shorten(profile['first_person'], _PROFILE_CHARS)}",
-                    score=1.0,
-                )
+        if not profile or not profile["first_person"]:
+            return []
+        return [
+            L1Hit(
+                point_id="",
+                kind="profile",
+                ref_id=str(profile["version"]),
+                text=f"My profile\n{shorten(profile['first_person'], _PROFILE_CHARS)}",
+                score=1.0,
             )
+        ]
+
+    def _l1_notes(self, question: str) -> list[L1Hit]:
+        notes = self._profile_note()
         asked = " " + " ".join(words(question)) + " "
         named = [
             entity_id
@@ -104,6 +112,54 @@ class ChatService:
                 )
             )
         return notes
+
+    async def answer_peer(
+        self,
+        question: str,
+        *,
+        scope: ScopeFilter | None,
+        profile: bool,
+        asker: str,
+    ) -> AsyncIterator[ChatEvent]:
+        """Answer another node's question as the owner, from the granted part of memory only.
+
+        ``scope`` is the grant's filter (``None``: no memory at all), applied inside the vector
+        search, so nothing outside it is ever retrieved; ``profile`` adds the L1 profile. The
+        prompt holds only the owner's *public* fields, no chat history and no entity notes
+        (those draw on all of memory). Nothing is saved to the owner's chat history.
+        """
+        found: list[Memory] = []
+        if profile:
+            found += await asyncio.to_thread(self._profile_note)
+        if scope is not None and self._retrieve_k > 0:
+            limits = {
+                layer: k
+                for layer, k in (("l1", _L1_HITS), ("l0", self._retrieve_k))
+                if layer in scope.layers
+            }
+            if limits:
+                hits = await self._memory.search_each(question, limits, scope=scope)
+                found += hits.get("l1", []) + hits.get("l0", [])
+        owner = self._owner.get()
+        public = OwnerProfile(fields=owner.public_fields(), public=owner.public)
+        system = persona_prompt(public)
+        max_tokens = self._settings.max_answer_tokens
+        messages, used = build_messages(
+            system=system,
+            hits=found,
+            history=[],
+            question=question,
+            count_tokens=self.model.count_tokens,
+            budget=prompt_budget(self._settings.context_tokens, max_tokens),
+        )
+        yield Sources("", tuple(used))
+        async for event in self.model.stream(
+            messages,
+            requester=f"peer:{asker}",
+            max_tokens=max_tokens,
+            temperature=self._settings.temperature,
+        ):
+            yield event
 
     async def chat(
         self,

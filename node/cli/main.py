@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from secondme import node as node_package
+from secondme.node.cli import access as access_commands
 from secondme.node.cli import chat as chat_commands
 from secondme.node.cli import memory as memory_commands
 from secondme.node.cli import network as network_commands
@@ -263,6 +264,7 @@ for command in (
     network_commands.hello,
     people_commands.me,
     people_commands.role,
+    *access_commands.COMMANDS,
 ):
     cli.add_command(command)
 

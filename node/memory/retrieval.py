@@ -104,6 +104,39 @@ class L1Hit:
         }
 
 
+LAYER_PEER = "peer"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerHit:
+    """A snippet another node shared with this one (a context bundle), not the owner's own."""
+
+    peer_id: str
+    peer_name: str
+    bundle_id: str
+    ref: str
+    title: str
+    text: str
+    score: float
+
+    layer = LAYER_PEER
+
+    def citation(self) -> str:
+        return f"shared by {self.peer_name}: '{self.title}'"
+
+    def to_json(self) -> dict:
+        return {
+            "layer": LAYER_PEER,
+            "peer_id": self.peer_id,
+            "peer": self.peer_name,
+            "bundle_id": self.bundle_id,
+            "ref": self.ref,
+            "title": self.title,
+            "text": self.text,
+            "score": self.score,
+        }
+
+
 def _check_layers(layers: Sequence[str]) -> None:
     if not layers or set(layers) - set(LAYERS):
         raise ValueError(f"layers must be some of {', '.join(LAYERS)}, got {list(layers)}")
@@ -136,20 +169,30 @@ class Retriever:
         k: int = 10,
         tags: Sequence[str] = (),
         layers: Sequence[str] = (LAYER_L0,),
+        scope: ScopeFilter | None = None,
     ) -> list[SearchHit | L1Hit]:
         """The ``k`` best memories for ``query`` in ``layers``; with ``tags``, only those
-        carrying one of them (an L1 record carries the tags all its sources share)."""
+        carrying one of them (an L1 record carries the tags all its sources share).
+
+        ``scope`` is a grant's: its layers, tags and points bound the search itself, so that
+        nothing outside it is ever a candidate.
+        """
         _check_layers(layers)
-        return self._search(*self._encode(query), k=k, tags=tags, layers=layers)
+        return self._search(*self._encode(query), k=k, tags=tags, layers=layers, scope=scope)
 
     def search_each(
-        self, query: str, limits: Mapping[str, int], *, tags: Sequence[str] = ()
+        self,
+        query: str,
+        limits: Mapping[str, int],
+        *,
+        tags: Sequence[str] = (),
+        scope: ScopeFilter | None = None,
     ) -> dict[str, list[SearchHit | L1Hit]]:
         """A separate top list per layer (``limits``: layer → k), the query embedded once."""
         _check_layers(tuple(limits))
         encoded = self._encode(query)
         return {
-            layer: self._search(*encoded, k=k, tags=tags, layers=(layer,))
+            layer: self._search(*encoded, k=k, tags=tags, layers=(layer,), scope=scope)
             for layer, k in limits.items()
         }
 
@@ -166,11 +209,27 @@ class Retriever:
         k: int,
         tags: Sequence[str],
         layers: Sequence[str],
+        scope: ScopeFilter | None = None,
     ) -> list[SearchHit | L1Hit]:
-        scope = ScopeFilter(
-            tags_any=tuple(t.lower() for t in tags),
-            layers=() if set(layers) == set(LAYERS) else tuple(layers),
-        )
+        if scope is not None:
+            layers = [layer for layer in layers if not scope.layers or layer in scope.layers]
+            wanted = tuple(t.lower() for t in tags)
+            allowed = wanted or scope.tags_any
+            if scope.tags_any and wanted:
+                allowed = tuple(t for t in wanted if t in scope.tags_any)
+            if not layers or (wanted and not allowed):
+                return []
+            scope = ScopeFilter(
+                tags_any=allowed,
+                layers=tuple(layers),
+                doc_ids=scope.doc_ids,
+                point_ids=scope.point_ids,
+            )
+        else:
+            scope = ScopeFilter(
+                tags_any=tuple(t.lower() for t in tags),
+                layers=() if set(layers) == set(LAYERS) else tuple(layers),
+            )
         with self._store_lock:
             hits = self._store.search_hybrid(
                 vector, sparse, limit=k * _OVERFETCH, scope=scope, candidates=max(50, k * 5)

@@ -30,6 +30,7 @@ from secondme.node.memory.vectors import (
     EXACT_SEARCH_BELOW,
     Bm25Encoder,
     DimensionMismatch,
+    ScopeFilter,
     VectorPoint,
     VectorStore,
     open_store,
@@ -220,19 +221,21 @@ class Memory:
         k: int = 10,
         tags: Sequence[str] = (),
         layers: Sequence[str] = (LAYER_L0,),
+        scope: ScopeFilter | None = None,
     ) -> list[SearchHit | L1Hit]:
-        """The best ``k`` memories of the given layers (``l0`` chunks, ``l1`` records)."""
+        """The best ``k`` memories of the given layers (``l0`` chunks, ``l1`` records); with
+        ``scope`` (a grant's), nothing outside it is even a candidate."""
         assert self._retriever is not None, "memory is not open"
         return await asyncio.to_thread(
-            self._retriever.search, query, k=k, tags=tags, layers=tuple(layers)
+            self._retriever.search, query, k=k, tags=tags, layers=tuple(layers), scope=scope
         )
 
     async def search_each(
-        self, query: str, limits: Mapping[str, int]
+        self, query: str, limits: Mapping[str, int], *, scope: ScopeFilter | None = None
     ) -> dict[str, list[SearchHit | L1Hit]]:
         """One top list per layer (layer → k), the query embedded once (chat's grounding)."""
         assert self._retriever is not None, "memory is not open"
-        return await asyncio.to_thread(self._retriever.search_each, query, limits)
+        return await asyncio.to_thread(self._retriever.search_each, query, limits, scope=scope)
 
     async def forget(self, doc: DocumentRecord) -> int:
         """Remove a document, its chunks, and every L1 record made only from them."""
@@ -245,6 +248,11 @@ class Memory:
         return await asyncio.to_thread(self._ingestor.collect_garbage, ids)
 
     # -- what L1 needs from the vector side ---------------------------------------------------
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts`` (one row each), sharing the embedder with ingest."""
+        with self._embed_lock:
+            return np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
 
     def chunk_vectors(self, chunk_ids: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """The stored embeddings of chunks (re-embedded from ``texts`` where one is missing)."""

@@ -1,30 +1,46 @@
-"""What this node answers to SMP requests: plain functions of (peer, request) → response.
+"""What this node answers to SMP requests: coroutines of (request, permit) → reply.
 
 They know nothing of threads, loops or sockets (the transport calls them through
-:class:`~secondme.node.p2p.service.P2PService`), so each is testable on its own.
+:class:`~secondme.node.p2p.service.P2PService`, after the access gate issued the permit), so
+each is testable on its own. A reply names what it shared, for the audit log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from secondme import node as node_package
 from secondme.node.owner import OwnerStore
 from secondme.protocol.envelope import Version
-from secondme.protocol.identity import PeerId
+from secondme.protocol.grants import Permit
 from secondme.protocol.messages import (
     MAX_DISPLAY_NAME,
     MAX_PROFILE_VALUE,
-    Hello,
     HelloResponse,
     Ping,
-    Pong,
-    Request,
     Response,
 )
+from secondme.protocol.session import IncomingRequest
 
 AGENT = f"secondme-node/{node_package.__version__}"
-RequestHandler = Callable[[PeerId, Request], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A handler's answer, and what of the owner's memory went into it (by reference).
+
+    A streamed answer sets ``parts`` instead of ``response``: messages of the request's
+    ``PART`` type, then the final response; ``shared`` (a list) may be filled while it runs.
+    """
+
+    response: Response | None = None
+    shared: Sequence[str] = ()
+    note: str = ""
+    parts: AsyncIterator[Response] | None = None
+
+
+RequestHandler = Callable[[IncomingRequest, Permit | None], Awaitable[Reply]]
 
 
 def _fit(text: str, max_bytes: int) -> str:
@@ -32,23 +48,28 @@ def _fit(text: str, max_bytes: int) -> str:
     return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
 
 
-def answer_ping(peer: PeerId, request: Ping) -> Pong:
-    return request.answer()
+async def answer_ping(incoming: IncomingRequest, permit: Permit | None) -> Reply:
+    assert isinstance(incoming.message, Ping)
+    return Reply(incoming.message.answer())
 
 
-def make_hello_handler(
-    owner: OwnerStore, versions: tuple[Version, ...]
-) -> Callable[[PeerId, Hello], HelloResponse]:
+def public_profile(owner: OwnerStore) -> dict[str, str]:
+    """The owner's public fields, cut to the wire's limits: all any peer may see unasked."""
+    fields = owner.get().public_fields()
+    return {k: _fit(v, MAX_PROFILE_VALUE) for k, v in fields.items()}
+
+
+def make_hello_handler(owner: OwnerStore, versions: tuple[Version, ...]) -> RequestHandler:
     """Hello is answered with the owner's *public* profile fields only."""
 
-    def answer_hello(peer: PeerId, request: Hello) -> HelloResponse:
-        profile = owner.get()
-        public = {k: _fit(v, MAX_PROFILE_VALUE) for k, v in profile.public_fields().items()}
-        return HelloResponse(
+    async def answer_hello(incoming: IncomingRequest, permit: Permit | None) -> Reply:
+        public = public_profile(owner)
+        response = HelloResponse(
             display_name=_fit(public.get("name", ""), MAX_DISPLAY_NAME),
             versions=versions,
             profile=public,
             agent=AGENT,
         )
+        return Reply(response, shared=[f"profile:public:{k}" for k in sorted(public)])
 
     return answer_hello

@@ -1,35 +1,48 @@
 """The node on the network: its libp2p host, its SMP endpoint, and its known peers.
 
 Incoming frames are checked by the sans-IO :class:`SmpEndpoint` (signature against the Noise
-peer, version, replay window, rate limit) and dispatched to a handler by message type; every
-failure is answered with an error frame and logged in one line, and the node keeps serving.
+peer, version, replay window, rate limit), then by the :class:`AccessGate` (the grant, for
+every request type that needs one), and only then dispatched to a handler by message type;
+every failure is answered with an error frame, written to the audit log and logged in one
+line, and the node keeps serving.
 Outgoing requests go the same way in reverse, with transport and protocol failures turned into
 the node's own errors for the API and CLI.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
+from secondme.node.access.gate import AccessGate
 from secondme.node.errors import InvalidRequest, PeerRefused, PeerUnreachable
 from secondme.node.owner import OwnerStore
-from secondme.node.p2p.handlers import RequestHandler, answer_ping, make_hello_handler
+from secondme.node.p2p.handlers import (
+    Reply,
+    RequestHandler,
+    answer_ping,
+    make_hello_handler,
+)
 from secondme.node.peers import PeerRecord, PeerStore
+from secondme.protocol.access import ACCESS_MESSAGES
 from secondme.protocol.clock import Clock, SystemClock
 from secondme.protocol.errors import (
+    Busy,
+    RateLimited,
     RemoteError,
     RemoteProtocolError,
     SmpError,
     TransportError,
     UnknownMessageType,
 )
+from secondme.protocol.grants import Permit
 from secondme.protocol.identity import Identity, PeerId
 from secondme.protocol.messages import (
     ErrorCode,
-    ErrorMessage,
     Hello,
     HelloResponse,
     Ping,
@@ -39,13 +52,23 @@ from secondme.protocol.messages import (
 )
 from secondme.protocol.ratelimit import TokenBucketLimiter
 from secondme.protocol.replay import ReplayWindow
-from secondme.protocol.session import SmpEndpoint
-from secondme.protocol.transport.host import SmpHost, split_p2p_multiaddr
+from secondme.protocol.session import IncomingRequest, SmpEndpoint, State
+from secondme.protocol.transport.host import SmpHost, TransportLimits, split_p2p_multiaddr
 
 log = logging.getLogger(__name__)
 
 REQUESTS_PER_SECOND = 50
 REQUEST_BURST = 200
+
+
+class InternalFailure(RemoteProtocolError):
+    """This node failed to answer (a bug or a crashed model): ``internal`` on the wire."""
+
+    code = ErrorCode.INTERNAL.value
+
+
+ANSWER_TIMEOUT_S = 120.0
+"""How long a peer's request may take here, answering included (a model answer queues)."""
 
 
 class P2PService:
@@ -56,14 +79,18 @@ class P2PService:
         *,
         peers: PeerStore,
         owner: OwnerStore,
+        gate: AccessGate,
         clock: Clock | None = None,
     ) -> None:
         clock = clock or SystemClock()
+        self.clock = clock
         self.peers = peers
+        self.gate = gate
         self.endpoint = SmpEndpoint(
             identity,
             clock,
             ReplayWindow(clock),
+            registry=ACCESS_MESSAGES,
             rate_limiter=TokenBucketLimiter(
                 clock, rate_per_s=REQUESTS_PER_SECOND, burst=REQUEST_BURST
             ),
@@ -72,7 +99,12 @@ class P2PService:
             Ping: answer_ping,
             Hello: make_hello_handler(owner, self.endpoint.versions),
         }
-        self.host = SmpHost(identity.seed, list(listen), self._serve)
+        limits = TransportLimits(request_timeout_s=ANSWER_TIMEOUT_S)
+        self.host = SmpHost(identity.seed, list(listen), self._serve, limits=limits)
+
+    def register(self, request_type: type[Request], handler: RequestHandler) -> None:
+        """Serve ``request_type`` with ``handler``; the gate has checked its grant before."""
+        self._handlers[request_type] = handler
 
     @property
     def addrs(self) -> list[str]:
@@ -100,36 +132,121 @@ class P2PService:
 
     # -- serving ------------------------------------------------------------------------------
 
-    async def _serve(self, peer: PeerId, payload: bytes) -> bytes:
-        """One incoming request frame in, one response (or error) frame out."""
+    async def _serve(self, peer: PeerId, payload: bytes) -> bytes | AsyncIterator[bytes]:
+        """One incoming request frame in, one response (or error) frame out; for a streamed
+        answer, an iterator of frames (the parts, then the response)."""
         try:
             incoming = self.endpoint.receive_request(peer, payload)
         except RemoteProtocolError as exc:
             log.warning("refused a request from %s: %s (%s)", peer, exc.message, exc.code)
+            if not isinstance(exc, RateLimited | Busy):  # a flood is logged, not audited
+                self.gate.refused(peer, None, exc)
             return self.endpoint.respond_error(exc.request_id, exc)
         handler = self._handlers.get(type(incoming.message))
         if handler is None:
             error = UnknownMessageType(f"this node does not serve {incoming.message.TYPE!r}")
+            self.gate.refused(peer, incoming, error)
             return self.endpoint.respond_error(incoming, error)
         try:
-            response = handler(peer, incoming.message)
+            permit = self.gate.authorize(incoming)
+            reply = await handler(incoming, permit)
+        except RemoteProtocolError as exc:
+            self.gate.refused(peer, incoming, exc)
+            return self.endpoint.respond_error(incoming, exc)
         except Exception:
             log.exception("handler for %r failed", incoming.message.TYPE)
-            failure = ErrorMessage(code=ErrorCode.INTERNAL, message="the node failed to answer")
-            return self.endpoint.respond_error(incoming, failure)
+            return self._internal_error(incoming)
         self.peers.seen(str(peer))
-        return self.endpoint.respond(incoming, response)
+        if reply.parts is not None:
+            return self._stream(incoming, permit, reply)
+        assert reply.response is not None, "a reply has a response or parts"
+        self.gate.allowed(incoming, permit, reply.shared, message=reply.note)
+        return self.endpoint.respond(incoming, reply.response)
+
+    async def _stream(
+        self, incoming: IncomingRequest, permit: Permit | None, reply: Reply
+    ) -> AsyncIterator[bytes]:
+        """The frames of a streamed answer; audited once it ends, however it ends."""
+        assert reply.parts is not None
+        final = type(incoming.message).RESPONSE
+        try:
+            async for message in reply.parts:
+                if isinstance(message, final):
+                    self.gate.allowed(incoming, permit, reply.shared, message=reply.note)
+                    yield self.endpoint.respond(incoming, message)
+                    return
+                yield self.endpoint.respond_part(incoming, message)
+            raise RuntimeError("a streamed answer ended without its final response")
+        except RemoteProtocolError as exc:
+            self.gate.refused(incoming.peer, incoming, exc)
+            yield self.endpoint.respond_error(incoming, exc)
+        except asyncio.CancelledError:
+            note = "the asker left before the answer ended"
+            self.gate.allowed(incoming, permit, reply.shared, message=note)
+            raise
+        except Exception:
+            log.exception("streamed answer to %r failed", incoming.message.TYPE)
+            yield self._internal_error(incoming)
+
+    def _internal_error(self, incoming: IncomingRequest) -> bytes:
+        failure = InternalFailure("the node failed to answer")
+        self.gate.refused(incoming.peer, incoming, failure)
+        return self.endpoint.respond_error(incoming, failure)
 
     # -- asking -------------------------------------------------------------------------------
 
-    async def _ask(self, peer: PeerRecord, message: Request, timeout: float) -> Response:
+    async def request(
+        self,
+        peer: PeerRecord,
+        message: Request,
+        *,
+        grant: bytes | None = None,
+        timeout: float = ANSWER_TIMEOUT_S,
+    ) -> Response:
+        """Send ``message`` (with ``grant`` in its envelope) and return the peer's answer;
+        raises :class:`PeerRefused` (an error frame: its code is in the message and on
+        ``__cause__``) or :class:`PeerUnreachable`."""
+        return await self._ask(peer, message, timeout, grant=grant)
+
+    async def request_stream(
+        self,
+        peer: PeerRecord,
+        message: Request,
+        *,
+        grant: bytes | None = None,
+        timeout: float = ANSWER_TIMEOUT_S,
+    ) -> AsyncIterator[Response]:
+        """Send a streamed request; yields each part as it arrives, then the final response.
+        Errors as :meth:`request`."""
         peer_id = PeerId.from_base58(peer.peer_id)
-        outgoing = self.endpoint.request(message)
-        try:
+        outgoing = self.endpoint.request(message, grant=grant)
+        with self._translating_errors(peer):
+            async for payload in self.host.request_stream(
+                peer_id, outgoing.payload, timeout=timeout
+            ):
+                yield self.endpoint.receive_response(peer_id, outgoing, payload)
+            if outgoing.exchange.state is not State.DONE:
+                raise PeerRefused(f"{self._name(peer)} ended its answer before the end")
+
+    async def _ask(
+        self, peer: PeerRecord, message: Request, timeout: float, *, grant: bytes | None = None
+    ) -> Response:
+        peer_id = PeerId.from_base58(peer.peer_id)
+        outgoing = self.endpoint.request(message, grant=grant)
+        with self._translating_errors(peer):
             payload = await self.host.request(peer_id, outgoing.payload, timeout=timeout)
             return self.endpoint.receive_response(peer_id, outgoing, payload)
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _translating_errors(self, peer: PeerRecord) -> Iterator[None]:
+        """Transport and protocol failures as the node's own errors, for the API and CLI."""
+        try:
+            yield
         except RemoteError as exc:
-            raise PeerRefused(f"{self._name(peer)} refused: {exc.message} ({exc.code})") from exc
+            raise PeerRefused(
+                f"{self._name(peer)} refused: {exc.message} ({exc.code})", remote_code=exc.code
+            ) from exc
         except TransportError as exc:
             raise PeerUnreachable(f"cannot reach {self._name(peer)}: {exc.message}") from exc
         except SmpError as exc:

@@ -16,8 +16,10 @@ Use it as ``async with SmpHost(...) as host`` (or ``start()`` / ``close()`` in a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import multiaddr
@@ -139,6 +141,46 @@ class SmpHost:
             raise ValueError(f"a payload of {len(payload)} bytes is above max_frame")
         limit = self._limits.request_timeout_s if timeout is None else timeout
         return await self._run(self._trio.request, peer, bytes(payload), limit)
+
+    async def request_stream(
+        self, peer: PeerId, payload: bytes, *, timeout: float | None = None
+    ) -> AsyncIterator[bytes]:
+        """Like :meth:`request`, for a streamed answer: yields each frame as it arrives, until
+        the responder closes the stream.
+
+        Errors are those of :meth:`request`, raised where the iteration reaches them. Leaving
+        the iteration early cancels the request (the stream is reset).
+        """
+        if len(payload) > self._limits.max_frame:
+            raise ValueError(f"a payload of {len(payload)} bytes is above max_frame")
+        limit = self._limits.request_timeout_s if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        parts: asyncio.Queue[bytes] = asyncio.Queue()
+
+        def on_part(frame: bytes) -> None:  # runs in the trio thread
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
+                loop.call_soon_threadsafe(parts.put_nowait, frame)
+
+        call = asyncio.ensure_future(
+            self._run(self._trio.request, peer, bytes(payload), limit, on_part)
+        )
+        try:
+            while True:
+                waiting = asyncio.ensure_future(parts.get())
+                await asyncio.wait({waiting, call}, return_when=asyncio.FIRST_COMPLETED)
+                if waiting.done():
+                    yield waiting.result()
+                    continue
+                waiting.cancel()
+                while not parts.empty():
+                    yield parts.get_nowait()
+                call.result()  # raises the request's failure, if it failed
+                return
+        finally:
+            if not call.done():
+                call.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await call
 
     def add_address(self, peer: PeerId, multiaddrs: Sequence[str]) -> None:
         """Remember where ``peer`` listens, so that :meth:`request` can dial and redial it.

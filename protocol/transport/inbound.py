@@ -1,5 +1,8 @@
 """Serving inbound SMP streams (trio side): one request frame in, the handler's frame out.
 
+A handler may instead return an async iterator of frames (a streamed answer): each is written
+as soon as the asyncio side produces it, the last one ends the stream.
+
 Every way a peer can misbehave ends in a reset of that one stream and at most one log line:
 too many streams at once, silence (first-byte timeout), a slow request (request timeout), bad
 framing, a handler that raises. A requester that resets its stream while the handler runs gets
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import trio
@@ -33,8 +36,9 @@ from secondme.protocol.transport.streamio import (
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[PeerId, bytes], Awaitable[bytes]]
+Handler = Callable[[PeerId, bytes], Awaitable[bytes | AsyncIterator[bytes]]]
 _ABANDONED = object()
+_CLOSE_TIMEOUT_S = 5.0
 
 
 class InboundServer:
@@ -104,6 +108,8 @@ class InboundServer:
         response = await self._call_handler(stream, peer, payload)
         if response is _ABANDONED:
             return False
+        if hasattr(response, "__anext__"):
+            return await self._stream_answer(stream, peer, response)
         if not isinstance(response, bytes | bytearray | memoryview):
             raise TypeError(f"the handler returned {type(response).__name__}, not bytes")
         if len(response) > max_frame:
@@ -129,6 +135,47 @@ class InboundServer:
         if response is _ABANDONED:
             logger.debug("%s reset its stream before the handler answered", peer)
         return response
+
+    async def _stream_answer(
+        self, stream: INetStream, peer: PeerId, frames: AsyncIterator[bytes]
+    ) -> bool:
+        """Write each frame the handler's iterator yields, as it yields it; False if the
+        requester reset the stream first (the iterator is then closed, its work cancelled)."""
+        max_frame = self._limits.max_frame
+        finished = False
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_cancel_on_reset, stream, nursery.cancel_scope)
+                while (frame := await self._bridge.to_asyncio(_next_frame, frames)) is not None:
+                    if not isinstance(frame, bytes) or len(frame) > max_frame:
+                        raise ValueError("a streamed answer frame is not bytes within max_frame")
+                    await write_frame(stream, frame, max_size=max_frame)
+                finished = True
+                nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise unwrap_group(group) from None
+        finally:
+            if not finished:
+                with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_TIMEOUT_S):
+                    await self._bridge.to_asyncio(_close_frames, frames)
+        if not finished:
+            logger.debug("%s reset its stream during a streamed answer", peer)
+            return False
+        await stream.close()
+        return True
+
+
+async def _next_frame(frames: AsyncIterator[bytes]) -> bytes | None:
+    try:
+        return await anext(frames)
+    except StopAsyncIteration:
+        return None
+
+
+async def _close_frames(frames: AsyncIterator[bytes]) -> None:
+    close = getattr(frames, "aclose", None)
+    if close is not None:
+        await close()
 
 
 async def _cancel_on_reset(stream: INetStream, scope: trio.CancelScope) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 import multiaddr
@@ -241,8 +241,18 @@ class TrioHost:
     async def disconnect(self, peer: PeerId) -> None:
         await self.host.disconnect(to_libp2p(peer))
 
-    async def request(self, peer: PeerId, payload: bytes, timeout: float) -> bytes:
-        """One request frame out, one response frame back, on a fresh stream.
+    async def request(
+        self,
+        peer: PeerId,
+        payload: bytes,
+        timeout: float,
+        on_part: Callable[[bytes], None] | None = None,
+    ) -> bytes:
+        """One request frame out, the response frame back, on a fresh stream.
+
+        With ``on_part``, the answer is streamed: every frame goes to ``on_part`` as it
+        arrives, until the responder closes the stream (a reset raises), and ``b""`` is
+        returned.
 
         The protocol is negotiated lazily (multistream-select pipelining, as go-libp2p does for
         a single protocol): hello, proposal and request go out in one write, so a request costs
@@ -260,6 +270,13 @@ class TrioHost:
                     response = await frames.next()
                     if response is None:
                         raise StreamReset(f"{peer} closed the stream without a response")
+                    if on_part is not None:
+                        on_part(response)
+                        while (following := await frames.next()) is not None:
+                            on_part(following)
+                        if getattr(stream.muxed_stream, "reset_received", False):
+                            raise StreamReset(f"{peer} reset the stream during its answer")
+                        response = b""
                     await stream.close()
                     return response
                 except STREAM_ERRORS as exc:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,14 +81,18 @@ class NodeProcess:
         return self.process.wait(timeout=60)
 
 
-def start_node(data_dir: Path, *args: str, wait: bool = True) -> NodeProcess:
-    """Start ``secondme-node start`` and wait until it has written daemon.json (bound, ready)."""
+def start_node(
+    data_dir: Path, *args: str, wait: bool = True, launcher: Sequence[str] = (CLI,)
+) -> NodeProcess:
+    """Start ``secondme-node start`` and wait until it has written daemon.json (bound, ready).
+
+    ``launcher`` is the command that stands for ``secondme-node`` (e.g. a wrapper script)."""
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}.stderr.log"
     record = data_dir / "daemon.json"
     log = log_path.open("ab")
     process = subprocess.Popen(
-        [CLI, "start", "--data-dir", str(data_dir), "--api-port", "0", *args],
+        [*launcher, "start", "--data-dir", str(data_dir), "--api-port", "0", *args],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,

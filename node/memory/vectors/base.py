@@ -106,8 +106,12 @@ class ScopeFilter:
     tags_any: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()
     doc_ids: tuple[str, ...] = ()
+    point_ids: tuple[str, ...] | None = None
+    """When set, only these points (a grant scoped to topics); an empty tuple allows none."""
 
     def __post_init__(self) -> None:
+        if self.point_ids is not None and not all(isinstance(v, str) for v in self.point_ids):
+            raise TypeError("ScopeFilter.point_ids must be a tuple of str")
         for name in ("tags_any", "layers", "doc_ids"):
             value = getattr(self, name)
             if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):

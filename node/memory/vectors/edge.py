@@ -225,12 +225,13 @@ def _stored_dimension(config_file: Path) -> int:
 
 
 def _edge_filter(scope: ScopeFilter) -> qe.Filter | None:
-    conditions = scope.conditions()
-    if not conditions:
-        return None
-    return qe.Filter(
-        must=[qe.FieldCondition(key, match=qe.MatchAny(list(values))) for key, values in conditions]
-    )
+    must: list = [
+        qe.FieldCondition(key, match=qe.MatchAny(list(values)))
+        for key, values in scope.conditions()
+    ]
+    if scope.point_ids is not None:
+        must.append(qe.HasIdCondition(set(scope.point_ids)))
+    return qe.Filter(must=must) if must else None
 
 
 def _edge_sparse(sparse: SparseVec) -> qe.SparseVector:

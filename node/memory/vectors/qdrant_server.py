@@ -243,15 +243,13 @@ def _prepare_collection(client: QdrantClient, collection: str, dimension: int, l
 
 
 def _qdrant_filter(scope: ScopeFilter) -> qm.Filter | None:
-    conditions = scope.conditions()
-    if not conditions:
-        return None
-    return qm.Filter(
-        must=[
-            qm.FieldCondition(key=key, match=qm.MatchAny(any=list(values)))
-            for key, values in conditions
-        ]
-    )
+    must: list = [
+        qm.FieldCondition(key=key, match=qm.MatchAny(any=list(values)))
+        for key, values in scope.conditions()
+    ]
+    if scope.point_ids is not None:
+        must.append(qm.HasIdCondition(has_id=list(scope.point_ids)))
+    return qm.Filter(must=must) if must else None
 
 
 def _to_point_struct(point: VectorPoint, dimension: int) -> qm.PointStruct:

@@ -341,3 +341,74 @@ def test_process_error_breaks_any_exchange():
     exchange.process(Role.REQUESTER, Event.REQUEST)
     exchange.process_error()
     assert exchange.state is State.BROKEN
+
+
+# Streamed answers (a request type with PART, such as ``ask``)
+
+
+@pytest.fixture
+def streaming(clock):
+    from secondme.protocol.access import ACCESS_MESSAGES
+
+    def make(identity):
+        return endpoint(identity, clock, registry=ACCESS_MESSAGES)
+
+    return make(ALICE), make(BOB)
+
+
+def test_a_streamed_answer_is_parts_then_the_response(streaming):
+    from secondme.protocol.access import Answer, AnswerPart, Ask
+
+    alice, bob = streaming
+    outgoing = alice.request(Ask(question="Where did you go?"))
+    incoming = bob.receive_request(ALICE.peer_id, outgoing.payload)
+    frames = [bob.respond_part(incoming, AnswerPart(text=t)) for t in ("Lis", "bon")]
+    frames.append(bob.respond(incoming, Answer(text="Lisbon", grant_id="ab" * 8, sources=2)))
+    received = [alice.receive_response(BOB.peer_id, outgoing, f) for f in frames]
+    assert [type(m) for m in received] == [AnswerPart, AnswerPart, Answer]
+    assert "".join(m.text for m in received[:2]) == received[2].text
+    assert outgoing.exchange.state is State.DONE
+    with pytest.raises(LocalProtocolError):
+        bob.respond_part(incoming, AnswerPart(text="late"))
+
+
+def test_an_error_may_end_a_stream(streaming):
+    from secondme.protocol.access import AnswerPart, Ask
+
+    alice, bob = streaming
+    outgoing = alice.request(Ask(question="Where?"))
+    incoming = bob.receive_request(ALICE.peer_id, outgoing.payload)
+    part = bob.respond_part(incoming, AnswerPart(text="Li"))
+    error = bob.respond_error(incoming, ErrorMessage(code="internal", message="model died"))
+    assert isinstance(alice.receive_response(BOB.peer_id, outgoing, part), AnswerPart)
+    with pytest.raises(RemoteError, match="model died"):
+        alice.receive_response(BOB.peer_id, outgoing, error)
+
+
+def test_parts_only_for_streamed_requests(streaming):
+    from secondme.protocol.access import AnswerPart, Ask
+
+    alice, bob = streaming
+    outgoing = alice.request(Ping())
+    incoming = bob.receive_request(ALICE.peer_id, outgoing.payload)
+    with pytest.raises(LocalProtocolError):
+        bob.respond_part(incoming, AnswerPart(text="no"))
+    # A part answering a ping is the peer's fault, and breaks the exchange.
+    ask = bob.receive_request(ALICE.peer_id, alice.request(Ask(question="q")).payload)
+    stray = bob.respond_part(ask, AnswerPart(text="stray"))
+    wrong_id = decode_envelope(stray)
+    assert wrong_id.message_type == "answer.part"
+    forged = Envelope.sign(
+        BOB,
+        version=wrong_id.version,
+        message_type="answer.part",
+        request_id=outgoing.request_id,
+        kind=Kind.RESPONSE,
+        timestamp_ms=wrong_id.timestamp_ms,
+        nonce=wrong_id.nonce,
+        grant=None,
+        body={"text": "stray"},
+    ).encode()
+    with pytest.raises(UnexpectedMessage):
+        alice.receive_response(BOB.peer_id, outgoing, forged)
+    assert outgoing.exchange.state is State.BROKEN

@@ -1,0 +1,145 @@
+"""The single authorisation path: every SMP request a peer sends passes here first.
+
+The gate knows which ability each request type needs (``ABILITY_OF``), asks the
+:class:`~secondme.protocol.grants.GrantVerifier` whether the request's grant allows it, counts
+the use, and writes the decision to the audit log, refused or allowed, with what was shared.
+Handlers run only with the :class:`Permit` it returns, so a handler cannot forget a check.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Collection, Sequence
+
+from secondme.node.access.store import AUDIT_ALLOWED, AUDIT_REFUSED, AccessStore
+from secondme.protocol.access import ABILITY_OF
+from secondme.protocol.clock import Clock
+from secondme.protocol.errors import SmpError
+from secondme.protocol.grants import GrantError, GrantVerifier, NoGrant, Permit, Scope
+from secondme.protocol.identity import Identity, PeerId
+from secondme.protocol.session import IncomingRequest
+
+log = logging.getLogger(__name__)
+
+POLICY_REFUSE = "refuse"
+POLICY_PUBLIC_PROFILE = "public-profile"
+_PUBLIC_ABILITY = "profile/read"
+
+
+class AccessGate:
+    def __init__(
+        self,
+        identity: Identity,
+        store: AccessStore,
+        clock: Clock,
+        *,
+        default_policy: str = POLICY_REFUSE,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self.default_policy = default_policy
+        self._revoked = store.revoked_ids()
+        self.verifier = GrantVerifier(identity, self._is_revoked)
+        self._recent: dict[str, deque[int]] = {}
+
+    def _is_revoked(self, revocation_ids: Collection[str]) -> bool:
+        return any(rid in self._revoked for rid in revocation_ids)
+
+    def revoke(self, revocation_id: str, root_id: str, *, by_peer: str) -> None:
+        """End every grant that holds this block, from the next request on."""
+        self._store.revoke(revocation_id, root_id, at_ms=self._clock.now_ms(), by_peer=by_peer)
+        self._revoked.add(revocation_id)
+
+    def authorize(self, incoming: IncomingRequest) -> Permit | None:
+        """The permit for ``incoming``, ``None`` when its type needs no grant (or the default
+        policy lets anyone read the public profile); raises :class:`GrantError` (the caller
+        answers and audits it with :meth:`refused`)."""
+        message = incoming.message
+        ability = ABILITY_OF.get(type(message))
+        if ability is None:
+            return None
+        if (
+            incoming.grant is None
+            and ability == _PUBLIC_ABILITY
+            and self.default_policy == POLICY_PUBLIC_PROFILE
+        ):
+            return None
+        now_ms = self._clock.now_ms()
+        requested: Scope | None = getattr(message, "scope", None)
+        try:
+            if incoming.grant is None:
+                raise NoGrant(
+                    f"{ability} on this node needs a grant, and its policy for peers without"
+                    f" one is {self.default_policy!r}"
+                )
+            info = self.verifier.parse(incoming.grant)
+            recent = self._recent.setdefault(info.grant_id, deque())
+            permit = self.verifier.authorize(
+                incoming.grant,
+                peer=incoming.peer,
+                ability=ability,
+                now_ms=now_ms,
+                uses=self._store.uses(info.grant_id),
+                recent_ms=recent,
+                requested=requested,
+            )
+        except GrantError:
+            raise
+        self._store.count_use(permit.grant.grant_id, now_ms)
+        if permit.grant.rate is not None:
+            recent.append(now_ms)
+            while recent and recent[0] <= now_ms - permit.grant.rate.window_ms:
+                recent.popleft()
+        return permit
+
+    def refused(
+        self,
+        peer: PeerId,
+        incoming: IncomingRequest | None,
+        error: SmpError,
+    ) -> None:
+        """Audit a refused request: ``incoming`` when it was read, else what ``error`` knows."""
+        grant_id = None
+        if isinstance(error, GrantError) and incoming is not None and incoming.grant:
+            try:
+                grant_id = self.verifier.parse(incoming.grant).grant_id
+            except GrantError:
+                grant_id = None
+        request_type = getattr(error, "message_type", None) or "?"
+        ability = None
+        if incoming is not None:
+            request_type = incoming.message.TYPE
+            ability = ABILITY_OF.get(type(incoming.message))
+        self._store.audit(
+            at_ms=self._clock.now_ms(),
+            peer_id=str(peer),
+            request_type=request_type,
+            request_id=incoming.request_id if incoming else getattr(error, "request_id", None),
+            ability=ability,
+            grant_id=grant_id,
+            decision=AUDIT_REFUSED,
+            code=error.code,
+            message=error.message,
+        )
+        log.info("refused %s from %s: %s (%s)", request_type, peer, error, error.code)
+
+    def allowed(
+        self,
+        incoming: IncomingRequest,
+        permit: Permit | None,
+        shared: Sequence[str] = (),
+        *,
+        message: str = "",
+    ) -> None:
+        self._store.audit(
+            at_ms=self._clock.now_ms(),
+            peer_id=str(incoming.peer),
+            request_type=incoming.message.TYPE,
+            request_id=incoming.request_id,
+            ability=permit.ability if permit else ABILITY_OF.get(type(incoming.message)),
+            grant_id=permit.grant.grant_id if permit else None,
+            decision=AUDIT_ALLOWED,
+            message=message,
+            shared=shared,
+        )
