@@ -25,6 +25,7 @@ bench:
 	$(BIN)/python bench/bench_chat.py
 	$(BIN)/python bench/bench_smp_transport.py
 	$(BIN)/python bench/bench_l1.py
+	$(BIN)/python bench/bench_access.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -28,13 +28,6 @@ class ApiError(NodeError):
         self.code = code
         self.status = status
         self.remote_code = remote_code
-        """For ``peer_refused``: the code the peer's node answered (``grant_revoked``, ...)."""
-
-    def to_json(self) -> dict[str, dict[str, str]]:
-        body = super().to_json()
-        if self.remote_code:
-            body["error"]["remote_code"] = self.remote_code
-        return body
 
 
 def _pid_alive(pid: int) -> bool:

@@ -31,13 +31,18 @@ class NodeError(Exception):
 
     code = "node_error"
     status = 500
+    remote_code: str | None = None
+    """For a peer's refusal: the code its node answered (``grant_revoked``, ...)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
     def to_json(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+        error = {"code": self.code, "message": self.message}
+        if self.remote_code:
+            error["remote_code"] = self.remote_code
+        return {"error": error}
 
 
 class ConfigError(NodeError):
@@ -116,9 +121,3 @@ class PeerRefused(NodeError):
     def __init__(self, message: str, *, remote_code: str | None = None) -> None:
         super().__init__(message)
         self.remote_code = remote_code
-
-    def to_json(self) -> dict[str, dict[str, str]]:
-        body = super().to_json()
-        if self.remote_code:
-            body["error"]["remote_code"] = self.remote_code
-        return body

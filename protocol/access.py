@@ -10,7 +10,7 @@
                                                               sources
     context          query: str <= 1 KiB, k?: 1-32,           context.bundle: bundle (sealed),
                      scope?: scope map                        grant_id, items
-    profile.read     -                                        profile: display_name, fields,
+    profile.read     scope?: scope map                        profile: display_name, fields,
                                                               biography?
 
 ``ask``, ``context`` and ``profile.read`` carry their grant in the envelope (``g``); the node
@@ -106,8 +106,10 @@ def _with_scope(body: dict[str, Value], scope: Scope | None) -> dict[str, Value]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GrantAccepted(Response):
-    TYPE: ClassVar[str] = "grant.accepted"
+class _GrantIdResponse(Response):
+    """An answer that only names the grant it is about."""
+
+    TYPE: ClassVar[str]
     grant_id: str
 
     def __post_init__(self) -> None:
@@ -118,9 +120,14 @@ class GrantAccepted(Response):
 
     @classmethod
     def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body("grant.accepted"):
-            check_keys("grant.accepted", body, required=("grant_id",), optional=())
+        with reading_body(cls.TYPE):
+            check_keys(cls.TYPE, body, required=("grant_id",), optional=())
             return cls(grant_id=body["grant_id"])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GrantAccepted(_GrantIdResponse):
+    TYPE: ClassVar[str] = "grant.accepted"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,21 +156,8 @@ class GrantOffer(Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GrantRevoked(Response):
+class GrantRevoked(_GrantIdResponse):
     TYPE: ClassVar[str] = "grant.revoked"
-    grant_id: str
-
-    def __post_init__(self) -> None:
-        check_str("grant_id", self.grant_id, max_bytes=128, pattern=_HEX_ID)
-
-    def to_body(self) -> dict[str, Value]:
-        return {"grant_id": self.grant_id}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body("grant.revoked"):
-            check_keys("grant.revoked", body, required=("grant_id",), optional=())
-            return cls(grant_id=body["grant_id"])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -362,17 +356,21 @@ class Profile(Response):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProfileRead(Request):
+    """The owner's public fields, and the L1 profile when the grant covers it. ``scope`` is
+    the holder's copy's scope, as for ``ask``."""
+
     TYPE: ClassVar[str] = "profile.read"
     RESPONSE: ClassVar[type[Response]] = Profile
+    scope: Scope | None = None
 
     def to_body(self) -> dict[str, Value]:
-        return {}
+        return _with_scope({}, self.scope)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Value]) -> Self:
         with reading_body("profile.read"):
-            check_keys("profile.read", body, required=(), optional=())
-            return cls()
+            check_keys("profile.read", body, required=(), optional=("scope",))
+            return cls(scope=_optional_scope(body))
 
 
 ACCESS_MESSAGES = CORE_MESSAGES.extended(

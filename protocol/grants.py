@@ -49,8 +49,8 @@ import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import biscuit_auth as biscuit
 
@@ -59,20 +59,23 @@ from secondme.protocol.identity import Identity, InvalidPeerId, PeerId
 
 GRANT_FORMAT = 1
 ABILITIES = ("chat/ask", "memory/read", "profile/read", "group/join")
-"""Abilities this version knows; a grant naming another is refused (``unknown_ability``)."""
+"""Abilities this version knows. A request for another is refused (``unknown_ability``); an
+ability a grant names that this version does not know is ignored (kept in
+``GrantInfo.unknown_abilities``), so a newer issuer's grants still work for the rest."""
 MEMORY_LAYERS = ("l0", "l1")
 MAX_GRANT_BYTES = 64 * 1024
 MAX_DELEGATION_DEPTH = 4
 MAX_SCOPE_ITEMS = 64
 _SCOPE_ITEM = re.compile(r"[^\x00-\x1f\"\\]{1,128}")
 _CACHE_SIZE = 4096
+_DATALOG_TIME_LIMIT = timedelta(milliseconds=100)
 
 
 # -- errors --------------------------------------------------------------------------------------
 
 
 class GrantError(RemoteProtocolError):
-    """A request's grant does not allow it; ``code`` says why (see ``smp-spec``, "Grants")."""
+    """A request's grant does not allow it; ``code`` says why (``smp-spec/access.md``)."""
 
     code = "unauthorized"
 
@@ -89,7 +92,7 @@ class GrantForged(GrantError):
     code = "grant_forged"
 
 
-class GrantRevoked(GrantError):
+class RevokedGrant(GrantError):
     code = "grant_revoked"
 
 
@@ -129,11 +132,21 @@ class OutOfScope(GrantError):
     code = "out_of_scope"
 
 
+class AuthorizerBusy(GrantError):
+    """The Datalog checks ran out of time (a loaded machine): not the grant's fault."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after_ms: int = 100) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+
+
 GRANT_ERRORS: tuple[type[GrantError], ...] = (
     NoGrant,
     GrantMalformed,
     GrantForged,
-    GrantRevoked,
+    RevokedGrant,
     GrantWidened,
     WrongAudience,
     UnknownAbility,
@@ -143,6 +156,7 @@ GRANT_ERRORS: tuple[type[GrantError], ...] = (
     GrantRateLimited,
     OutOfScope,
 )
+"""Every way a grant refuses a request (``AuthorizerBusy`` is this node's state, not one)."""
 
 
 # -- what a grant says ---------------------------------------------------------------------------
@@ -436,16 +450,25 @@ def narrowing_checks(
     if expires_ms is not None:
         checks.append(f"check if time($t), $t <= {_time(expires_ms).isoformat()};")
     if scope is not None:
+        # ``check all`` fails when nothing matches, so a request that touches no memory passes
+        # these through ``memory_unused(true)``, and one that names no tag (every tag) fails.
         if scope.profile_only or not scope.layers:
             checks.append("reject if request_layer($l);")
         else:
-            checks.append(f"check all request_layer($l), {_quoted(scope.layers)}.contains($l);")
+            checks.append(
+                f"check all request_layer($l), {_quoted(scope.layers)}.contains($l)"
+                " or memory_unused(true);"
+            )
         if scope.tags:
-            checks.append("check if tags_restricted(true);")
-            checks.append(f"check all request_tag($t), {_quoted(scope.tags)}.contains($t);")
+            checks.append(
+                f"check all request_tag($t), {_quoted(scope.tags)}.contains($t)"
+                " or memory_unused(true);"
+            )
         if scope.topics:
-            checks.append("check if topics_restricted(true);")
-            checks.append(f"check all request_topic($t), {_quoted(scope.topics)}.contains($t);")
+            checks.append(
+                f"check all request_topic($t), {_quoted(scope.topics)}.contains($t)"
+                " or memory_unused(true);"
+            )
         if not scope.profile:
             checks.append("reject if request_profile(true);")
     return "\n".join(checks)
@@ -548,6 +571,8 @@ def _describe(parsed: biscuit.Biscuit, issuer: PeerId) -> GrantInfo:
         raise GrantMalformed("a grant names exactly one issue time and one expiry")
     uses = _facts(authorizer, "f($n) <- max_uses($n) trusting authority")
     rates = _facts(authorizer, "f($n, $w) <- rate($n, $w) trusting authority")
+    if len(uses) > 1 or len(rates) > 1:
+        raise GrantMalformed("a grant names at most one use limit and one rate")
     delegable = flag("delegable")
 
     holders = [audience]
@@ -563,21 +588,21 @@ def _describe(parsed: biscuit.Biscuit, issuer: PeerId) -> GrantInfo:
                 widened_at = index
             holder_at.append(holders[-1])
             continue
-        delegated = _facts(
-            authorizer,
-            "f($p) <- delegate($p) trusting {key}",
-            key=biscuit.PublicKey.from_bytes(
-                bytes.fromhex(str(external).removeprefix("ed25519/")), biscuit.Algorithm.Ed25519
-            ),
-        )
         signer = str(external).removeprefix("ed25519/")
         allowed = (
             delegable
-            and len(delegated) == 1
-            and signer == holders[-1].public_key().hex()
+            and signer == holders[-1].public_key().hex()  # only an Ed25519 holder key matches
             and len(holders) <= MAX_DELEGATION_DEPTH
             and _checks_only(source, except_first=True)
         )
+        delegated = []
+        if allowed:
+            delegated = _facts(
+                authorizer,
+                "f($p) <- delegate($p) trusting {key}",
+                key=_public_key(holders[-1]),
+            )
+            allowed = len(delegated) == 1
         if not allowed:
             widened_at = index if widened_at is None else widened_at
             holder_at.append(holders[-1])
@@ -605,14 +630,43 @@ def _describe(parsed: biscuit.Biscuit, issuer: PeerId) -> GrantInfo:
     )
 
 
+def _statements(source: str) -> list[str]:
+    """The Datalog statements of a block's source, split on ``;`` outside string literals."""
+    statements, current, in_string, escaped = [], [], False, False
+    for char in source:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == ";":
+            statements.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    statements.append("".join(current).strip())
+    return [statement for statement in statements if statement]
+
+
+def _outside_strings(statement: str) -> str:
+    return re.sub(r'"(?:[^"\\]|\\.)*"', '""', statement)
+
+
 def _checks_only(source: str, *, except_first: bool = False) -> bool:
-    """Does this block's Datalog hold nothing but checks (after its ``delegate`` fact)?"""
-    statements = [s.strip() for s in source.strip().split(";\n") if s.strip()]
+    """Does this block hold nothing but checks (after its one ``delegate`` fact)?"""
+    statements = _statements(source)
     if except_first:
-        if not statements or not statements[0].startswith("delegate("):
+        if not statements or not re.fullmatch(r'delegate\("[^"]*"\)', statements[0]):
             return False
         statements = statements[1:]
-    return all(s.startswith(("check if", "check all", "reject if")) for s in statements)
+    return all(
+        re.match(r"(check if|check all|reject if)\b", s) and "<-" not in _outside_strings(s)
+        for s in statements
+    )
 
 
 # -- verifying -----------------------------------------------------------------------------------
@@ -686,7 +740,7 @@ class GrantVerifier:
         entry = self._parse(token)
         info = entry.info
         if self._revoked(info.revocation_ids):
-            raise GrantRevoked(f"grant {short_id(info.grant_id)} was revoked")
+            raise RevokedGrant(f"grant {short_id(info.grant_id)} was revoked")
         if info.widened_at is not None:
             raise GrantWidened(
                 f"block {info.widened_at} of grant {short_id(info.grant_id)} tries to add rights"
@@ -728,18 +782,25 @@ class GrantVerifier:
                 lines.append("tags_restricted(true);")
             if scope.topics:
                 lines.append("topics_restricted(true);")
+        else:
+            lines.append("memory_unused(true);")
         if scope.profile:
             lines.append("request_profile(true);")
         lines.append("allow if true;")
         builder = biscuit.AuthorizerBuilder(
             "\n".join(lines), {"now": _request_time(now_ms), "ability": ability}
         )
+        limits = builder.limits()
+        limits.max_time = _DATALOG_TIME_LIMIT
+        builder.set_limits(limits)
         try:
             builder.build(entry.token).authorize()
         except biscuit.AuthorizationError as exc:
             text = str(exc)
             grant = short_id(entry.info.grant_id)
-            if "time($t)" in text:
+            if "execution limits" in text.lower() or "timeout" in text.lower():
+                raise AuthorizerBusy("checking the grant took too long; try again") from None
+            if re.search(r"\btime\(", text):
                 raise GrantExpired(f"grant {grant} expired (a narrowed copy)") from None
             if "ability_requested" in text:
                 raise AbilityNotGranted(
@@ -748,8 +809,3 @@ class GrantVerifier:
             raise OutOfScope(
                 f"this copy of grant {grant} is narrower than {scope.describe()}"
             ) from None
-
-
-def with_scope(info: GrantInfo, scope: Scope) -> GrantInfo:
-    """``info`` as seen by a holder who knows its copy is narrowed to ``scope``."""
-    return replace(info, scope=scope)

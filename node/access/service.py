@@ -48,12 +48,13 @@ from secondme.protocol.access import (
     Profile,
     ProfileRead,
 )
-from secondme.protocol.errors import UnexpectedMessage
+from secondme.protocol.errors import SmpError, UnexpectedMessage
 from secondme.protocol.grants import (
-    GrantError,
+    GrantExpired,
     GrantForged,
-    GrantInfo,
     GrantTerms,
+    GrantWidened,
+    OutOfScope,
     Permit,
     Rate,
     Scope,
@@ -74,6 +75,12 @@ log = logging.getLogger(__name__)
 
 CONTEXT_CONTENT_TYPE = "secondme/context-1"
 _SNIPPET_CHARS = 1200
+
+
+class UnexpectedContentType(BundleError):
+    """A bundle that opens fine but holds something other than the context asked for."""
+
+    code = "unexpected_content_type"
 
 
 def _now_ms() -> int:
@@ -168,6 +175,11 @@ class AccessService:
             raise InvalidRequest(str(exc)) from None
         if expires_in_s <= 0:
             raise InvalidRequest("a grant must expire in the future")
+        unknown = [t for t in scope.topics if self._memory.l1.find_topic(t) is None]
+        if unknown:
+            raise InvalidRequest(
+                f"no topic named {unknown[0]!r} in your memory; `memory topics` lists them"
+            )
         token = issue_grant(self._identity, terms, issued_ms=now)
         info = self.gate.verifier.parse(token)
         self.store.add_issued(
@@ -364,10 +376,12 @@ class AccessService:
         try:
             opened = open_sealed(self._identity, response.bundle, expected_sender=sender)
             if opened.content_type != CONTEXT_CONTENT_TYPE:
-                raise BundleError(f"a bundle of type {opened.content_type!r}, not context")
+                raise UnexpectedContentType(
+                    f"a bundle of type {opened.content_type!r}, not {CONTEXT_CONTENT_TYPE!r}"
+                )
             items = _read_items(unpack_strict(opened.plaintext))
-        except (BundleError, ValueError) as exc:
-            code = getattr(exc, "code", "malformed_bundle")
+        except (BundleError, SmpError, ValueError) as exc:
+            code = exc.code if isinstance(exc, BundleError) else "malformed_bundle"
             self.store.audit(
                 at_ms=_now_ms(),
                 peer_id=peer.peer_id,
@@ -405,9 +419,8 @@ class AccessService:
     async def read_profile(self, peer_name: str) -> dict:
         peer = self._peers.resolve(peer_name)
         grant = self._grant_for(peer, "profile/read", None)
-        response = await self._p2p.request(
-            peer, ProfileRead(), grant=grant.token if grant else None
-        )
+        request = ProfileRead(scope=grant.scope if grant else None)
+        response = await self._p2p.request(peer, request, grant=grant.token if grant else None)
         assert isinstance(response, Profile)
         return {
             "peer_id": peer.peer_id,
@@ -427,16 +440,20 @@ class AccessService:
         except ValueError:
             raise GrantForged("the offer names an issuer that is not a peer id") from None
         info = read_grant(offer.token, issuer)
+        if info.widened_at is not None:
+            raise GrantWidened(f"block {info.widened_at} of the offered grant adds rights")
+        if info.expires_ms < _now_ms():
+            raise GrantExpired(f"the offered grant {short_id(info.grant_id)} has expired")
         if info.holder != self._identity.peer_id:
             raise WrongAudience(f"grant {short_id(info.grant_id)} is for {info.holder}")
-        giver = info.holder_at[-2] if len(info.holders) > 1 else info.issuer
+        giver = info.holders[-2] if len(info.holders) > 1 else info.issuer
         if len(info.holders) == 1 and incoming.peer != info.issuer:
             raise WrongAudience("only the issuer hands over a grant it did not delegate")
         if len(info.holders) > 1 and incoming.peer != info.holders[-2]:
             raise WrongAudience("only the previous holder hands over a delegated grant")
         scope = offer.scope if offer.scope is not None else info.scope
         if not scope.within(info.scope):
-            raise UnexpectedMessage("the offer's scope is wider than the grant")
+            raise OutOfScope("the offer's scope is wider than the grant it carries")
         self.store.add_received(
             info,
             offer.token,
@@ -451,37 +468,36 @@ class AccessService:
         )
 
     async def _on_grant_revoke(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
+        """From a holder, with the token: end a block of a grant this node issued. From an
+        issuer or delegator, without it: a grant this node holds has ended. Idempotent."""
         message = incoming.message
         assert isinstance(message, GrantRevoke)
         if message.token is not None:
-            info = self._own_grant(message.token)
-            if info is not None:
-                if not info.may_revoke(incoming.peer, message.revocation_id):
-                    raise WrongAudience(
-                        f"{incoming.peer} may not end that part of grant {short_id(info.grant_id)}"
-                    )
-                self.gate.revoke(message.revocation_id, info.grant_id, by_peer=str(incoming.peer))
-                return Reply(GrantRevoked(grant_id=info.grant_id), note="revoked by a holder")
-        # The issuer (or the peer that handed a grant on) tells this node its copy ended.
-        ended = 0
+            info = self.gate.verifier.parse(message.token)  # GrantForged if not ours
+            if info.grant_id != message.grant_id:
+                raise UnexpectedMessage(
+                    f"the token is grant {short_id(info.grant_id)}, not {message.grant_id[:16]}"
+                )
+            if not info.may_revoke(incoming.peer, message.revocation_id):
+                raise WrongAudience(
+                    f"{incoming.peer} may not end that part of grant {short_id(info.grant_id)}"
+                )
+            self.gate.revoke(message.revocation_id, info.grant_id, by_peer=str(incoming.peer))
+            return Reply(GrantRevoked(grant_id=info.grant_id), note="revoked by a holder")
+        matched = False
         for grant in self.store.received():
-            if grant.root_id != message.grant_id:
-                continue
-            chain = read_grant(grant.token, PeerId.from_base58(grant.issuer))
-            if message.revocation_id in chain.revocation_ids and str(incoming.peer) in (
+            if grant.root_id != message.grant_id or str(incoming.peer) not in (
                 grant.issuer,
                 grant.peer_id,
             ):
-                ended += self.store.mark_received_revoked(grant.root_id, _now_ms(), grant.id)
-        if not ended:
-            raise WrongAudience("no grant this node holds was ended by that peer")
+                continue
+            chain = read_grant(grant.token, PeerId.from_base58(grant.issuer))
+            if message.revocation_id in chain.revocation_ids:
+                matched = True
+                self.store.mark_received_revoked(grant.root_id, _now_ms(), grant.id)
+        if not matched:
+            raise WrongAudience("this node holds no such grant from that peer")
         return Reply(GrantRevoked(grant_id=message.grant_id), note="a held grant ended")
-
-    def _own_grant(self, token: bytes) -> GrantInfo | None:
-        try:
-            return self.gate.verifier.parse(token)
-        except GrantError:
-            return None
 
     # -- the peer's side: answering within the permit -------------------------------------------
 
@@ -619,8 +635,10 @@ def _cut(text: str, max_bytes: int) -> str:
 def _read_items(value: object) -> list[dict]:
     if not isinstance(value, dict) or not isinstance(value.get("items"), list):
         raise ValueError("the bundle does not hold a list of items")
+    if len(value["items"]) > MAX_CONTEXT_ITEMS:
+        raise ValueError(f"the bundle holds more than {MAX_CONTEXT_ITEMS} items")
     items = []
-    for item in value["items"][:MAX_CONTEXT_ITEMS]:
+    for item in value["items"]:
         if not isinstance(item, dict) or not all(
             isinstance(item.get(key), str) for key in ("ref", "layer", "title", "text")
         ):

@@ -418,7 +418,7 @@ async def test_revocations_outlive_a_restart(node: Node, clock: ManualClock):
         node.db.close()
 
 
-# -- handlers that refuse or fail ----------------------------------------------------------------------------------
+# -- handlers that refuse or fail -----------------------------------------------------------
 
 
 async def test_a_handler_refusing_with_a_grant_error_is_audited(node: Node, clock: ManualClock):

@@ -21,7 +21,6 @@ from secondme.protocol.grants import (
     GrantForged,
     GrantMalformed,
     GrantRateLimited,
-    GrantRevoked,
     GrantTerms,
     GrantUsedUp,
     GrantVerifier,
@@ -30,6 +29,7 @@ from secondme.protocol.grants import (
     OutOfScope,
     Permit,
     Rate,
+    RevokedGrant,
     Scope,
     UnknownAbility,
     WrongAudience,
@@ -140,19 +140,19 @@ REFUSALS = [
     ),
     pytest.param(
         Attempt(token=PLAIN, revoked=frozenset(revocation_ids(PLAIN))),
-        GrantRevoked,
+        RevokedGrant,
         "grant_revoked",
         id="revoked",
     ),
     pytest.param(
         Attempt(token=TO_CAROL, peer=CAROL, revoked=frozenset(revocation_ids(DELEGABLE))),
-        GrantRevoked,
+        RevokedGrant,
         "grant_revoked",
         id="delegated copy of a revoked grant",
     ),
     pytest.param(
         Attempt(token=TO_CAROL, peer=CAROL, revoked=frozenset(revocation_ids(TO_CAROL)[1:])),
-        GrantRevoked,
+        RevokedGrant,
         "grant_revoked",
         id="revoked delegation block",
     ),
@@ -367,7 +367,7 @@ def test_every_single_byte_flip_is_refused():
 def test_revoking_a_delegation_block_leaves_the_parent_usable():
     block = frozenset(revocation_ids(TO_CAROL)[1:])
     assert Attempt(token=DELEGABLE, revoked=block).authorize().grant.holder == BOB.peer_id
-    with pytest.raises(GrantRevoked):
+    with pytest.raises(RevokedGrant):
         Attempt(token=TO_CAROL, peer=CAROL, revoked=block).authorize()
 
 
@@ -644,3 +644,74 @@ def test_damaged_grants_end_in_a_grant_error(edits: list[tuple[int, int]]):
     for position, value in edits:
         damaged[position] = value
     refused_or_allowed(bytes(damaged))
+
+
+# -- narrowing blocks read as statements, not as text -------------------------------------------
+
+
+def test_a_checks_only_block_may_quote_semicolons_and_newlines():
+    checks = 'check if request_tag($t), ["a;\\nb", "travel"].contains($t);'
+    narrowed = attenuate(SCOPED, ALICE.peer_id, checks)
+    assert read_grant(narrowed, ALICE.peer_id).widened_at is None
+
+
+def test_a_delegation_must_name_its_holder_in_a_fact_not_a_rule():
+    import biscuit_auth as biscuit
+
+    parsed = biscuit.Biscuit.from_bytes(
+        DELEGABLE,
+        biscuit.PublicKey.from_bytes(ALICE.public_key, biscuit.Algorithm.Ed25519),
+    )
+    block = parsed.third_party_request().create_block(
+        biscuit.PrivateKey.from_bytes(BOB.seed, biscuit.Algorithm.Ed25519),
+        biscuit.BlockBuilder(f'delegate("{CAROL.peer_id}") <- ability("chat/ask");'),
+    )
+    key = biscuit.PublicKey.from_bytes(BOB.public_key, biscuit.Algorithm.Ed25519)
+    token = bytes(parsed.append_third_party(key, block).to_bytes())
+    with pytest.raises(GrantWidened):
+        Attempt(token=token, peer=CAROL).authorize()
+
+
+def test_a_delegation_signed_with_another_kind_of_key_is_widening():
+    import biscuit_auth as biscuit
+
+    parsed = biscuit.Biscuit.from_bytes(
+        DELEGABLE,
+        biscuit.PublicKey.from_bytes(ALICE.public_key, biscuit.Algorithm.Ed25519),
+    )
+    p256 = biscuit.KeyPair.from_private_key(
+        biscuit.PrivateKey.from_bytes(bytes(range(1, 33)), biscuit.Algorithm.Secp256r1)
+    )
+    block = parsed.third_party_request().create_block(
+        p256.private_key, biscuit.BlockBuilder(f'delegate("{CAROL.peer_id}");')
+    )
+    token = bytes(parsed.append_third_party(p256.public_key, block).to_bytes())
+    with pytest.raises(GrantWidened):
+        Attempt(token=token, peer=CAROL).authorize()
+
+
+def test_two_use_limits_in_one_grant_are_refused():
+    import biscuit_auth as biscuit
+
+    source = (
+        f'grant(1); issuer("{ALICE.peer_id}"); audience("{BOB.peer_id}"); ability("chat/ask");'
+        " issued(2023-11-14T22:13:20Z); expires(2023-11-14T23:13:20Z); max_uses(1);"
+        " max_uses(1000);"
+    )
+    key = biscuit.PrivateKey.from_bytes(ALICE.seed, biscuit.Algorithm.Ed25519)
+    token = bytes(biscuit.BiscuitBuilder(source).build(key).to_bytes())
+    with pytest.raises(GrantMalformed):
+        Attempt(token=token).authorize()
+
+
+def test_a_copy_narrowed_to_tags_may_still_read_the_profile():
+    token = grant(abilities=("profile/read",), scope=Scope(tags=("travel", "food"), profile=True))
+    narrowed = attenuate(token, ALICE.peer_id, narrowing_checks(scope=Scope(tags=("travel",))))
+    permit = Attempt(
+        token=narrowed, ability="profile/read", requested=Scope(layers=(), profile=False)
+    ).authorize()
+    assert not permit.scope.memory
+    with pytest.raises(OutOfScope):  # the copy gave up the profile
+        Attempt(
+            token=narrowed, ability="profile/read", requested=Scope(layers=(), profile=True)
+        ).authorize()
