@@ -8,6 +8,7 @@ written in base58btc; it starts with ``12D3KooW``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import base58
@@ -62,7 +63,14 @@ class PeerId:
         return raw[6:]
 
     def __str__(self) -> str:
-        return base58.b58encode(self.multihash).decode("ascii")
+        return _base58(self.multihash)
+
+
+@functools.lru_cache(maxsize=4096)
+def _base58(raw: bytes) -> str:
+    """Peer IDs are printed on every request (logs, audit, grants); base58 in pure Python is
+    slow enough to matter there."""
+    return base58.b58encode(raw).decode("ascii")
 
 
 class Identity:

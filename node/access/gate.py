@@ -42,6 +42,8 @@ class AccessGate:
         self._revoked = store.revoked_ids()
         self.verifier = GrantVerifier(identity, self._is_revoked)
         self._recent: dict[str, deque[int]] = {}
+        self._uses: dict[str, int] = {}
+        """Uses per root grant, read once from SQLite and then kept in step with it."""
 
     def _is_revoked(self, revocation_ids: Collection[str]) -> bool:
         return any(rid in self._revoked for rid in revocation_ids)
@@ -80,18 +82,25 @@ class AccessGate:
                 peer=incoming.peer,
                 ability=ability,
                 now_ms=now_ms,
-                uses=self._store.uses(info.grant_id),
+                uses=self._uses_of(info.grant_id),
                 recent_ms=recent,
                 requested=requested,
             )
         except GrantError:
             raise
         self._store.count_use(permit.grant.grant_id, now_ms)
+        self._uses[permit.grant.grant_id] = permit.use
         if permit.grant.rate is not None:
             recent.append(now_ms)
             while recent and recent[0] <= now_ms - permit.grant.rate.window_ms:
                 recent.popleft()
         return permit
+
+    def _uses_of(self, grant_id: str) -> int:
+        uses = self._uses.get(grant_id)
+        if uses is None:
+            uses = self._uses[grant_id] = self._store.uses(grant_id)
+        return uses
 
     def refused(
         self,

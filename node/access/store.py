@@ -266,15 +266,13 @@ class AccessStore:
         row = self._db.query_one("SELECT uses FROM grant_uses WHERE root_id = ?", (root_id,))
         return row["uses"] if row else 0
 
-    def count_use(self, root_id: str, at_ms: int) -> int:
+    def count_use(self, root_id: str, at_ms: int) -> None:
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO grant_uses (root_id, uses, last_used_ms) VALUES (?, 1, ?) "
                 "ON CONFLICT(root_id) DO UPDATE SET uses = uses + 1, last_used_ms = ?",
                 (root_id, at_ms, at_ms),
             )
-            row = conn.execute("SELECT uses FROM grant_uses WHERE root_id = ?", (root_id,))
-            return row.fetchone()["uses"]
 
     # -- audit ------------------------------------------------------------------------------
 
