@@ -302,6 +302,16 @@ class AccessService:
             return []
         return [peer_id]
 
+    def summary(self) -> dict:
+        """For ``status``: active grants each way, the default policy, the audit's size."""
+        now = _now_ms()
+        return {
+            "default_policy": self.gate.default_policy,
+            "grants_given_active": sum(g.state(now) == "active" for g in self.store.given()),
+            "grants_received_active": sum(g.state(now) == "active" for g in self.store.received()),
+            "audit_entries": self.store.audit_count(),
+        }
+
     def grants(self) -> dict:
         now = _now_ms()
         return {

@@ -309,6 +309,10 @@ class AccessStore:
             )
             return int(cursor.lastrowid or 0)
 
+    def audit_count(self) -> int:
+        row = self._db.query_one("SELECT COUNT(*) AS n FROM audit")
+        return row["n"] if row else 0
+
     def audit_log(
         self, *, peer_id: str | None = None, since_ms: int | None = None, limit: int = 200
     ) -> list[dict]:

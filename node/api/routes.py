@@ -75,6 +75,7 @@ async def status(request: web.Request) -> web.Response:
             "uptime_s": round(time.time() - node.started_at, 1),
             "schema_version": node.db.schema_version,
             "p2p": {"listen": node.p2p.addrs, "peers": len(node.peers.list())},
+            "access": node.access.summary(),
             "chat_model": node.chat.model.name,
             "generation_queue": node.chat.model.pending,
             "memory": node.memory.stats(),

@@ -219,6 +219,12 @@ def status(data_dir: Path | None, as_json: bool) -> None:
         f"L1        {l1['insights']} insights, {l1['topics']} topics, {l1['entities']} entities "
         "(`memory status` for the work in progress)"
     )
+    access = info["access"]
+    click.echo(
+        f"access    {access['grants_given_active']} grants given, "
+        f"{access['grants_received_active']} received (active); peers without a grant: "
+        f"{access['default_policy']}; {access['audit_entries']} audited requests"
+    )
 
 
 @cli.command("id")

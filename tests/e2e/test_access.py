@@ -114,6 +114,8 @@ def test_grant_ask_revoke_cycle(nodes):
         "grant", "bob", "--ability", "chat/ask", "--tags", "travel", "--expires", "1h"
     )
     assert grant["delivered_ms"] and grant["state"] == "active"
+    active = alice.cli_json("status")["access"]["grants_given_active"]
+    assert active >= 1 and "grants given" in alice.cli("status").stdout
     received = bob.cli_json("grants")["received"]
     assert grant["id"] in [g["id"] for g in received]
 
@@ -152,6 +154,7 @@ def test_grant_ask_revoke_cycle(nodes):
 
     revoked = alice.cli_json("revoke", grant["id"])
     assert revoked["notified"] == [bob.peer_id]
+    assert alice.cli_json("status")["access"]["grants_given_active"] == active - 1
     state = {g["id"]: g["state"] for g in bob.cli_json("grants")["received"]}
     assert state[grant["id"]] == "revoked"
     error = refused(bob, "ask", "alice", "What did I see in Kyoto?", "--grant", grant["id"])

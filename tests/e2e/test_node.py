@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from secondme.node.api import openai_compat, routes
+from secondme.node.api import access_routes, openai_compat, routes
 from tests.e2e.harness import start_node
 from tests.e2e.sample_files import FACTS, write_samples
 
@@ -75,7 +75,7 @@ def test_every_route_needs_the_owner_token(node, token):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     every_route = [
         (route.method, re.sub(r"\{[^}]+\}", "x", route.path))
-        for table in (routes.routes, openai_compat.routes)
+        for table in (routes.routes, openai_compat.routes, access_routes.routes)
         for route in table
     ]
     assert len(every_route) > 20
