@@ -79,20 +79,30 @@ class StoredGrant:
         return data
 
 
-def _given(row) -> StoredGrant:
+def _grant(row, direction: str, *, peer_id: str, created_ms: int, **extra) -> StoredGrant:
     return StoredGrant(
         id=row["id"],
-        direction="given",
+        direction=direction,
         root_id=row["root_id"],
         issuer=row["issuer"],
-        peer_id=row["peer_id"],
+        peer_id=peer_id,
         token=bytes(row["token"]),
         abilities=tuple(json.loads(row["abilities"])),
         scope=Scope.from_json(json.loads(row["scope"])),
         expires_ms=row["expires_ms"],
         delegable=bool(row["delegable"]),
-        created_ms=row["created_ms"],
+        created_ms=created_ms,
         revoked_ms=row["revoked_ms"],
+        **extra,
+    )
+
+
+def _given(row) -> StoredGrant:
+    return _grant(
+        row,
+        "given",
+        peer_id=row["peer_id"],
+        created_ms=row["created_ms"],
         max_uses=row["max_uses"],
         rate=row["rate"],
         uses=row["uses"] or 0,
@@ -103,20 +113,7 @@ def _given(row) -> StoredGrant:
 
 
 def _received(row) -> StoredGrant:
-    return StoredGrant(
-        id=row["id"],
-        direction="received",
-        root_id=row["root_id"],
-        issuer=row["issuer"],
-        peer_id=row["from_peer"],
-        token=bytes(row["token"]),
-        abilities=tuple(json.loads(row["abilities"])),
-        scope=Scope.from_json(json.loads(row["scope"])),
-        expires_ms=row["expires_ms"],
-        delegable=bool(row["delegable"]),
-        created_ms=row["received_ms"],
-        revoked_ms=row["revoked_ms"],
-    )
+    return _grant(row, "received", peer_id=row["from_peer"], created_ms=row["received_ms"])
 
 
 _GIVEN = "SELECT g.*, u.uses FROM grants_issued g LEFT JOIN grant_uses u ON u.root_id = g.root_id"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from secondme.node.access.service import AskResult
 from secondme.node.api.routes import field, json_body, services, string_list
-from secondme.node.api.sse import open_stream, send_event
+from secondme.node.api.sse import open_stream, relay_events
 from secondme.node.config import DEFAULT_POLICIES, save_config
-from secondme.node.errors import InvalidRequest, NodeError, NotFound
+from secondme.node.errors import InvalidRequest, NotFound
 from secondme.protocol.grants import ABILITIES, MEMORY_LAYERS, Scope
 
 routes = web.RouteTableDef()
@@ -116,20 +117,21 @@ async def peers_ask(request: web.Request) -> web.StreamResponse:
     except StopAsyncIteration:
         raise InvalidRequest("the peer sent no answer") from None
     response = await open_stream(request)
+
+    async def from_first() -> AsyncIterator[str | AskResult]:
+        yield first
+        async for event in events:
+            yield event
+
+    def ask_event(event: str | AskResult) -> tuple[str, dict]:
+        if isinstance(event, AskResult):
+            return "done", event.to_json()
+        return "token", {"text": event}
+
     try:
-        event = first
-        while True:
-            if isinstance(event, AskResult):
-                await send_event(response, "done", event.to_json())
-                break
-            await send_event(response, "token", {"text": event})
-            event = await anext(events)
-    except NodeError as exc:
-        await send_event(response, "error", exc.to_json()["error"])
+        return await relay_events(response, from_first(), ask_event)
     finally:
         await events.aclose()
-    await response.write_eof()
-    return response
 
 
 @routes.post("/api/peers/{peer}/context")

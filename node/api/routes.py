@@ -15,10 +15,10 @@ from typing import Any
 from aiohttp import web
 
 from secondme import node as node_package
-from secondme.node.api.sse import open_stream, send_event
+from secondme.node.api.sse import open_stream, relay_events, send_event
 from secondme.node.chat.service import Sources
 from secondme.node.config import VECTOR_BACKENDS, save_config
-from secondme.node.errors import InvalidRequest, NodeError, NotFound
+from secondme.node.errors import InvalidRequest, NotFound
 from secondme.node.memory.documents import DocumentRecord
 from secondme.node.models.llm import Finished, Piece
 from secondme.node.services import NodeServices
@@ -341,26 +341,20 @@ async def chat(request: web.Request) -> web.StreamResponse:
         "sources",
         {"session_id": first.session_id, "sources": [h.to_json() for h in first.hits]},
     )
-    try:
-        async for event in events:
-            if isinstance(event, Piece):
-                await send_event(response, "token", {"text": event.text})
-            elif isinstance(event, Finished):
-                await send_event(
-                    response,
-                    "done",
-                    {
-                        "session_id": first.session_id,
-                        "finish_reason": event.finish_reason,
-                        "completion_tokens": event.completion_tokens,
-                    },
-                )
-    except NodeError as exc:
-        await send_event(response, "error", exc.to_json()["error"])
-    finally:
-        await events.aclose()
-    await response.write_eof()
-    return response
+
+    def chat_event(event: Piece | Finished) -> tuple[str, dict] | None:
+        if isinstance(event, Piece):
+            return "token", {"text": event.text}
+        if isinstance(event, Finished):
+            done = {
+                "session_id": first.session_id,
+                "finish_reason": event.finish_reason,
+                "completion_tokens": event.completion_tokens,
+            }
+            return "done", done
+        return None
+
+    return await relay_events(response, events, chat_event)
 
 
 @routes.get("/api/chat/sessions")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
+
+from secondme.node.errors import NodeError
 
 
 async def open_stream(request: web.Request) -> web.StreamResponse:
@@ -24,3 +27,23 @@ async def send_event(response: web.StreamResponse, event: str | None, data: Any)
     payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
     head = f"event: {event}\n" if event else ""
     await response.write(f"{head}data: {payload}\n\n".encode())
+
+
+async def relay_events(
+    response: web.StreamResponse,
+    events: AsyncIterator[Any],
+    to_event: Callable[[Any], tuple[str, Any] | None],
+) -> web.StreamResponse:
+    """Send each of ``events`` as the (name, data) ``to_event`` makes of it (``None``: skip it)
+    until they end; a :class:`NodeError` on the way becomes an ``error`` event. Closes both."""
+    try:
+        async for item in events:
+            event = to_event(item)
+            if event is not None:
+                await send_event(response, *event)
+    except NodeError as exc:
+        await send_event(response, "error", exc.to_json()["error"])
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    await response.write_eof()
+    return response
