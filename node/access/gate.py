@@ -16,7 +16,7 @@ from secondme.node.access.store import AUDIT_ALLOWED, AUDIT_REFUSED, AccessStore
 from secondme.protocol.access import ABILITY_OF
 from secondme.protocol.clock import Clock
 from secondme.protocol.errors import SmpError
-from secondme.protocol.grants import GrantError, GrantVerifier, NoGrant, Permit, Scope
+from secondme.protocol.grants import GrantError, GrantVerifier, NoGrant, Permit
 from secondme.protocol.identity import Identity, PeerId
 from secondme.protocol.session import IncomingRequest
 
@@ -67,27 +67,23 @@ class AccessGate:
             and self.default_policy == POLICY_PUBLIC_PROFILE
         ):
             return None
-        now_ms = self._clock.now_ms()
-        requested: Scope | None = getattr(message, "scope", None)
-        try:
-            if incoming.grant is None:
-                raise NoGrant(
-                    f"{ability} on this node needs a grant, and its policy for peers without"
-                    f" one is {self.default_policy!r}"
-                )
-            info = self.verifier.parse(incoming.grant)
-            recent = self._recent.setdefault(info.grant_id, deque())
-            permit = self.verifier.authorize(
-                incoming.grant,
-                peer=incoming.peer,
-                ability=ability,
-                now_ms=now_ms,
-                uses=self._uses_of(info.grant_id),
-                recent_ms=recent,
-                requested=requested,
+        if incoming.grant is None:
+            raise NoGrant(
+                f"{ability} on this node needs a grant, and its policy for peers without"
+                f" one is {self.default_policy!r}"
             )
-        except GrantError:
-            raise
+        now_ms = self._clock.now_ms()
+        info = self.verifier.parse(incoming.grant)
+        recent = self._recent.setdefault(info.grant_id, deque())
+        permit = self.verifier.authorize(
+            incoming.grant,
+            peer=incoming.peer,
+            ability=ability,
+            now_ms=now_ms,
+            uses=self._uses_of(info.grant_id),
+            recent_ms=recent,
+            requested=getattr(message, "scope", None),
+        )
         self._store.count_use(permit.grant.grant_id, now_ms)
         self._uses[permit.grant.grant_id] = permit.use
         if permit.grant.rate is not None:

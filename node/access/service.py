@@ -11,6 +11,7 @@ permit and report what they shared, by reference, for the audit log.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -28,7 +29,7 @@ from secondme.node.memory.retrieval import L1Hit, PeerHit, SearchHit
 from secondme.node.memory.service import Memory
 from secondme.node.models.llm import Finished, Piece
 from secondme.node.owner import OwnerStore
-from secondme.node.p2p.handlers import Reply, public_profile
+from secondme.node.p2p.handlers import Reply, fit, public_profile
 from secondme.node.p2p.service import P2PService
 from secondme.node.peers import PeerRecord, PeerStore
 from secondme.protocol.access import (
@@ -373,9 +374,7 @@ class AccessService:
         grant = self._grant_for(peer, "memory/read", grant_id)
         scope = grant.scope if grant else None
         if scope is not None and topic.strip().lower() in scope.topics:
-            scope = Scope(
-                tags=scope.tags, topics=(topic,), layers=scope.layers, profile=scope.profile
-            )
+            scope = dataclasses.replace(scope, topics=(topic,))
         try:
             request = ContextRequest(query=topic, k=k, scope=scope)
         except ValueError as exc:
@@ -534,10 +533,10 @@ class AccessService:
                     shared[:] = [memory_ref(hit) for hit in event.hits]
                 elif isinstance(event, Piece) and event.text:
                     parts.append(event.text)
-                    yield AnswerPart(text=_cut(event.text, MAX_ANSWER_PART))
+                    yield AnswerPart(text=fit(event.text, MAX_ANSWER_PART))
                 elif isinstance(event, Finished):
                     break
-            text = _cut("".join(parts).strip(), MAX_ANSWER)
+            text = fit("".join(parts).strip(), MAX_ANSWER)
             yield Answer(text=text, grant_id=permit.grant.grant_id, sources=len(shared))
 
         return Reply(shared=shared, parts=answer())
@@ -581,14 +580,10 @@ class AccessService:
         if permit is not None and permit.scope.profile:
             profile = self._memory.l1.profile()
             if profile and profile.get("first_person"):
-                biography = (
-                    profile["first_person"].encode()[:MAX_BIOGRAPHY].decode("utf-8", "ignore")
-                )
+                biography = fit(profile["first_person"], MAX_BIOGRAPHY)
                 shared.append(f"l1:profile:{profile['version']}")
         response = Profile(
-            display_name=public.get("name", "")
-            .encode()[:MAX_DISPLAY_NAME]
-            .decode("utf-8", "ignore"),
+            display_name=fit(public.get("name", ""), MAX_DISPLAY_NAME),
             fields=public,
             biography=biography,
         )
@@ -599,7 +594,7 @@ class AccessService:
     async def peer_notes(self, question: str, k: int = 2, min_score: float = 0.35) -> list[PeerHit]:
         """The kept context items nearest ``question``, each marked with the peer it came
         from (for the owner's chat)."""
-        bundles = await asyncio.to_thread(self.store.contexts)
+        bundles = await asyncio.to_thread(self.store.contexts, vectors=True)
         bundles = [b for b in bundles if b["items"]]
         if not bundles:
             return []
@@ -636,10 +631,6 @@ class AccessService:
             except NotFound:
                 peer_id = peer
         return self.store.audit_log(peer_id=peer_id, since_ms=since_ms, limit=limit)
-
-
-def _cut(text: str, max_bytes: int) -> str:
-    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
 
 
 def _read_items(value: object) -> list[dict]:

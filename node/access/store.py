@@ -374,10 +374,16 @@ class AccessStore:
             )
         return bundle_id
 
-    def contexts(self) -> list[dict]:
-        rows = self._db.query("SELECT * FROM peer_context ORDER BY received_ms DESC")
-        return [
-            {
+    def contexts(self, *, vectors: bool = False, sealed: bool = False) -> list[dict]:
+        """Kept context bundles with their opened items; with ``vectors`` the items'
+        embeddings (raw float32), with ``sealed`` the bundle as received. The blobs are read
+        only when asked for: the owner's chat reads the vectors on every turn."""
+        columns = "id, peer_id, grant_id, query, created_ms, received_ms, items"
+        columns += ", vectors" * vectors + ", bundle" * sealed
+        rows = self._db.query(f"SELECT {columns} FROM peer_context ORDER BY received_ms DESC")
+        found = []
+        for r in rows:
+            bundle = {
                 "id": r["id"],
                 "peer_id": r["peer_id"],
                 "grant_id": short_id(r["grant_id"]),
@@ -385,11 +391,13 @@ class AccessStore:
                 "created_ms": r["created_ms"],
                 "received_ms": r["received_ms"],
                 "items": json.loads(r["items"]),
-                "vectors": r["vectors"],
-                "bundle": bytes(r["bundle"]),
             }
-            for r in rows
-        ]
+            if vectors:
+                bundle["vectors"] = r["vectors"]
+            if sealed:
+                bundle["bundle"] = bytes(r["bundle"])
+            found.append(bundle)
+        return found
 
     def forget_context(self, bundle_id: str) -> bool:
         with self._db.transaction() as conn:

@@ -158,10 +158,7 @@ async def peers_profile(request: web.Request) -> web.Response:
 @routes.get("/api/context")
 async def context_list(request: web.Request) -> web.Response:
     """Context bundles peers shared with this node (opened items, not the sealed bytes)."""
-    bundles = services(request).access.store.contexts()
-    for bundle in bundles:
-        del bundle["vectors"], bundle["bundle"]
-    return web.json_response(bundles)
+    return web.json_response(services(request).access.store.contexts())
 
 
 @routes.delete("/api/context/{bundle}")

@@ -43,7 +43,7 @@ class Reply:
 RequestHandler = Callable[[IncomingRequest, Permit | None], Awaitable[Reply]]
 
 
-def _fit(text: str, max_bytes: int) -> str:
+def fit(text: str, max_bytes: int) -> str:
     """``text`` cut to at most ``max_bytes`` of UTF-8 without splitting a character."""
     return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
 
@@ -56,7 +56,7 @@ async def answer_ping(incoming: IncomingRequest, permit: Permit | None) -> Reply
 def public_profile(owner: OwnerStore) -> dict[str, str]:
     """The owner's public fields, cut to the wire's limits: all any peer may see unasked."""
     fields = owner.get().public_fields()
-    return {k: _fit(v, MAX_PROFILE_VALUE) for k, v in fields.items()}
+    return {k: fit(v, MAX_PROFILE_VALUE) for k, v in fields.items()}
 
 
 def make_hello_handler(owner: OwnerStore, versions: tuple[Version, ...]) -> RequestHandler:
@@ -65,7 +65,7 @@ def make_hello_handler(owner: OwnerStore, versions: tuple[Version, ...]) -> Requ
     async def answer_hello(incoming: IncomingRequest, permit: Permit | None) -> Reply:
         public = public_profile(owner)
         response = HelloResponse(
-            display_name=_fit(public.get("name", ""), MAX_DISPLAY_NAME),
+            display_name=fit(public.get("name", ""), MAX_DISPLAY_NAME),
             versions=versions,
             profile=public,
             agent=AGENT,

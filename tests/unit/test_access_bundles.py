@@ -117,6 +117,6 @@ async def test_a_good_bundle_is_kept_sealed_and_opened(node):
     p2p.bundle = sealed()
     kept = await service.fetch_context("peer", "lisbon")
     assert kept["items"] == ITEMS
-    (bundle,) = store.contexts()
+    (bundle,) = store.contexts(sealed=True)
     assert bundle["bundle"] == p2p.bundle and bundle["items"] == ITEMS
     assert store.audit_log() == []
