@@ -85,6 +85,17 @@ class ApiSettings:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class P2PSettings:
     listen: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
+    announce: tuple[str, ...] = ()
+    """Multiaddrs (ending in /p2p/<this peer id>) that other nodes should dial, when they
+    differ from the listen addresses (a NAT, a container); empty: the bound addresses."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkSettings:
+    record_ttl_s: int = 7200
+    """How long this node's record lives on a discovery server (1 h to 72 h)."""
+    refresh_s: int = 1800
+    """How often the record is renewed and member lists are read again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +148,7 @@ class NodeConfig:
     models: ModelSettings = field(default_factory=ModelSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
     access: AccessSettings = field(default_factory=AccessSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
 
     def validate(self) -> NodeConfig:
         if self.memory.vector_backend not in VECTOR_BACKENDS:
@@ -153,6 +165,12 @@ class NodeConfig:
             )
         if self.memory.chunk_overlap >= self.memory.chunk_tokens:
             raise ConfigError("memory.chunk_overlap must be smaller than memory.chunk_tokens")
+        if not 3600 <= self.network.record_ttl_s <= 72 * 3600:
+            raise ConfigError("network.record_ttl_s must be between 3600 (1 h) and 259200 (72 h)")
+        if not 5 <= self.network.refresh_s <= self.network.record_ttl_s // 2:
+            raise ConfigError(
+                "network.refresh_s must be between 5 and half of network.record_ttl_s"
+            )
         return self
 
     def with_changes(self, section: str, **changes: Any) -> NodeConfig:

@@ -38,6 +38,8 @@ from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
 from secondme.node.models.llm import ChatModel
+from secondme.node.network.service import NetworkService
+from secondme.node.network.store import NetworkStore
 from secondme.node.owner import OwnerStore
 from secondme.node.p2p.service import P2PService
 from secondme.node.peers import PeerStore
@@ -110,6 +112,16 @@ async def _open_services(
         settings=config.access,
     )
     chat.peer_notes = access.peer_notes
+    network = NetworkService(
+        identity=identity,
+        store=NetworkStore(db),
+        p2p=p2p,
+        peers=peers,
+        owner=owner,
+        clock=clock,
+        settings=config.network,
+        announce=config.p2p.announce,
+    )
     return NodeServices(
         data_dir=data_dir,
         config=config,
@@ -124,6 +136,7 @@ async def _open_services(
         peers=peers,
         p2p=p2p,
         access=access,
+        network=network,
     )
 
 
@@ -188,6 +201,7 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
         if queued:
             log.info("L1: %d document(s) queued for processing", queued)
         node.l1.start()
+        node.network.start()
         await node.stop_requested.wait()
         log.info("stopping")
     finally:
@@ -196,6 +210,7 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
         if runner is not None:
             await runner.cleanup()
         if node is not None:
+            await node.network.close()
             await node.p2p.close()
             await node.l1.close()
             await node.chat.model.close()

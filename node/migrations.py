@@ -325,4 +325,46 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        "0005_networks",
+        (
+            # Networks this node created or joined; ``discovery`` is a JSON list of the
+            # discovery servers' multiaddrs. A network is never deleted here, only marked.
+            """
+            CREATE TABLE networks (
+                network_id  TEXT PRIMARY KEY,
+                name        TEXT NOT NULL,
+                owner       TEXT NOT NULL,
+                role        TEXT NOT NULL CHECK (role IN ('owner', 'inviter', 'member')),
+                discovery   TEXT NOT NULL,
+                joined_ms   INTEGER NOT NULL,
+                status      TEXT NOT NULL DEFAULT 'active'
+                            CHECK (status IN ('active', 'left', 'removed', 'closed')),
+                synced_ms   INTEGER,
+                sync_error  TEXT
+            )
+            """,
+            # The members as the discovery server last listed them.
+            """
+            CREATE TABLE network_members (
+                network_id TEXT NOT NULL REFERENCES networks(network_id) ON DELETE CASCADE,
+                peer_id    TEXT NOT NULL,
+                role       TEXT NOT NULL,
+                joined_ms  INTEGER NOT NULL,
+                PRIMARY KEY (network_id, peer_id)
+            )
+            """,
+            """
+            CREATE TABLE invites_issued (
+                invite_id   TEXT PRIMARY KEY,
+                network_id  TEXT NOT NULL REFERENCES networks(network_id) ON DELETE CASCADE,
+                role        TEXT NOT NULL,
+                uses        INTEGER NOT NULL,
+                expires_ms  INTEGER NOT NULL,
+                created_ms  INTEGER NOT NULL,
+                revoked_ms  INTEGER
+            )
+            """,
+        ),
+    ),
 )

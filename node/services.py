@@ -12,6 +12,7 @@ from secondme.node.config import DataDir, NodeConfig
 from secondme.node.db import Database
 from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.service import Memory
+from secondme.node.network.service import NetworkService
 from secondme.node.owner import OwnerStore
 from secondme.node.p2p.service import P2PService
 from secondme.node.peers import PeerStore
@@ -34,5 +35,6 @@ class NodeServices:
     peers: PeerStore
     p2p: P2PService
     access: AccessService
+    network: NetworkService
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
     started_at: float = field(default_factory=time.time)

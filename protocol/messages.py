@@ -85,6 +85,22 @@ class ErrorCode(StrEnum):
     GRANT_RATE_LIMITED = "grant_rate_limited"
     OUT_OF_SCOPE = "out_of_scope"
     INTERNAL = "internal"
+    # discovery (smp-spec/discovery.md)
+    INVITE_MALFORMED = "invite_malformed"
+    INVITE_FORGED = "invite_forged"
+    INVITE_EXPIRED = "invite_expired"
+    INVITE_SPENT = "invite_spent"
+    INVITE_REVOKED = "invite_revoked"
+    UNKNOWN_NETWORK = "unknown_network"
+    NETWORK_EXISTS = "network_exists"
+    NOT_MEMBER = "not_member"
+    NOT_OWNER = "not_owner"
+    FORBIDDEN = "forbidden"
+    NO_RECORD = "no_record"
+    RECORD_INVALID = "record_invalid"
+    RECORD_STALE = "record_stale"
+    TTL_OUT_OF_RANGE = "ttl_out_of_range"
+    LIMIT_REACHED = "limit_reached"
 
 
 class Message(ABC):

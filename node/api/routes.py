@@ -375,7 +375,17 @@ async def chat_session(request: web.Request) -> web.Response:
 
 @routes.get("/api/peers")
 async def peers_list(request: web.Request) -> web.Response:
-    return web.json_response([p.to_json() for p in services(request).peers.list()])
+    """Known peers, each with the networks it shares with this node and whether it is
+    connected now (``peers`` in the CLI)."""
+    node = services(request)
+    connected = {str(p) for p in node.p2p.host.connected_peers()}
+    shared = node.network.store.networks_of_peers()
+    return web.json_response(
+        [
+            {**p.to_json(), "online": p.peer_id in connected, "networks": shared.get(p.peer_id, [])}
+            for p in node.peers.list()
+        ]
+    )
 
 
 @routes.post("/api/peers")

@@ -22,6 +22,9 @@ class NodeGroup(click.Group):
         try:
             return super().invoke(ctx)
         except NodeError as exc:
+            if ctx.meta.get(JSON_OUTPUT):  # a script asked for JSON: the error is JSON too
+                print_json(exc.to_json())
+                sys.exit(1)
             raise click.ClickException(exc.message) from None
 
 
@@ -35,8 +38,23 @@ def data_dir_option(func: Callable) -> Callable:
     )(func)
 
 
+JSON_OUTPUT = "secondme.json_output"
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_OUTPUT] = True
+    return value
+
+
 def json_option(func: Callable) -> Callable:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_remember_json,
+        help="Print JSON instead of text (errors too, as {\"error\": {code, message}}).",
+    )(func)
 
 
 def resolve_data_dir(path: Path | None) -> DataDir:

@@ -39,8 +39,10 @@ def peers(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
     for peer in known:
         latency = f"{peer['latency_ms']:.1f} ms" if peer["latency_ms"] is not None else "-"
         who = peer["name"] or peer["display_name"] or ""
+        state = "online" if peer["online"] else "offline"
+        networks = ",".join(peer["networks"]) or "-"
         click.echo(
-            f"{peer['peer_id']}  {who:16} smp {peer['protocol_version'] or '?':5} "
+            f"{peer['peer_id']}  {who:16} {state:7} {networks:16} "
             f"{latency:>9}  seen {_ago(peer['last_seen'])}"
         )
 

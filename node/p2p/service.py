@@ -113,13 +113,13 @@ class P2PService:
     async def start(self) -> list[str]:
         addrs = await self.host.start()
         for peer in self.peers.list():
-            self._remember_addresses(peer)
+            self.remember_addresses(peer)
         return addrs
 
     async def close(self) -> None:
         await self.host.close()
 
-    def _remember_addresses(self, peer: PeerRecord) -> None:
+    def remember_addresses(self, peer: PeerRecord) -> None:
         transport_addrs = []
         for address in peer.addresses:
             try:
@@ -271,7 +271,7 @@ class P2PService:
         except TransportError as exc:
             raise PeerUnreachable(f"cannot connect to {multiaddr}: {exc.message}") from exc
         record = self.peers.add(str(peer_id), [multiaddr], name)
-        self._remember_addresses(record)
+        self.remember_addresses(record)
         await self.hello(record)
         return self.peers.resolve(str(peer_id))
 

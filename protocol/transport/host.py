@@ -68,6 +68,8 @@ class SmpHost:
     :param listen: multiaddrs to listen on, e.g. ``/ip4/127.0.0.1/tcp/0``.
     :param handler: ``(remote peer, request payload) -> response payload``, run on this
         asyncio loop; raising resets that stream (and is logged), nothing more.
+    :param protocol_id: the libp2p protocol the handler serves; SMP unless this host is a
+        discovery server (same frames and envelopes, another set of messages).
     """
 
     def __init__(
@@ -77,12 +79,18 @@ class SmpHost:
         handler: Handler,
         *,
         limits: TransportLimits | None = None,
+        protocol_id: str = SMP_PROTOCOL_ID,
     ) -> None:
         self._peer_id = Identity.from_seed(seed).peer_id
         self._limits = limits or TransportLimits()
         self._bridge = TrioBridge(name=f"smp-host-{str(self._peer_id)[-6:]}")
         self._trio = TrioHost(
-            seed, [multiaddr.Multiaddr(a) for a in listen], handler, self._limits, self._bridge
+            seed,
+            [multiaddr.Multiaddr(a) for a in listen],
+            handler,
+            self._limits,
+            self._bridge,
+            protocol_id=protocol_id,
         )
         self._state = _State.NEW
         self._addrs: list[str] = []
@@ -126,8 +134,18 @@ class SmpHost:
         await self._run(self._trio.connect, peer, addr)
         return peer
 
-    async def request(self, peer: PeerId, payload: bytes, *, timeout: float | None = None) -> bytes:
+    async def request(
+        self,
+        peer: PeerId,
+        payload: bytes,
+        *,
+        timeout: float | None = None,
+        protocol_id: str | None = None,
+    ) -> bytes:
         """Send one request to ``peer`` on a new stream and return its response payload.
+
+        The stream speaks ``protocol_id``, by default the protocol this host serves (a node
+        serves SMP and asks its discovery server in the discovery protocol, on one identity).
 
         Reuses the connection to ``peer``, or dials its known addresses (retrying with backoff
         for up to ``dial_timeout_s``, e.g. while it restarts). ``timeout`` (default
@@ -140,7 +158,7 @@ class SmpHost:
         if len(payload) > self._limits.max_frame:
             raise ValueError(f"a payload of {len(payload)} bytes is above max_frame")
         limit = self._limits.request_timeout_s if timeout is None else timeout
-        return await self._run(self._trio.request, peer, bytes(payload), limit)
+        return await self._run(self._trio.request, peer, bytes(payload), limit, None, protocol_id)
 
     async def request_stream(
         self, peer: PeerId, payload: bytes, *, timeout: float | None = None

@@ -25,6 +25,7 @@ Why some py-libp2p defaults are overridden (measured on 0.8.1, see notes/py-libp
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import threading
@@ -74,9 +75,18 @@ logger = logging.getLogger(__name__)
 
 SMP_PROTOCOL_ID = TProtocol("/secondme/smp/1.0.0")
 _MULTISTREAM_LINE = b"/multistream/1.0.0\n"
-_SMP_LINE = SMP_PROTOCOL_ID.encode() + b"\n"
-_PROPOSE_SMP = encode_frame(_MULTISTREAM_LINE) + encode_frame(_SMP_LINE)
-"""multistream-select messages are uvarint-length-prefixed, exactly like SMP frames."""
+
+
+@functools.lru_cache(maxsize=8)
+def _proposal(protocol_id: str) -> tuple[bytes, bytes]:
+    """(the bytes that propose ``protocol_id``, the line that accepts it).
+
+    multistream-select messages are uvarint-length-prefixed, exactly like SMP frames.
+    """
+    line = protocol_id.encode() + b"\n"
+    return encode_frame(_MULTISTREAM_LINE) + encode_frame(line), line
+
+
 _ADDRESS_TTL_S = 365 * 24 * 3600
 _BACKOFF_FIRST_S = 0.05
 _BACKOFF_MAX_S = 1.0
@@ -134,7 +144,10 @@ class TrioHost:
         handler: Handler,
         limits: TransportLimits,
         bridge: TrioBridge,
+        *,
+        protocol_id: str = SMP_PROTOCOL_ID,
     ) -> None:
+        self._protocol_id = TProtocol(protocol_id)
         self._key_pair = create_new_key_pair(seed)
         self._listen = list(listen)
         self._limits = limits
@@ -205,7 +218,7 @@ class TrioHost:
         swarm.retry_config = RetryConfig(max_retries=0)
         swarm.auto_connector = DialOnDemand(swarm, config.auto_connect_interval)
         swarm.register_notifee(self._connections)
-        host.set_stream_handler(SMP_PROTOCOL_ID, self._inbound.on_stream)
+        host.set_stream_handler(self._protocol_id, self._inbound.on_stream)
         return host
 
     @property
@@ -247,8 +260,11 @@ class TrioHost:
         payload: bytes,
         timeout: float,
         on_part: Callable[[bytes], None] | None = None,
+        protocol_id: str | None = None,
     ) -> bytes:
         """One request frame out, the response frame back, on a fresh stream.
+
+        The stream speaks ``protocol_id``: by default the one this host serves.
 
         With ``on_part``, the answer is streamed: every frame goes to ``on_part`` as it
         arrives, until the responder closes the stream (a reset raises), and ``b""`` is
@@ -264,9 +280,11 @@ class TrioHost:
                 stream = await self._open_stream(peer)
                 try:
                     frames = FrameReader(stream, max_size=self._limits.max_frame)
-                    await stream.write(_PROPOSE_SMP + encode_frame(payload))
-                    await self._expect_smp_accepted(frames, peer)
-                    stream.set_protocol(SMP_PROTOCOL_ID)
+                    protocol = TProtocol(protocol_id or self._protocol_id)
+                    proposal, accepted = _proposal(protocol)
+                    await stream.write(proposal + encode_frame(payload))
+                    await self._expect_accepted(frames, peer, protocol, accepted)
+                    stream.set_protocol(protocol)
                     response = await frames.next()
                     if response is None:
                         raise StreamReset(f"{peer} closed the stream without a response")
@@ -291,14 +309,16 @@ class TrioHost:
             self._connections.end(peer)
 
     @staticmethod
-    async def _expect_smp_accepted(frames: FrameReader, peer: PeerId) -> None:
-        for expected in (_MULTISTREAM_LINE, _SMP_LINE):
+    async def _expect_accepted(
+        frames: FrameReader, peer: PeerId, protocol: str, accepted: bytes
+    ) -> None:
+        for expected in (_MULTISTREAM_LINE, accepted):
             answer = await frames.next()
             if answer is None:
                 raise StreamReset(f"{peer} closed the stream during protocol negotiation")
             if answer != expected:
                 raise ProtocolRefused(
-                    f"{peer} does not accept {SMP_PROTOCOL_ID} (answered {answer[:64]!r})"
+                    f"{peer} does not accept {protocol} (answered {answer[:64]!r})"
                 )
 
     async def _open_stream(self, peer: PeerId) -> INetStream:

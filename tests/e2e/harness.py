@@ -114,3 +114,53 @@ def start_node(
         time.sleep(0.05)  # polling for readiness, bounded by the deadline
     process.kill()
     raise AssertionError(f"daemon not ready in {START_TIMEOUT} s:\n{node.stderr_text()}")
+
+
+DISCOVERY = str(Path(sys.executable).with_name("secondme-discovery"))
+
+
+@dataclass
+class DiscoveryProcess:
+    process: subprocess.Popen
+    addr: str
+    log_path: Path
+    db: str
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def terminate(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+def start_discovery(
+    root: Path,
+    *,
+    db: str | None = None,
+    listen: str = "/ip4/127.0.0.1/tcp/0",
+    key: Path | None = None,
+) -> DiscoveryProcess:
+    """Start ``secondme-discovery`` and wait until it prints the address it listens on."""
+    root.mkdir(parents=True, exist_ok=True)
+    db = db or str(root / "discovery.db")
+    out_path = root / "discovery.out"
+    log_path = root / "discovery.log"
+    out_path.write_text("")
+    args = [DISCOVERY, "--listen", listen, "--db", db, "--log-file", str(log_path)]
+    args += ["--key", str(key or root / "discovery.key")]
+    process = subprocess.Popen(
+        args, stdin=subprocess.DEVNULL, stdout=out_path.open("w"), stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = log_path.read_text() if log_path.exists() else ""
+            raise AssertionError(f"secondme-discovery exited {process.returncode}:\n{log}")
+        lines = out_path.read_text().split()
+        if lines:
+            return DiscoveryProcess(process, lines[0], log_path, db)
+        time.sleep(0.05)  # polling for readiness, bounded by the deadline
+    process.kill()
+    raise AssertionError("secondme-discovery did not start within 60 s")

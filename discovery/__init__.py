@@ -1,0 +1,1 @@
+"""The metadata-only discovery service (``secondme-discovery``) and the node's client of it."""

@@ -1,0 +1,1 @@
+"""This node in networks: membership through discovery servers, invites, and peers found there."""
