@@ -13,7 +13,7 @@ setup:
 
 test:
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	SECONDME_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
 
 lint:
 	$(BIN)/ruff check .
@@ -26,6 +26,7 @@ bench:
 	$(BIN)/python bench/bench_smp_transport.py
 	$(BIN)/python bench/bench_l1.py
 	$(BIN)/python bench/bench_access.py
+	$(BIN)/python bench/bench_discovery.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

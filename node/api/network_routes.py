@@ -12,7 +12,12 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/networks")
 async def networks_list(request: web.Request) -> web.Response:
-    return web.json_response(services(request).network.list())
+    """Networks this node is in; with ``?sync=1``, member counts are read from the discovery
+    servers first (a server that does not answer leaves its ``sync_error``)."""
+    network = services(request).network
+    if request.query.get("sync") in ("1", "true", "yes"):
+        await network.sync_all()
+    return web.json_response(network.list())
 
 
 @routes.post("/api/networks")

@@ -53,7 +53,7 @@ def json_option(func: Callable) -> Callable:
         "as_json",
         is_flag=True,
         callback=_remember_json,
-        help="Print JSON instead of text (errors too, as {\"error\": {code, message}}).",
+        help='Print JSON instead of text (errors too, as {"error": {code, message}}).',
     )(func)
 
 

@@ -45,12 +45,13 @@ def network_create(name: str, discovery: tuple[str, ...], data_dir: Path | None,
 
 
 @network.command("list")
+@click.option("--offline", is_flag=True, help="Do not ask the discovery servers for news.")
 @data_dir_option
 @json_option
-def network_list(data_dir: Path | None, as_json: bool) -> None:
+def network_list(offline: bool, data_dir: Path | None, as_json: bool) -> None:
     """Networks this node is in (and ones it left or was removed from)."""
     with client(data_dir) as api:
-        networks = api.get("/api/networks")
+        networks = api.get("/api/networks", sync="0" if offline else "1")
     if as_json:
         print_json(networks)
         return

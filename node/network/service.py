@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 PROBE_TIMEOUT_S = 3.0
 MAX_INVITE_S = 30 * 86_400
+UNKNOWN_PEER_SYNC_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,8 @@ class NetworkService:
         self.announce = announce
         self.client = DiscoveryClient(identity, p2p.host, clock)
         self._seq = 0
+        self._last_sync_all = 0.0
+        p2p.on_unknown_peer = self._unknown_peer
         self._task: asyncio.Task[None] | None = None
         self._connecting: set[asyncio.Task[Any]] = set()
 
@@ -402,11 +405,14 @@ class NetworkService:
                     online = True
                 except (PeerRefused, PeerUnreachable):
                     online = False
+            name = known.display_name if known else None
+            if peer_id == me:
+                name = public_profile(self.owner).get("name") or None
             return MemberState(
                 peer_id=peer_id,
                 role=role,
                 joined_ms=joined_ms,
-                display_name=known.display_name if known else None,
+                display_name=name,
                 addresses=known.addresses if known else (),
                 online=online,
                 latency_ms=None if latency is None else round(latency, 3),
@@ -427,6 +433,23 @@ class NetworkService:
                 {**network.to_json(), "members": len(self.store.members(network.network_id))}
             )
         return out
+
+    async def sync_all(self) -> None:
+        """Re-read every active network's members (failures are kept as ``sync_error``)."""
+        for network in self.store.list():
+            with contextlib.suppress(PeerRefused, PeerUnreachable):
+                await self.sync(network)
+
+    def _unknown_peer(self, peer_id: str) -> None:
+        """A peer this node does not know talked to it: a new member, most likely. Read the
+        member lists again (at most once every ``UNKNOWN_PEER_SYNC_S``)."""
+        now = asyncio.get_running_loop().time()
+        if not self.store.list() or now - self._last_sync_all < UNKNOWN_PEER_SYNC_S:
+            return
+        self._last_sync_all = now
+        task = asyncio.create_task(self.sync_all(), name="network-sync")
+        self._connecting.add(task)
+        task.add_done_callback(self._connecting.discard)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 from secondme.node.access.gate import AccessGate
 from secondme.node.errors import InvalidRequest, PeerRefused, PeerUnreachable
@@ -99,6 +99,9 @@ class P2PService:
             Ping: answer_ping,
             Hello: make_hello_handler(owner, self.endpoint.versions),
         }
+        self.on_unknown_peer: Callable[[str], None] | None = None
+        """Called with the peer ID when a peer this node does not know yet was answered (a
+        new member of one of its networks, say)."""
         limits = TransportLimits(request_timeout_s=ANSWER_TIMEOUT_S)
         self.host = SmpHost(identity.seed, list(listen), self._serve, limits=limits)
 
@@ -156,7 +159,11 @@ class P2PService:
         except Exception:
             log.exception("handler for %r failed", incoming.message.TYPE)
             return self._internal_error(incoming)
-        self.peers.seen(str(peer))
+        if self.peers.find(str(peer)) is None:
+            if self.on_unknown_peer is not None:
+                self.on_unknown_peer(str(peer))
+        else:
+            self.peers.seen(str(peer))
         if reply.parts is not None:
             return self._stream(incoming, permit, reply)
         assert reply.response is not None, "a reply has a response or parts"

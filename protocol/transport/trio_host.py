@@ -162,8 +162,9 @@ class TrioHost:
 
     def add_addresses(self, peer: PeerId, addrs: Sequence[multiaddr.Multiaddr]) -> None:
         with self._addresses_lock:
-            known = self._addresses.setdefault(peer, [])
-            known.extend(a for a in addrs if a not in known)
+            # Newest first: the address a peer gave last is the one most likely to answer.
+            known = self._addresses.get(peer, [])
+            self._addresses[peer] = list(dict.fromkeys([*addrs, *known]))
 
     def connected_peers(self) -> list[PeerId]:
         return self._connections.peers()
@@ -343,33 +344,42 @@ class TrioHost:
             return list(self._addresses.get(peer, []))
 
     async def _dial(self, peer: PeerId, addrs: list[multiaddr.Multiaddr], *, retry: bool) -> None:
-        """Connect within the dial timeout: to any of ``addrs``, backing off and trying again on
-        failure (``retry``), or once to ``addrs[0]``."""
+        """Connect within the dial timeout: to the first of ``addrs`` that answers, in order
+        (newest known first), backing off and going round again on failure (``retry``), or
+        once to ``addrs[0]``.
+
+        Each address is dialled here, one after the other: py-libp2p's ``dial_peer`` tries a
+        single address per transport, so a peer that moved to a new port while its old
+        address is still known would never be reached.
+        """
         if not addrs:
             raise DialFailed(f"no known address for {peer}")
         remote = to_libp2p(peer)
         delay = _BACKOFF_FIRST_S
         last_error: Exception | None = None
+        per_address_s = max(1.0, self._limits.dial_timeout_s / len(addrs))
         with trio.move_on_after(self._limits.dial_timeout_s):
             while True:
-                self.host.get_peerstore().add_addrs(remote, addrs, _ADDRESS_TTL_S)
                 self._swarm.unblock_peer(remote)
-                try:
-                    # Not host.connect(): it returns at once while a closed connection is
-                    # still listed (closing one takes >100 ms), so it would not redial.
-                    if retry:
-                        await self._swarm.dial_peer(remote)
-                    else:
-                        await self._swarm.dial_addr(addrs[0], remote)
-                    return
-                except Exception as exc:
-                    if _is_peer_id_mismatch(exc):
-                        raise PeerIdMismatch(
-                            f"{', '.join(map(str, addrs))} did not authenticate as {peer}"
-                        ) from exc
-                    if not retry:
-                        raise DialFailed(f"cannot connect to {peer}: {exc}") from exc
-                    last_error = exc
+                for addr in addrs if retry else addrs[:1]:
+                    try:
+                        with trio.fail_after(per_address_s):
+                            await self._swarm.dial_addr(addr, remote)
+                        self.host.get_peerstore().add_addrs(remote, [addr], _ADDRESS_TTL_S)
+                        return
+                    except trio.TooSlowError as exc:
+                        last_error = exc
+                    except Exception as exc:
+                        if _is_peer_id_mismatch(exc):
+                            # Another key answers there (the port was reused): not this peer.
+                            last_error = PeerIdMismatch(f"{addr} did not authenticate as {peer}")
+                            last_error.__cause__ = exc
+                            if not retry or len(addrs) == 1:
+                                raise last_error from exc
+                            continue
+                        last_error = exc
+                if not retry:
+                    raise DialFailed(f"cannot connect to {peer}: {last_error}") from last_error
                 logger.debug("dialling %s failed; retrying in %.2f s", peer, delay)
                 await trio.sleep(delay)
                 delay = min(2 * delay, _BACKOFF_MAX_S)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -115,6 +117,32 @@ def test_server_restart_keeps_everything(world):
     assert len(members["members"]) == 3 and members["stale"] is None
     report = nodes["carol"].cli_json("network", "refresh")
     assert report["registered"] == 1 and not report["failed"]
+
+
+def _record_seq(db: Path, peer_id: str) -> int | None:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT seq FROM records WHERE peer = ?", (peer_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def test_running_node_keeps_its_registration_fresh(world):
+    _, discovery, nodes = world
+    bob = nodes["bob"]
+    assert bob.terminate() == 0
+    config = bob.data_dir / "config.toml"
+    text = config.read_text()
+    assert "refresh_s = 1800" in text
+    config.write_text(text.replace("refresh_s = 1800", "refresh_s = 5"))
+    before = _record_seq(Path(discovery.db), bob.peer_id)
+    bob = nodes["bob"] = harness.start_node(bob.data_dir)
+    seen = {before}
+    deadline = time.monotonic() + 60
+    while len(seen) < 3 and time.monotonic() < deadline:  # registered at start, then again
+        seen.add(_record_seq(Path(discovery.db), bob.peer_id))
+        time.sleep(0.2)  # polling the server's database, bounded by the deadline
+    assert len(seen) >= 3, f"bob registered {len(seen) - 1} time(s) in 60 s"
+    members = nodes["alice"].cli_json("network", "members")["members"]
+    assert next(m for m in members if m["peer_id"] == bob.peer_id)["online"]
 
 
 def test_remove_member(world):
