@@ -75,6 +75,7 @@ class MemberInfo:
 class DiscoveryClient:
     def __init__(self, identity: Identity, host: SmpHost, clock: Clock) -> None:
         self.host = host
+        self.clock = clock
         self.endpoint = SmpEndpoint(
             identity, clock, ReplayWindow(clock), registry=DISCOVERY_MESSAGES
         )
@@ -173,8 +174,7 @@ class DiscoveryClient:
     def _done(answer: Response) -> None:
         assert isinstance(answer, Done)
 
-    @staticmethod
-    def _verified(peer: str, data: bytes | None) -> PeerRecord | None:
+    def _verified(self, peer: str, data: bytes | None) -> PeerRecord | None:
         if data is None:
             return None
         try:
@@ -184,5 +184,8 @@ class DiscoveryClient:
             return None
         if str(record.peer) != peer:
             log.warning("dropped a record of %s served as %s's", record.peer, peer)
+            return None
+        if record.expires_ms <= self.clock.now_ms():
+            log.info("dropped an expired record of %s", peer)
             return None
         return record

@@ -70,6 +70,8 @@ class DiscoveryLimits:
     max_ttl_ms: int = 72 * HOUR_MS
     """...and at most this long: a crashed node's address does not linger for weeks."""
     max_networks_owned: int = 32
+    max_memberships: int = 1000
+    """Networks one peer may be in (its ``disc.registered`` lists them all)."""
     max_members: int = 100_000
     max_page_bytes: int = 1024 * 1024
     """A member page stops early (with ``next``) once its records pass this many bytes."""
@@ -127,12 +129,15 @@ class DiscoveryService:
         if stored is not None and record.seq <= stored:
             raise RecordStale(f"the record's seq {record.seq} is not above the stored {stored}")
 
-    async def _owned(self, peer: PeerId, network: str) -> None:
-        row = await self._db(self.store.network, network)
-        if row is None:
-            raise UnknownNetwork(f"no network {network} on this server")
-        if row.owner != str(peer):
-            raise NotOwner("only the network's owner may do that")
+    async def _role_in(self, peer: PeerId, network: str, *allowed: str) -> str:
+        """The peer's role in ``network`` if it is one of ``allowed``. A non-member is told it
+        is not a member whether or not the network exists: it learns nothing about it."""
+        role = await self._db(self.store.role, network, str(peer))
+        if role is None:
+            raise NotMember("you are not a member of that network")
+        if role not in allowed:
+            raise NotOwner(f"only the network's {' or '.join(allowed)} may do that")
+        return role
 
     # -- handlers -------------------------------------------------------------------------
 
@@ -167,6 +172,9 @@ class DiscoveryService:
             if issuer_role != Role.INVITER or token.role != Role.MEMBER:
                 raise InviteForged(f"{token.issuer} may not issue this invite to that network")
         await self._check_fresh(record)
+        memberships = await self._db(self.store.networks_of, str(peer))
+        if token.network not in memberships and len(memberships) >= self.limits.max_memberships:
+            raise LimitReached(f"a peer may be in at most {self.limits.max_memberships} networks")
         outcome = await self._db(
             self.store.join,
             network=token.network,
@@ -189,9 +197,10 @@ class DiscoveryService:
         )
         if outcome == JoinOutcome.JOINED:
             log.info("%s joined network %s (invite %s)", peer, token.network, token.invite_id)
-        return Joined(
-            network=network.network, name=network.name, owner=network.owner, role=token.role
-        )
+        # The member's role now: a member who redeems an inviter token is an inviter, and an
+        # inviter who redeems a member token stays one.
+        role = await self._db(self.store.role, token.network, str(peer)) or token.role.value
+        return Joined(network=network.network, name=network.name, owner=network.owner, role=role)
 
     async def register(self, peer: PeerId, message: Register) -> Registered:
         record = self._record_from(peer, message.record)
@@ -239,7 +248,7 @@ class DiscoveryService:
         return PeerFound(record=record)
 
     async def remove_member(self, peer: PeerId, message: MemberRemove) -> Done:
-        await self._owned(peer, message.network)
+        await self._role_in(peer, message.network, Role.OWNER)
         if message.peer == str(peer):
             raise Forbidden("the owner cannot remove itself; close the network instead")
         if not await self._db(self.store.remove_member, message.network, message.peer):
@@ -248,12 +257,7 @@ class DiscoveryService:
         return Done()
 
     async def revoke_invite(self, peer: PeerId, message: InviteRevoke) -> Done:
-        row = await self._db(self.store.network, message.network)
-        if row is None:
-            raise UnknownNetwork(f"no network {message.network} on this server")
-        role = await self._db(self.store.role, message.network, str(peer))
-        if role not in (Role.OWNER, Role.INVITER):
-            raise NotOwner("only the owner or an inviter may revoke invites")
+        await self._role_in(peer, message.network, Role.OWNER, Role.INVITER)
         await self._db(
             self.store.revoke_invite, message.network, message.invite_id, message.expires_ms
         )
@@ -271,7 +275,7 @@ class DiscoveryService:
         return Done()
 
     async def close_network(self, peer: PeerId, message: NetworkClose) -> Done:
-        await self._owned(peer, message.network)
+        await self._role_in(peer, message.network, Role.OWNER)
         await self._db(self.store.close_network, message.network)
         log.info("network %s closed by its owner", message.network)
         return Done()

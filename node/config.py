@@ -86,8 +86,8 @@ class ApiSettings:
 class P2PSettings:
     listen: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
     announce: tuple[str, ...] = ()
-    """Multiaddrs (ending in /p2p/<this peer id>) that other nodes should dial, when they
-    differ from the listen addresses (a NAT, a container); empty: the bound addresses."""
+    """Multiaddrs that other nodes should dial, when they differ from the listen addresses (a
+    NAT, a container); ``/p2p/<this peer id>`` is added. Empty: the bound addresses."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar, Self
 
 from secondme.protocol.errors import RemoteProtocolError
@@ -151,25 +151,36 @@ def _read(cls: type, body: Mapping[str, Value], required: tuple[str, ...], optio
     check_keys(cls.TYPE, body, required=required, optional=optional)
 
 
-# -- responses -----------------------------------------------------------------------------
+class _Fields:
+    """A body that is exactly the dataclass's fields, all required: written and read as is.
 
+    Subclasses check their fields in ``__post_init__``; a peer's bad value becomes a
+    ``MalformedFrame`` in :meth:`from_body`.
+    """
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Done(Response):
-    TYPE: ClassVar[str] = "disc.done"
+    __slots__ = ()
+    TYPE: ClassVar[str]
 
     def to_body(self) -> dict[str, Value]:
-        return {}
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
     @classmethod
     def from_body(cls, body: Mapping[str, Value]) -> Self:
         with reading_body(cls.TYPE):
-            _read(cls, body, ())
-            return cls()
+            _read(cls, body, tuple(f.name for f in fields(cls)))  # type: ignore[arg-type]
+            return cls(**body)
+
+
+# -- responses -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NetworkInfo(Response):
+class Done(_Fields, Response):
+    TYPE: ClassVar[str] = "disc.done"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkInfo(_Fields, Response):
     TYPE: ClassVar[str] = "disc.network"
     network: str
     name: str
@@ -182,23 +193,9 @@ class NetworkInfo(Response):
         _peer("owner", self.owner)
         check_uint("created_ms", self.created_ms)
 
-    def to_body(self) -> dict[str, Value]:
-        return {
-            "network": self.network,
-            "name": self.name,
-            "owner": self.owner,
-            "created_ms": self.created_ms,
-        }
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, ("network", "name", "owner", "created_ms"))
-            return cls(**body)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Joined(Response):
+class Joined(_Fields, Response):
     TYPE: ClassVar[str] = "disc.joined"
     network: str
     name: str
@@ -209,17 +206,8 @@ class Joined(Response):
         _network(self.network)
         check_str("name", self.name, min_bytes=1, max_bytes=MAX_NETWORK_NAME)
         _peer("owner", self.owner)
-        if self.role not in (Role.MEMBER, Role.INVITER):
-            raise InvalidField(f"role {self.role!r} is not member or inviter")
-
-    def to_body(self) -> dict[str, Value]:
-        return {"network": self.network, "name": self.name, "owner": self.owner, "role": self.role}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, ("network", "name", "owner", "role"))
-            return cls(**body)
+        if self.role not in (Role.MEMBER, Role.INVITER, Role.OWNER):
+            raise InvalidField(f"role {self.role!r} is not owner, member or inviter")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -321,28 +309,19 @@ class MemberPage(Response):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PeerFound(Response):
+class PeerFound(_Fields, Response):
     TYPE: ClassVar[str] = "disc.peer"
     record: bytes
 
     def __post_init__(self) -> None:
         _record(self.record)
 
-    def to_body(self) -> dict[str, Value]:
-        return {"record": self.record}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, ("record",))
-            return cls(record=body["record"])
-
 
 # -- requests ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NetworkCreate(Request):
+class NetworkCreate(_Fields, Request):
     """Create a network owned by the asking peer; ``network`` is a fresh random id."""
 
     TYPE: ClassVar[str] = "disc.network.create"
@@ -354,18 +333,9 @@ class NetworkCreate(Request):
         _network(self.network)
         check_str("name", self.name, min_bytes=1, max_bytes=MAX_NETWORK_NAME)
 
-    def to_body(self) -> dict[str, Value]:
-        return {"network": self.network, "name": self.name}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, ("network", "name"))
-            return cls(**body)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Join(Request):
+class Join(_Fields, Request):
     """Redeem an invite token: one of its uses is bound to the asking peer, which becomes a
     member and registers ``record`` in the same step."""
 
@@ -378,18 +348,9 @@ class Join(Request):
         check_str("token", self.token, min_bytes=1, max_bytes=MAX_TOKEN_BYTES)
         _record(self.record)
 
-    def to_body(self) -> dict[str, Value]:
-        return {"token": self.token, "record": self.record}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, ("token", "record"))
-            return cls(**body)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Register(Request):
+class Register(_Fields, Request):
     """Store (or refresh) the asking peer's record; only members of a network may."""
 
     TYPE: ClassVar[str] = "disc.register"
@@ -398,15 +359,6 @@ class Register(Request):
 
     def __post_init__(self) -> None:
         _record(self.record)
-
-    def to_body(self) -> dict[str, Value]:
-        return {"record": self.record}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, ("record",))
-            return cls(record=body["record"])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -446,7 +398,7 @@ class Members(Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Lookup(Request):
+class Lookup(_Fields, Request):
     """The live record of ``peer``, which must share a network with the asking peer."""
 
     TYPE: ClassVar[str] = "disc.lookup"
@@ -456,18 +408,9 @@ class Lookup(Request):
     def __post_init__(self) -> None:
         _peer("peer", self.peer)
 
-    def to_body(self) -> dict[str, Value]:
-        return {"peer": self.peer}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, ("peer",))
-            return cls(peer=body["peer"])
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MemberRemove(Request):
+class MemberRemove(_Fields, Request):
     """The owner removes ``peer`` from the network."""
 
     TYPE: ClassVar[str] = "disc.member.remove"
@@ -479,18 +422,9 @@ class MemberRemove(Request):
         _network(self.network)
         _peer("peer", self.peer)
 
-    def to_body(self) -> dict[str, Value]:
-        return {"network": self.network, "peer": self.peer}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, ("network", "peer"))
-            return cls(**body)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InviteRevoke(Request):
+class InviteRevoke(_Fields, Request):
     """The owner (or the invite's issuer) makes an invite useless; ``expires_ms`` is the
     token's expiry, after which the server may forget the revocation."""
 
@@ -505,33 +439,15 @@ class InviteRevoke(Request):
         check_str("invite_id", self.invite_id, max_bytes=32, pattern=INVITE_ID)
         check_uint("expires_ms", self.expires_ms)
 
-    def to_body(self) -> dict[str, Value]:
-        return {"network": self.network, "invite_id": self.invite_id, "expires_ms": self.expires_ms}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, ("network", "invite_id", "expires_ms"))
-            return cls(**body)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _NetworkOnly(Request):
+class _NetworkOnly(_Fields, Request):
     TYPE: ClassVar[str]
     RESPONSE: ClassVar[type[Response]] = Done
     network: str
 
     def __post_init__(self) -> None:
         _network(self.network)
-
-    def to_body(self) -> dict[str, Value]:
-        return {"network": self.network}
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, ("network",))
-            return cls(network=body["network"])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -42,6 +42,7 @@ MAX_NETWORK_NAME = 64
 MAX_DISCOVERY_ADDRS = 4
 MAX_USES = 1000
 INVITE_ID = re.compile(r"[0-9a-f]{32}")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _KEYS = ("net", "name", "disc", "iss", "role", "uses", "exp", "id")
 
 
@@ -159,9 +160,15 @@ class InviteToken:
             raise InviteMalformed(f"not an invite token (they start with {TOKEN_PREFIX!r})")
         body = text[len(TOKEN_PREFIX) :]
         try:
-            data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            # Strict: the URL-safe alphabet only, no padding, no stray bits; one token has
+            # exactly one text.
+            if _BASE64URL.fullmatch(body) is None:
+                raise ValueError("outside the base64url alphabet")
+            data = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True)
+            if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != body:
+                raise ValueError("not the canonical base64url of its bytes")
         except (binascii.Error, ValueError):
-            raise InviteMalformed("the invite token is not base64url") from None
+            raise InviteMalformed("the invite token is not unpadded base64url") from None
         try:
             fields, signature = read_map(
                 data, what="invite token", max_size=MAX_TOKEN_BYTES, required=_KEYS, optional=()

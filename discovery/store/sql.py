@@ -38,18 +38,24 @@ SCHEMA = (
         joined_ms BIGINT NOT NULL,
         PRIMARY KEY (network, peer))""",
     "CREATE INDEX IF NOT EXISTS members_peer ON members (peer)",
+    # An invite is known by (network, id): an id chosen by one network's owner can never
+    # touch another network's invite.
     """CREATE TABLE IF NOT EXISTS invites (
-        invite_id TEXT PRIMARY KEY,
         network TEXT NOT NULL REFERENCES networks (network) ON DELETE CASCADE,
+        invite_id TEXT NOT NULL,
         uses INTEGER NOT NULL,
         used INTEGER NOT NULL DEFAULT 0,
         revoked INTEGER NOT NULL DEFAULT 0,
-        expires_ms BIGINT NOT NULL)""",
+        expires_ms BIGINT NOT NULL,
+        PRIMARY KEY (network, invite_id))""",
     """CREATE TABLE IF NOT EXISTS invite_uses (
-        invite_id TEXT NOT NULL REFERENCES invites (invite_id) ON DELETE CASCADE,
+        network TEXT NOT NULL,
+        invite_id TEXT NOT NULL,
         peer TEXT NOT NULL,
         used_ms BIGINT NOT NULL,
-        PRIMARY KEY (invite_id, peer))""",
+        PRIMARY KEY (network, invite_id, peer),
+        FOREIGN KEY (network, invite_id) REFERENCES invites (network, invite_id)
+            ON DELETE CASCADE)""",
     """CREATE TABLE IF NOT EXISTS records (
         peer TEXT PRIMARY KEY,
         seq BIGINT NOT NULL,
@@ -155,12 +161,7 @@ class SqlStore(DiscoveryStore):
             # The network row first, as in join(), so that the two cannot deadlock.
             self._exec(conn, f"SELECT 1 FROM networks WHERE network = ?{self.LOCK_ROW}", (network,))
             # Children first: a backend without cascading deletes still ends empty.
-            self._exec(
-                conn,
-                "DELETE FROM invite_uses WHERE invite_id IN "
-                "(SELECT invite_id FROM invites WHERE network = ?)",
-                (network,),
-            )
+            self._exec(conn, "DELETE FROM invite_uses WHERE network = ?", (network,))
             self._exec(conn, "DELETE FROM invites WHERE network = ?", (network,))
             self._exec(conn, "DELETE FROM members WHERE network = ?", (network,))
             self._exec(conn, "DELETE FROM networks WHERE network = ?", (network,))
@@ -185,21 +186,22 @@ class SqlStore(DiscoveryStore):
             self._exec(conn, f"SELECT 1 FROM networks WHERE network = ?{self.LOCK_ROW}", (network,))
             self._exec(
                 conn,
-                "INSERT INTO invites (invite_id, network, uses, expires_ms) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (invite_id) DO NOTHING",
-                (invite_id, network, uses, expires_ms),
+                "INSERT INTO invites (network, invite_id, uses, expires_ms) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (network, invite_id) DO NOTHING",
+                (network, invite_id, uses, expires_ms),
             )
             used, revoked = self._exec(
                 conn,
-                f"SELECT used, revoked FROM invites WHERE invite_id = ?{self.LOCK_ROW}",
-                (invite_id,),
+                "SELECT used, revoked FROM invites WHERE network = ? AND invite_id = ?"
+                + self.LOCK_ROW,
+                (network, invite_id),
             ).fetchone()
             if revoked:
                 return JoinOutcome.REVOKED
             bound = self._exec(
                 conn,
-                "SELECT 1 FROM invite_uses WHERE invite_id = ? AND peer = ?",
-                (invite_id, peer),
+                "SELECT 1 FROM invite_uses WHERE network = ? AND invite_id = ? AND peer = ?",
+                (network, invite_id, peer),
             ).fetchone()
             current = self._exec(
                 conn, "SELECT role FROM members WHERE network = ? AND peer = ?", (network, peer)
@@ -214,11 +216,15 @@ class SqlStore(DiscoveryStore):
                 ).fetchone()[0]
                 if count >= max_members:
                     return JoinOutcome.FULL
-            self._exec(conn, "UPDATE invites SET used = used + 1 WHERE invite_id = ?", (invite_id,))
             self._exec(
                 conn,
-                "INSERT INTO invite_uses (invite_id, peer, used_ms) VALUES (?, ?, ?)",
-                (invite_id, peer, now_ms),
+                "UPDATE invites SET used = used + 1 WHERE network = ? AND invite_id = ?",
+                (network, invite_id),
+            )
+            self._exec(
+                conn,
+                "INSERT INTO invite_uses (network, invite_id, peer, used_ms) VALUES (?, ?, ?, ?)",
+                (network, invite_id, peer, now_ms),
             )
             if current is None:
                 self._exec(
@@ -238,9 +244,9 @@ class SqlStore(DiscoveryStore):
         with self._write() as conn:
             self._exec(
                 conn,
-                "INSERT INTO invites (invite_id, network, uses, revoked, expires_ms) "
-                "VALUES (?, ?, 0, 1, ?) ON CONFLICT (invite_id) DO UPDATE SET revoked = 1",
-                (invite_id, network, expires_ms),
+                "INSERT INTO invites (network, invite_id, uses, revoked, expires_ms) "
+                "VALUES (?, ?, 0, 1, ?) ON CONFLICT (network, invite_id) DO UPDATE SET revoked = 1",
+                (network, invite_id, expires_ms),
             )
 
     def remove_member(self, network: str, peer: str) -> bool:
@@ -310,9 +316,12 @@ class SqlStore(DiscoveryStore):
             removed = self._exec(
                 conn, "DELETE FROM records WHERE expires_ms <= ?", (now_ms,)
             ).rowcount
-            expired = "SELECT invite_id FROM invites WHERE expires_ms <= ?"
             removed += self._exec(
-                conn, f"DELETE FROM invite_uses WHERE invite_id IN ({expired})", (now_ms,)
+                conn,
+                "DELETE FROM invite_uses WHERE EXISTS (SELECT 1 FROM invites i WHERE "
+                "i.network = invite_uses.network AND i.invite_id = invite_uses.invite_id "
+                "AND i.expires_ms <= ?)",
+                (now_ms,),
             ).rowcount
             removed += self._exec(
                 conn, "DELETE FROM invites WHERE expires_ms <= ?", (now_ms,)

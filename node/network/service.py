@@ -127,7 +127,8 @@ class NetworkService:
         self.owner = owner
         self.clock = clock
         self.settings = settings
-        self.announce = announce
+        suffix = f"/p2p/{identity.peer_id}"
+        self.announce = tuple(a if a.endswith(suffix) else a.rstrip("/") + suffix for a in announce)
         self.client = DiscoveryClient(identity, p2p.host, clock)
         self._seq = 0
         self._last_sync_all = 0.0

@@ -157,6 +157,19 @@ def test_remove_member(world):
     assert carol.peer_id not in {m["peer_id"] for m in members}
 
 
+def test_leave_and_close(world):
+    _, _, nodes = world
+    alice, bob = nodes["alice"], nodes["bob"]
+    assert "close it instead" in refused(alice, "network", "leave", "friends")["message"]
+    assert "only the owner" in refused(bob, "network", "close", "friends")["message"]
+    assert bob.cli_json("network", "leave", "friends")["status"] == "left"
+    members = alice.cli_json("network", "members", "--no-probe")["members"]
+    assert [m["peer_id"] for m in members] == [alice.peer_id]
+    assert alice.cli_json("network", "close", "friends")["status"] == "closed"
+    assert [n["status"] for n in alice.cli_json("network", "list", "--offline")] == ["closed"]
+    assert "in no network" in refused(alice, "invite")["message"]
+
+
 def test_discovery_stores_no_content(world):
     root, _, _ = world
     stored = b""

@@ -12,6 +12,8 @@ def test_round_trip_keeps_every_setting(tmp_path):
         .with_changes("api", port=4242)
         .with_changes("p2p", listen=("/ip4/127.0.0.1/tcp/4001",))
         .with_changes("memory", vector_backend="qdrant", qdrant_url="http://127.0.0.1:6333")
+        .with_changes("network", record_ttl_s=3 * 3600, refresh_s=600)
+        .with_changes("p2p", announce=("/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWexample",))
     )
     path = tmp_path / "config.toml"
     save_config(path, config)
@@ -27,6 +29,8 @@ def test_round_trip_keeps_every_setting(tmp_path):
         ("[nope]\n", "unknown section"),
         ("[memory]\nvector_backend = 'faiss'\n", "choose one of"),
         ("[api\n", "cannot read config"),
+        ("[network]\nrecord_ttl_s = 60\n", "between 3600"),
+        ("[network]\nrefresh_s = 7200\n", "half of network.record_ttl_s"),
     ],
 )
 def test_bad_config_names_the_setting(tmp_path, text, message):

@@ -246,6 +246,10 @@ async def test_bad_tokens_are_refused(world: World) -> None:
     await refused("invite_malformed", bob.api.join(world.servers, "smi1AAAA", bob.record()))
     unknown = invite(alice, world, secrets.token_hex(16))
     await refused("unknown_network", bob.api.join(world.servers, unknown.text, bob.record()))
+    # Refused joins left nothing behind: no membership, no record, no invite bookkeeping.
+    store = world.server.store
+    assert store.networks_of(bob.peer) == [] and store.record_seq(bob.peer) is None
+    assert [m.peer for m in store.members(network, after=None, limit=10, now_ms=0)] == [alice.peer]
     # A member cannot invite unless it joined as an inviter.
     plain = invite(alice, world, network)
     await bob.api.join(world.servers, plain.text, bob.record())
@@ -354,7 +358,9 @@ async def test_remove_leave_close(world: World) -> None:
     await refused("forbidden", alice.api.leave(world.servers, network))
     await carol.api.leave(world.servers, network)
     assert {m.peer for m in await alice.api.members(world.servers, network)} == {alice.peer}
-    await refused("not_owner", carol.api.close_network(world.servers, network))
+    # Carol left: to her the network is as unknown as one that does not exist.
+    await refused("not_member", carol.api.close_network(world.servers, network))
+    await refused("not_member", carol.api.close_network(world.servers, secrets.token_hex(16)))
     await alice.api.close_network(world.servers, network)
     await refused("not_member", alice.api.members(world.servers, network))
 

@@ -289,8 +289,8 @@ LIMITS = [
         Joined,
         {"network": NET, "name": "n", "owner": PEER, "role": "member"},
         "role",
-        "inviter",
         "owner",
+        "admin",
     ),
     (
         Joined,

@@ -44,10 +44,6 @@ IDENTITIES = {
     name: Identity.from_seed(bytes.fromhex(identity["seed"]))
     for name, identity in FILE["identities"].items()
 }
-STRICT_BASE64 = {"base64_padding", "base64_not_in_alphabet", "base64_standard_alphabet"}
-"""Vectors a strict base64url reader refuses (discovery.md section 5) and ``InviteToken.parse``
-still reads: Python's base64 decoder skips characters outside the alphabet, takes '+' and '/',
-and accepts '=' padding. Reported; remove from this set once the parser is strict."""
 
 
 def from_json(value: Any) -> Any:
@@ -88,7 +84,6 @@ def test_vector_file_matches_the_generator() -> None:
     assert spec is not None and spec.loader is not None
     generate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generate)
-    assert generate.STRICT_BASE64 == STRICT_BASE64
     assert (VECTORS / "discovery.json").read_text(encoding="utf-8") == generate.render(
         generate.document()
     )
@@ -242,17 +237,7 @@ def test_equivalent_token(vector: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "vector",
-    [
-        pytest.param(
-            vector,
-            marks=pytest.mark.xfail(
-                strict=True, reason="InviteToken.parse decodes base64url leniently (reported)"
-            ),
-        )
-        if vector["name"] in STRICT_BASE64
-        else vector
-        for vector in FILE["tokens"]["invalid"]
-    ],
+    FILE["tokens"]["invalid"],
     ids=ids(FILE["tokens"]["invalid"]),
 )
 def test_invalid_token(vector: dict[str, Any]) -> None:

@@ -131,7 +131,7 @@ def test_the_token_reveals_no_member() -> None:
 @settings(max_examples=30, deadline=None)
 @given(
     st.integers(min_value=0, max_value=2**128 - 1).map("{:032x}".format),
-    st.text(min_size=1, max_size=20),
+    st.text(min_size=1, max_size=MAX_NETWORK_NAME // 4),
     st.sampled_from([Role.MEMBER, Role.INVITER]),
     st.integers(min_value=1, max_value=MAX_USES),
     st.integers(min_value=0, max_value=UINT64_MAX),

@@ -119,7 +119,7 @@ def test_an_empty_record_and_one_at_every_limit_round_trip() -> None:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.integers(min_value=1, max_value=65535), min_size=1, max_size=8),
-    st.text(max_size=40),
+    st.text(max_size=MAX_DISPLAY_NAME // 4),
     st.dictionaries(st.text(min_size=1, max_size=16), st.text(max_size=32), max_size=4),
     st.lists(st.integers(min_value=0, max_value=2**128 - 1), max_size=4),
     st.integers(min_value=0, max_value=UINT64_MAX),
