@@ -31,7 +31,7 @@ Each server runs in its own spawned process by default, as in production, with e
 this process: ours as five ``SmpHost`` (five trio threads beside this asyncio loop), theirs as five
 hosts on one trio loop; the server's CPU time per request is read from ``/proc``, which the
 clients' own cost cannot blur. ``--in-process`` runs server and clients in one process (then
-ours pays GIL hand-offs between its seven threads that the single-threaded rendezvous does not).
+ours pays GIL hand-offs between its eight threads that the single-threaded rendezvous does not).
 
 Per op: p50/p95 latency of sequential requests from one client, and throughput with several
 clients (``--clients``) each keeping ``--inflight`` lookups in flight; registrations go one at

@@ -17,7 +17,7 @@ import nacl.exceptions
 from secondme.protocol.errors import MalformedFrame
 from secondme.protocol.fields import InvalidField, check_keys
 from secondme.protocol.identity import Identity, verify
-from secondme.protocol.wire import Value, check_structure, pack_canonical, unpack_strict
+from secondme.protocol.wire import Value, pack_canonical, unpack_strict
 
 SIGNATURE_KEY = "s"
 SIGNATURE_SIZE = 64
@@ -50,8 +50,7 @@ def read_map(
     if type(data) is not bytes or len(data) > max_size:
         raise MalformedFrame(f"{what} must be at most {max_size} bytes")
     try:
-        check_structure(data)
-        value = unpack_strict(data)
+        value = unpack_strict(data)  # checks the structure first
     except MalformedFrame as exc:
         raise MalformedFrame(f"{what}: {exc.message}") from exc
     if not isinstance(value, dict):

@@ -29,7 +29,8 @@ SCHEMA = (
         network TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         owner TEXT NOT NULL,
-        created_ms BIGINT NOT NULL)""",
+        created_ms BIGINT NOT NULL,
+        member_count INTEGER NOT NULL DEFAULT 1)""",
     "CREATE INDEX IF NOT EXISTS networks_owner ON networks (owner)",
     """CREATE TABLE IF NOT EXISTS members (
         network TEXT NOT NULL REFERENCES networks (network) ON DELETE CASCADE,
@@ -211,8 +212,10 @@ class SqlStore(DiscoveryStore):
             if used >= uses:
                 return JoinOutcome.SPENT
             if current is None:
+                # A counter on the network row (locked above) rather than COUNT(*): a join
+                # costs the same in a network of ten members or of a hundred thousand.
                 count = self._exec(
-                    conn, "SELECT COUNT(*) FROM members WHERE network = ?", (network,)
+                    conn, "SELECT member_count FROM networks WHERE network = ?", (network,)
                 ).fetchone()[0]
                 if count >= max_members:
                     return JoinOutcome.FULL
@@ -231,6 +234,11 @@ class SqlStore(DiscoveryStore):
                     conn,
                     "INSERT INTO members (network, peer, role, joined_ms) VALUES (?, ?, ?, ?)",
                     (network, peer, role, now_ms),
+                )
+                self._exec(
+                    conn,
+                    "UPDATE networks SET member_count = member_count + 1 WHERE network = ?",
+                    (network,),
                 )
             elif _ROLE_RANK[role] > _ROLE_RANK[current[0]]:
                 self._exec(
@@ -251,12 +259,21 @@ class SqlStore(DiscoveryStore):
 
     def remove_member(self, network: str, peer: str) -> bool:
         with self._write() as conn:
+            # The network row first, as in join(): the counter and the rows agree.
+            self._exec(conn, f"SELECT 1 FROM networks WHERE network = ?{self.LOCK_ROW}", (network,))
             cursor = self._exec(
                 conn,
                 "DELETE FROM members WHERE network = ? AND peer = ? AND role <> 'owner'",
                 (network, peer),
             )
-            return cursor.rowcount > 0
+            if cursor.rowcount == 0:
+                return False
+            self._exec(
+                conn,
+                "UPDATE networks SET member_count = member_count - 1 WHERE network = ?",
+                (network,),
+            )
+            return True
 
     def members(
         self, network: str, *, after: str | None, limit: int, now_ms: int
@@ -273,7 +290,8 @@ class SqlStore(DiscoveryStore):
         ]
 
     def member_count(self, network: str) -> int:
-        return self._one("SELECT COUNT(*) FROM members WHERE network = ?", (network,))[0]
+        row = self._one("SELECT member_count FROM networks WHERE network = ?", (network,))
+        return 0 if row is None else row[0]
 
     def shares_network(self, a: str, b: str) -> bool:
         row = self._one(

@@ -274,6 +274,9 @@ async def test_inviter_role_may_invite_members(world: World) -> None:
     await judy.api.join(world.servers, from_ivan.text, judy.record())
     roles = {m.peer: m.role for m in await judy.api.members(world.servers, network)}
     assert roles == {alice.peer: "owner", ivan.peer: "inviter", judy.peer: "member"}
+    # An inviter who redeems a member token stays an inviter, and is told so.
+    again = invite(alice, world, network)
+    assert (await ivan.api.join(world.servers, again.text, ivan.record())).role == "inviter"
 
 
 def edit_token(text: str, **changes) -> str:
@@ -377,3 +380,27 @@ async def test_restart_keeps_everything(world: World) -> None:
     carol = await world.client()
     await refused("invite_spent", carol.api.join(world.servers, token.text, carol.record()))
     assert os.path.exists(world.tmp / "discovery.db")
+
+
+async def test_an_invite_id_of_one_network_cannot_touch_another(world: World) -> None:
+    alice, mallory, bob, carol = [await world.client() for _ in range(4)]
+    network = await network_of(world, alice)
+    theirs = await network_of(world, mallory)
+    token = invite(alice, world, network)
+    # Mallory learned the id of Alice's invite: she revokes it in her own network and spends
+    # a token of her own that reuses it.
+    await mallory.api.revoke_invite(world.servers, theirs, token.invite_id, token.expires_ms)
+    copy = InviteToken.sign(
+        mallory.identity,
+        network=theirs,
+        network_name="mine",
+        discovery=tuple(world.servers),
+        role=Role.MEMBER,
+        uses=1000,
+        expires_ms=token.expires_ms,
+        invite_id=token.invite_id,
+    )
+    await refused("invite_revoked", carol.api.join(world.servers, copy.text, carol.record()))
+    # Alice's invite is untouched.
+    joined = await bob.api.join(world.servers, token.text, bob.record())
+    assert joined.network == network and joined.role == "member"
