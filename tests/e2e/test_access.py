@@ -178,8 +178,8 @@ def test_delegation_and_attenuation_across_three_nodes(nodes):
         "--delegable",
     )
     # Bob cannot hand on more than he holds.
-    wider = bob.cli("delegate", root["id"], "carol", "--tags", "private", "--json", check=False)
-    assert wider.returncode == 1 and "covers only" in wider.stderr
+    wider = refused(bob, "delegate", root["id"], "carol", "--tags", "private")
+    assert wider["code"] == "invalid_request" and "covers only" in wider["message"]
     copy = bob.cli_json("delegate", root["id"], "carol", "--ability", "chat/ask")
     assert copy["delegated_from"] == root["id"] and copy["abilities"] == ["chat/ask"]
     held = {g["id"]: g for g in carol.cli_json("grants")["received"]}
