@@ -10,7 +10,9 @@ forge or alter one.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 15.0
 MAX_PAGES = 1000
+CHECKED_RECORDS = 16_384
 
 
 class DiscoveryUnavailable(Exception):
@@ -76,6 +79,9 @@ class DiscoveryClient:
     def __init__(self, identity: Identity, host: SmpHost, clock: Clock) -> None:
         self.host = host
         self.clock = clock
+        self._checked: OrderedDict[bytes, PeerRecord] = OrderedDict()
+        """Records already verified, by the SHA-256 of their bytes: a member list read again
+        costs a signature check only for the records that changed."""
         self.endpoint = SmpEndpoint(
             identity, clock, ReplayWindow(clock), registry=DISCOVERY_MESSAGES
         )
@@ -177,11 +183,19 @@ class DiscoveryClient:
     def _verified(self, peer: str, data: bytes | None) -> PeerRecord | None:
         if data is None:
             return None
-        try:
-            record = PeerRecord.decode(data)
-        except RecordInvalid as exc:
-            log.warning("dropped an invalid record of %s from discovery: %s", peer, exc.message)
-            return None
+        digest = hashlib.sha256(data).digest()
+        record = self._checked.get(digest)
+        if record is None:
+            try:
+                record = PeerRecord.decode(data)
+            except RecordInvalid as exc:
+                log.warning("dropped an invalid record of %s from discovery: %s", peer, exc.message)
+                return None
+            self._checked[digest] = record
+            if len(self._checked) > CHECKED_RECORDS:
+                self._checked.popitem(last=False)
+        else:
+            self._checked.move_to_end(digest)
         if str(record.peer) != peer:
             log.warning("dropped a record of %s served as %s's", record.peer, peer)
             return None

@@ -192,6 +192,8 @@ class DiscoveryService:
             raise InviteRevoked("the invite was revoked")
         if outcome == JoinOutcome.FULL:
             raise LimitReached(f"the network has {self.limits.max_members} members")
+        if outcome == JoinOutcome.GONE:
+            raise UnknownNetwork(f"network {token.network} was closed")
         await self._db(
             self.store.put_record, str(peer), record.seq, record.expires_ms, record.encoded
         )

@@ -46,6 +46,8 @@ class JoinOutcome:
     SPENT = "spent"
     REVOKED = "revoked"
     FULL = "full"
+    GONE = "gone"
+    """The network was closed between the caller's checks and the join."""
 
 
 class DiscoveryStore(ABC):
@@ -87,7 +89,8 @@ class DiscoveryStore(ABC):
 
         Returns a :class:`JoinOutcome` value; ``SPENT`` when all ``uses`` are bound to other
         peers (also under concurrent calls), ``REVOKED`` if the invite was revoked, ``FULL``
-        when the network has ``max_members`` members.
+        when the network has ``max_members`` members, ``GONE`` when the network no longer
+        exists.
         """
 
     @abstractmethod

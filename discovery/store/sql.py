@@ -184,7 +184,11 @@ class SqlStore(DiscoveryStore):
         with self._write() as conn:
             # Joins to one network take turns (PostgreSQL): the member count below and the
             # membership insert must not interleave with another join's.
-            self._exec(conn, f"SELECT 1 FROM networks WHERE network = ?{self.LOCK_ROW}", (network,))
+            exists = self._exec(
+                conn, f"SELECT 1 FROM networks WHERE network = ?{self.LOCK_ROW}", (network,)
+            ).fetchone()
+            if exists is None:  # closed since the caller looked
+                return JoinOutcome.GONE
             self._exec(
                 conn,
                 "INSERT INTO invites (network, invite_id, uses, expires_ms) VALUES (?, ?, ?, ?) "

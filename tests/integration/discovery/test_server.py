@@ -404,3 +404,27 @@ async def test_an_invite_id_of_one_network_cannot_touch_another(world: World) ->
     # Alice's invite is untouched.
     joined = await bob.api.join(world.servers, token.text, bob.record())
     assert joined.network == network and joined.role == "member"
+
+
+async def test_records_read_again_are_not_verified_again(world: World, monkeypatch) -> None:
+    alice, bob = [await world.client() for _ in range(2)]
+    network = await network_of(world, alice)
+    await alice.api.register(world.servers, alice.record())
+    await bob.api.join(world.servers, invite(alice, world, network).text, bob.record())
+    decoded: list[bytes] = []
+    real_decode = PeerRecord.decode
+
+    def counting(data: bytes) -> PeerRecord:
+        decoded.append(data)
+        return real_decode(data)
+
+    monkeypatch.setattr(PeerRecord, "decode", staticmethod(counting))
+    first = await alice.api.members(world.servers, network)
+    assert len(decoded) == 2 and all(m.record is not None for m in first)
+    await alice.api.members(world.servers, network)
+    assert len(decoded) == 2  # the same bytes: nothing to check again
+    await bob.api.register(world.servers, bob.record())  # the server (here, in-process) checks it
+    decoded.clear()
+    again = await alice.api.members(world.servers, network)
+    assert len(decoded) == 1  # only Bob's new record
+    assert next(m for m in again if m.peer == bob.peer).record.seq == bob.seq

@@ -313,6 +313,26 @@ def test_close_network_removes_members_and_invites(store):
     assert join(store, "peer-c", "inv-revoked") == JoinOutcome.JOINED
 
 
+def test_join_to_a_closed_network_is_gone_and_leaves_nothing(store):
+    make_network(store)
+    store.close_network(NET)
+
+    assert join(store, "peer-a") == JoinOutcome.GONE
+    assert store.networks_of("peer-a") == []
+    assert store.member_count(NET) == 0
+
+
+def test_member_count_follows_joins_and_removals(store):
+    make_network(store)
+    for peer in ("peer-a", "peer-b", "peer-c"):
+        join(store, peer, f"inv-{peer}")
+    assert store.member_count(NET) == 4
+    assert store.remove_member(NET, "peer-b")
+    assert not store.remove_member(NET, "peer-b")
+    assert not store.remove_member(NET, OWNER)
+    assert store.member_count(NET) == 3 == len(store.members(NET, after=None, limit=10, now_ms=NOW))
+
+
 def test_close_network_frees_an_owner_slot(store):
     make_network(store, "net-a", max_owned=1)
     assert store.create_network("net-b", "b", OWNER, NOW, max_owned=1) is None
