@@ -18,9 +18,9 @@ from secondme.discovery.service import DiscoveryLimits, DiscoveryService
 from secondme.discovery.store.base import DiscoveryStore
 from secondme.protocol.clock import Clock, SystemClock
 from secondme.protocol.discovery import DISCOVERY_MESSAGES, DISCOVERY_PROTOCOL_ID
-from secondme.protocol.errors import RemoteProtocolError, UnknownMessageType
+from secondme.protocol.errors import InternalFailure, RemoteProtocolError, UnknownMessageType
 from secondme.protocol.identity import Identity, PeerId
-from secondme.protocol.messages import ErrorCode, Hello, HelloResponse, Ping
+from secondme.protocol.messages import Hello, HelloResponse, Ping
 from secondme.protocol.ratelimit import TokenBucketLimiter
 from secondme.protocol.replay import ReplayWindow
 from secondme.protocol.session import SmpEndpoint
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 60.0
 AGENT = "secondme-discovery/0.1"
-
-
-class _Internal(RemoteProtocolError):
-    code = ErrorCode.INTERNAL.value
 
 
 class DiscoveryServer:
@@ -135,6 +131,6 @@ class DiscoveryServer:
             return self.endpoint.respond_error(incoming, exc)
         except Exception:
             log.exception("%s from %s failed", message.TYPE, peer)
-            return self.endpoint.respond_error(incoming, _Internal("the server failed"))
+            return self.endpoint.respond_error(incoming, InternalFailure("the server failed"))
         log.debug("%s from %s answered", message.TYPE, peer)
         return self.endpoint.respond(incoming, response)

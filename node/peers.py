@@ -111,10 +111,11 @@ class PeerStore:
         protocol_version: str | None = None,
         agent: str | None = None,
         public_profile: dict[str, str] | None = None,
-    ) -> None:
-        """Record a successful exchange with a known peer (unknown peers are not added)."""
+    ) -> bool:
+        """Record a successful exchange with a known peer; ``False`` if the peer is unknown
+        (unknown peers are not added)."""
         with self._db.transaction() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "UPDATE peers SET last_seen = ?, latency_ms = COALESCE(?, latency_ms), "
                 "display_name = COALESCE(?, display_name), "
                 "protocol_version = COALESCE(?, protocol_version), agent = COALESCE(?, agent), "
@@ -129,6 +130,7 @@ class PeerStore:
                     peer_id,
                 ),
             )
+            return cursor.rowcount > 0
 
     def remove(self, name_or_id: str) -> PeerRecord:
         peer = self.resolve(name_or_id)

@@ -36,6 +36,7 @@ from secondme.protocol.fields import (
     reading_body,
 )
 from secondme.protocol.grants import MAX_GRANT_BYTES, Scope
+from secondme.protocol.identity import PEER_ID_TEXT
 from secondme.protocol.messages import (
     CORE_MESSAGES,
     MAX_DISPLAY_NAME,
@@ -55,7 +56,6 @@ MAX_BIOGRAPHY = 8192
 MAX_BUNDLE = 1024 * 1024
 MAX_CONTEXT_ITEMS = 32
 _HEX_ID = re.compile(r"[0-9a-f]{16,128}")
-_PEER_ID = re.compile(r"[1-9A-HJ-NP-Za-km-z]{40,64}")
 _SCOPE_KEYS = ("tags", "topics", "layers", "profile", "profile_only")
 
 
@@ -143,7 +143,7 @@ class GrantOffer(Request):
 
     def __post_init__(self) -> None:
         check_bytes("token", self.token, min_len=1, max_len=MAX_GRANT_BYTES)
-        check_str("issuer", self.issuer, max_bytes=64, pattern=_PEER_ID)
+        check_str("issuer", self.issuer, max_bytes=64, pattern=PEER_ID_TEXT)
 
     def to_body(self) -> dict[str, Value]:
         return _with_scope({"token": self.token, "issuer": self.issuer}, self.scope)

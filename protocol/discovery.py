@@ -28,7 +28,6 @@ token (:mod:`secondme.protocol.invites`); both are verified by whoever reads the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import ClassVar, Self
@@ -43,6 +42,7 @@ from secondme.protocol.fields import (
     optional_field,
     reading_body,
 )
+from secondme.protocol.identity import PEER_ID_TEXT
 from secondme.protocol.invites import (
     INVITE_ID,
     MAX_NETWORK_NAME,
@@ -58,7 +58,6 @@ from secondme.protocol.wire import Value
 DISCOVERY_PROTOCOL_ID = "/secondme/discovery/1.0.0"
 MAX_PAGE = 1000
 DEFAULT_PAGE = 1000
-_PEER_ID = re.compile(r"[1-9A-HJ-NP-Za-km-z]{40,64}")
 
 __all__ = [
     "DISCOVERY_MESSAGES",
@@ -140,7 +139,7 @@ def _network(value: object) -> str:
 
 
 def _peer(name: str, value: object) -> str:
-    return check_str(name, value, max_bytes=64, pattern=_PEER_ID)
+    return check_str(name, value, max_bytes=64, pattern=PEER_ID_TEXT)
 
 
 def _record(value: object) -> bytes:

@@ -14,7 +14,8 @@
     │   ├── ReplayedMessage     a (peer, nonce) pair seen inside the replay window
     │   ├── StaleMessage        a timestamp outside the allowed clock skew
     │   ├── RateLimited         this peer sent more than its share; ``retry_after_ms`` says when
-    │   └── Busy                this node tracks all the peers it can; ``retry_after_ms`` too
+    │   ├── Busy                this node tracks all the peers it can; ``retry_after_ms`` too
+    │   └── InternalFailure     this side failed to answer (a bug, a crashed model or store)
     ├── RemoteError             the peer answered our request with an error frame: its ``code``,
     │                           ``message`` and ``retry_after_ms``, as sent
     ├── LocalProtocolError      this node tried something the protocol forbids (a bug here)
@@ -101,6 +102,12 @@ class Busy(RemoteProtocolError):
     def __init__(self, message: str, *, retry_after_ms: int, request_id: int | None = None) -> None:
         super().__init__(message, request_id=request_id)
         self.retry_after_ms = retry_after_ms
+
+
+class InternalFailure(RemoteProtocolError):
+    """This side failed to answer, through no fault of the peer's: ``internal`` on the wire."""
+
+    code = "internal"
 
 
 class RemoteError(SmpError):

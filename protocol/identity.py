@@ -9,6 +9,7 @@ written in base58btc; it starts with ``12D3KooW``.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import base58
@@ -16,6 +17,8 @@ import nacl.exceptions
 import nacl.signing
 
 ED25519_KEY_TYPE = 1
+PEER_ID_TEXT = re.compile(r"[1-9A-HJ-NP-Za-km-z]{40,64}")
+"""What a peer ID looks like in a message field (base58); :meth:`PeerId.from_base58` decides."""
 _IDENTITY_MULTIHASH = 0x00
 _PROTOBUF_TYPE_FIELD = 0x08
 _PROTOBUF_DATA_FIELD = 0x12

@@ -37,18 +37,23 @@ async def networks_refresh(request: web.Request) -> web.Response:
     return web.json_response(await services(request).network.refresh())
 
 
+@routes.get("/api/networks/members")
 @routes.get("/api/networks/{network}/members")
 async def networks_members(request: web.Request) -> web.Response:
+    """Members with their online state; without ``{network}``, of the only network."""
     probe = request.query.get("probe", "1") not in ("0", "false", "no")
-    network = request.match_info["network"]
+    network = request.match_info.get("network")
     members = await services(request).network.members(network, probe=probe)
     return web.json_response(members)
 
 
+@routes.delete("/api/networks/members/{peer}")
 @routes.delete("/api/networks/{network}/members/{peer}")
 async def networks_remove_member(request: web.Request) -> web.Response:
+    """Remove a member (owner only); without ``{network}``, from the only network."""
     info = request.match_info
-    return web.json_response(await services(request).network.remove(info["network"], info["peer"]))
+    removed = await services(request).network.remove(info.get("network"), info["peer"])
+    return web.json_response(removed)
 
 
 @routes.post("/api/networks/{network}/leave")

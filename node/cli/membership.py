@@ -72,9 +72,8 @@ def network_list(offline: bool, data_dir: Path | None, as_json: bool) -> None:
 @json_option
 def network_members(network_name: str | None, no_probe: bool, data_dir: Path | None, as_json):
     """Members of a network with their online state (the only network if none is named)."""
-    name = network_name or _only_network(data_dir)
     with client(data_dir) as api:
-        answer = api.get(f"/api/networks/{name}/members", probe="0" if no_probe else "1")
+        answer = api.get(_members_path(network_name), probe="0" if no_probe else "1")
     if as_json:
         print_json(answer)
         return
@@ -99,9 +98,8 @@ def network_members(network_name: str | None, no_probe: bool, data_dir: Path | N
 @json_option
 def network_remove(peer: str, network_name: str | None, data_dir: Path | None, as_json: bool):
     """Remove a member (you must own the network)."""
-    name = network_name or _only_network(data_dir)
     with client(data_dir) as api:
-        removed = api.delete(f"/api/networks/{name}/members/{peer}")
+        removed = api.delete(f"{_members_path(network_name)}/{peer}")
     if as_json:
         print_json(removed)
         return
@@ -156,15 +154,9 @@ def network_refresh(data_dir: Path | None, as_json: bool) -> None:
         click.echo(f"no longer a member of {name}", err=True)
 
 
-def _only_network(data_dir: Path | None) -> str:
-    with client(data_dir) as api:
-        active = [n for n in api.get("/api/networks") if n["status"] == "active"]
-    if len(active) == 1:
-        return active[0]["network_id"]
-    if not active:
-        raise click.ClickException("this node is in no network; create or join one")
-    names = ", ".join(n["name"] for n in active)
-    raise click.ClickException(f"this node is in several networks ({names}); name one")
+def _members_path(network_name: str | None) -> str:
+    """The members route of a network; the daemon picks the only one when none is named."""
+    return f"/api/networks/{network_name}/members" if network_name else "/api/networks/members"
 
 
 @click.group(invoke_without_command=True)

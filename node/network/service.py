@@ -16,7 +16,7 @@ import ipaddress
 import logging
 import secrets
 import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -36,6 +36,7 @@ from secondme.node.peers import PeerStore
 from secondme.protocol.clock import Clock
 from secondme.protocol.identity import Identity
 from secondme.protocol.invites import (
+    MAX_DISCOVERY_ADDRS,
     MAX_NETWORK_NAME,
     MAX_USES,
     InviteForged,
@@ -44,7 +45,7 @@ from secondme.protocol.invites import (
     Role,
 )
 from secondme.protocol.messages import MAX_DISPLAY_NAME
-from secondme.protocol.records import MAX_ADDRS, PeerRecord
+from secondme.protocol.records import MAX_ADDRS, MAX_NETWORKS, PeerRecord
 from secondme.protocol.transport.host import split_p2p_multiaddr
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class NetworkService:
         self._last_sync_all = 0.0
         p2p.on_unknown_peer = self._unknown_peer
         self._task: asyncio.Task[None] | None = None
-        self._connecting: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class NetworkService:
         self._task = asyncio.create_task(self._refresh_forever(), name="network-refresh")
 
     async def close(self) -> None:
-        tasks = [t for t in (self._task, *self._connecting) if t is not None]
+        tasks = [t for t in (self._task, *self._background) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -171,7 +172,7 @@ class NetworkService:
             addrs=announced_addresses(self.p2p.addrs, self.announce),
             display_name=fit(public.get("name", ""), MAX_DISPLAY_NAME),
             profile=public,
-            networks=networks[:32],
+            networks=networks[:MAX_NETWORKS],
             seq=self._seq,
             expires_ms=now + self.settings.record_ttl_s * 1000,
         )
@@ -189,10 +190,7 @@ class NetworkService:
             except (PeerRefused, PeerUnreachable) as exc:
                 if isinstance(exc, PeerRefused) and exc.remote_code == "not_member":
                     # Removed from (or closed) every network this server knew us in.
-                    for network in group:
-                        self.store.set_status(network.network_id, "removed")
-                        report["removed"].append(network.name)
-                        log.warning("no longer a member of network %s", network.name)
+                    report["removed"] += [self._removed(network) for network in group]
                     continue
                 for network in group:
                     self.store.synced(network.network_id, self.clock.now_ms(), exc.message)
@@ -204,13 +202,16 @@ class NetworkService:
             for network in group:
                 if network.network_id not in still:
                     # The owner removed us, or closed the network.
-                    self.store.set_status(network.network_id, "removed")
-                    report["removed"].append(network.name)
-                    log.warning("no longer a member of network %s", network.name)
+                    report["removed"].append(self._removed(network))
                     continue
                 with contextlib.suppress(PeerRefused, PeerUnreachable):
                     await self.sync(network)
         return report
+
+    def _removed(self, network: Network) -> str:
+        self.store.set_status(network.network_id, "removed")
+        log.warning("no longer a member of network %s", network.name)
+        return network.name
 
     # -- owner actions --------------------------------------------------------------------
 
@@ -231,9 +232,6 @@ class NetworkService:
                 role=Role.OWNER.value,
                 discovery=servers,
                 joined_ms=info.created_ms,
-                status="active",
-                synced_ms=None,
-                sync_error=None,
             )
         )
         await self._discovery(self.client.register(servers, self.record()))
@@ -321,9 +319,6 @@ class NetworkService:
                 role=answer.role,
                 discovery=token.discovery,
                 joined_ms=self.clock.now_ms(),
-                status="active",
-                synced_ms=None,
-                sync_error=None,
             )
         )
         # Register again so the record lists the new network too.
@@ -448,9 +443,7 @@ class NetworkService:
         if not self.store.list() or now - self._last_sync_all < UNKNOWN_PEER_SYNC_S:
             return
         self._last_sync_all = now
-        task = asyncio.create_task(self.sync_all(), name="network-sync")
-        self._connecting.add(task)
-        task.add_done_callback(self._connecting.discard)
+        self._spawn(self.sync_all(), "network-sync")
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -473,16 +466,20 @@ class NetworkService:
                 split_p2p_multiaddr(address)
             except ValueError as exc:
                 raise InvalidRequest(f"discovery address: {exc}") from None
-        return tuple(dict.fromkeys(discovery))[:4]
+        return tuple(dict.fromkeys(discovery))[:MAX_DISCOVERY_ADDRS]
 
     def _connect_later(self, peer_id: str) -> None:
         async def connect() -> None:
             with contextlib.suppress(PeerRefused, PeerUnreachable):
                 await self.p2p.hello(self.peers.resolve(peer_id))
 
-        task = asyncio.create_task(connect(), name=f"connect-{peer_id[-6:]}")
-        self._connecting.add(task)
-        task.add_done_callback(self._connecting.discard)
+        self._spawn(connect(), f"connect-{peer_id[-6:]}")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` in the background; :meth:`close` cancels whatever still runs."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @staticmethod
     async def _discovery(call: Awaitable[T]) -> T:

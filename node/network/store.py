@@ -18,9 +18,9 @@ class Network:
     role: str
     discovery: tuple[str, ...]
     joined_ms: int
-    status: str
-    synced_ms: int | None
-    sync_error: str | None
+    status: str = "active"
+    synced_ms: int | None = None
+    sync_error: str | None = None
 
     @property
     def active(self) -> bool:

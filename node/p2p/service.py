@@ -32,6 +32,7 @@ from secondme.protocol.access import ACCESS_MESSAGES
 from secondme.protocol.clock import Clock, SystemClock
 from secondme.protocol.errors import (
     Busy,
+    InternalFailure,
     RateLimited,
     RemoteError,
     RemoteProtocolError,
@@ -42,7 +43,6 @@ from secondme.protocol.errors import (
 from secondme.protocol.grants import Permit
 from secondme.protocol.identity import Identity, PeerId
 from secondme.protocol.messages import (
-    ErrorCode,
     Hello,
     HelloResponse,
     Ping,
@@ -59,12 +59,6 @@ log = logging.getLogger(__name__)
 
 REQUESTS_PER_SECOND = 50
 REQUEST_BURST = 200
-
-
-class InternalFailure(RemoteProtocolError):
-    """This node failed to answer (a bug or a crashed model): ``internal`` on the wire."""
-
-    code = ErrorCode.INTERNAL.value
 
 
 ANSWER_TIMEOUT_S = 120.0
@@ -159,11 +153,8 @@ class P2PService:
         except Exception:
             log.exception("handler for %r failed", incoming.message.TYPE)
             return self._internal_error(incoming)
-        if self.peers.find(str(peer)) is None:
-            if self.on_unknown_peer is not None:
-                self.on_unknown_peer(str(peer))
-        else:
-            self.peers.seen(str(peer))
+        if not self.peers.seen(str(peer)) and self.on_unknown_peer is not None:
+            self.on_unknown_peer(str(peer))
         if reply.parts is not None:
             return self._stream(incoming, permit, reply)
         assert reply.response is not None, "a reply has a response or parts"
