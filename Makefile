@@ -27,6 +27,7 @@ bench:
 	$(BIN)/python bench/bench_l1.py
 	$(BIN)/python bench/bench_access.py
 	$(BIN)/python bench/bench_discovery.py
+	$(BIN)/python bench/bench_groups.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -142,6 +142,24 @@ class AccessSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GroupSettings:
+    turn_timeout_s: float = 120.0
+    """How long the moderator waits for a member's turn before it skips the member."""
+    max_turn_tokens: int = 120
+    """The longest turn a member's model writes, in tokens."""
+    turn_memories: int = 3
+    """Memories (within the group's scope) a member's model reads for its turn."""
+    quote_turns: int = 0
+    """Earlier turns a member's model reads word for word. The shipped small model repeats
+    what it reads, so by default it learns only who spoke; raise it with a larger model."""
+    temperature: float = 0.3
+    default_rounds: int = 3
+    max_rounds: int = 50
+    raises_per_minute: int = 3
+    """Requests to speak a member may send a minute; more are refused (a flood)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     api: ApiSettings = field(default_factory=ApiSettings)
     p2p: P2PSettings = field(default_factory=P2PSettings)
@@ -149,6 +167,7 @@ class NodeConfig:
     memory: MemorySettings = field(default_factory=MemorySettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    groups: GroupSettings = field(default_factory=GroupSettings)
 
     def validate(self) -> NodeConfig:
         if self.memory.vector_backend not in VECTOR_BACKENDS:
@@ -171,6 +190,20 @@ class NodeConfig:
             raise ConfigError(
                 "network.refresh_s must be between 5 and half of network.record_ttl_s"
             )
+        if not 1 <= self.groups.turn_timeout_s <= 3600:
+            raise ConfigError("groups.turn_timeout_s must be between 1 and 3600")
+        if not 1 <= self.groups.default_rounds <= self.groups.max_rounds:
+            raise ConfigError("groups.default_rounds must be between 1 and groups.max_rounds")
+        if not 0 <= self.groups.quote_turns <= 32 or not 0 <= self.groups.turn_memories <= 16:
+            raise ConfigError("groups.quote_turns must be 0 to 32, groups.turn_memories 0 to 16")
+        if not 1 <= self.groups.raises_per_minute <= 600 or not 1 <= self.groups.max_rounds <= 1000:
+            raise ConfigError(
+                "groups.raises_per_minute must be 1 to 600, groups.max_rounds 1 to 1000"
+            )
+        if not 0.0 <= self.groups.temperature <= 2.0:
+            raise ConfigError("groups.temperature must be between 0 and 2")
+        if not 16 <= self.groups.max_turn_tokens <= 2048:
+            raise ConfigError("groups.max_turn_tokens must be between 16 and 2048")
         return self
 
     def with_changes(self, section: str, **changes: Any) -> NodeConfig:

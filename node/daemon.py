@@ -32,6 +32,8 @@ from secondme.node.datadir_lock import DataDirLock
 from secondme.node.db import Database
 from secondme.node.errors import ConfigError
 from secondme.node.fsutil import atomic_write
+from secondme.node.groups.service import GroupService
+from secondme.node.groups.store import GroupStore
 from secondme.node.keystore import load_identity
 from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.service import Memory
@@ -122,6 +124,19 @@ async def _open_services(
         settings=config.network,
         announce=config.p2p.announce,
     )
+    groups = GroupService(
+        identity=identity,
+        store=GroupStore(db),
+        p2p=p2p,
+        peers=peers,
+        access=access,
+        gate=gate,
+        chat=chat,
+        memory=memory,
+        owner=owner,
+        settings=config.groups,
+        clock=clock,
+    )
     return NodeServices(
         data_dir=data_dir,
         config=config,
@@ -137,6 +152,7 @@ async def _open_services(
         p2p=p2p,
         access=access,
         network=network,
+        groups=groups,
     )
 
 
@@ -207,9 +223,12 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
     finally:
         with contextlib.suppress(FileNotFoundError):
             data_dir.daemon_record.unlink()
+        if node is not None:
+            node.groups.stop_watchers()  # live streams end, so the API stops at once
         if runner is not None:
             await runner.cleanup()
         if node is not None:
+            await node.groups.close()
             await node.network.close()
             await node.p2p.close()
             await node.l1.close()

@@ -367,4 +367,60 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        "0006_groups",
+        (
+            # Groups this node moderates or was invited to. ``scope`` is what this node's
+            # owner lets the group draw on (JSON, as for grants); NULL until accepted.
+            """
+            CREATE TABLE groups (
+                group_id    TEXT PRIMARY KEY,
+                name        TEXT NOT NULL,
+                topic       TEXT NOT NULL DEFAULT '',
+                moderator   TEXT NOT NULL,
+                created_ms  INTEGER NOT NULL,
+                status      TEXT NOT NULL CHECK (status IN
+                            ('invited', 'active', 'declined', 'left', 'removed', 'closed')),
+                scope       TEXT,
+                grant_id    TEXT
+            )
+            """,
+            # The moderator's roll: who was invited and where each stands.
+            """
+            CREATE TABLE group_members (
+                group_id   TEXT NOT NULL REFERENCES groups(group_id) ON DELETE CASCADE,
+                peer_id    TEXT NOT NULL,
+                status     TEXT NOT NULL CHECK (status IN
+                           ('invited', 'active', 'declined', 'left', 'removed')),
+                updated_ms INTEGER NOT NULL,
+                PRIMARY KEY (group_id, peer_id)
+            )
+            """,
+            """
+            CREATE TABLE group_keys (
+                group_id TEXT NOT NULL REFERENCES groups(group_id) ON DELETE CASCADE,
+                epoch    INTEGER NOT NULL,
+                key      BLOB NOT NULL,
+                members  TEXT NOT NULL,
+                PRIMARY KEY (group_id, epoch)
+            )
+            """,
+            # The transcript: each message as received (``encoded``, signed and encrypted, so
+            # the chain can be checked again) and what it says, decrypted.
+            """
+            CREATE TABLE group_messages (
+                group_id TEXT NOT NULL REFERENCES groups(group_id) ON DELETE CASCADE,
+                seq      INTEGER NOT NULL,
+                hash     BLOB NOT NULL,
+                epoch    INTEGER NOT NULL,
+                sender   TEXT NOT NULL,
+                ts       INTEGER NOT NULL,
+                kind     TEXT NOT NULL,
+                body     BLOB NOT NULL,
+                encoded  BLOB NOT NULL,
+                PRIMARY KEY (group_id, seq)
+            )
+            """,
+        ),
+    ),
 )

@@ -10,6 +10,7 @@ from secondme.node.access.service import AccessService
 from secondme.node.chat.service import ChatService
 from secondme.node.config import DataDir, NodeConfig
 from secondme.node.db import Database
+from secondme.node.groups.service import GroupService
 from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.service import Memory
 from secondme.node.network.service import NetworkService
@@ -36,5 +37,6 @@ class NodeServices:
     p2p: P2PService
     access: AccessService
     network: NetworkService
+    groups: GroupService
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
     started_at: float = field(default_factory=time.time)

@@ -29,12 +29,13 @@ token (:mod:`secondme.protocol.invites`); both are verified by whoever reads the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from secondme.protocol.errors import RemoteProtocolError
 from secondme.protocol.fields import (
     InvalidField,
+    PlainBody,
     check_bytes,
     check_keys,
     check_str,
@@ -150,36 +151,16 @@ def _read(cls: type, body: Mapping[str, Value], required: tuple[str, ...], optio
     check_keys(cls.TYPE, body, required=required, optional=optional)
 
 
-class _Fields:
-    """A body that is exactly the dataclass's fields, all required: written and read as is.
-
-    Subclasses check their fields in ``__post_init__``; a peer's bad value becomes a
-    ``MalformedFrame`` in :meth:`from_body`.
-    """
-
-    __slots__ = ()
-    TYPE: ClassVar[str]
-
-    def to_body(self) -> dict[str, Value]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Value]) -> Self:
-        with reading_body(cls.TYPE):
-            _read(cls, body, tuple(f.name for f in fields(cls)))  # type: ignore[arg-type]
-            return cls(**body)
-
-
 # -- responses -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Done(_Fields, Response):
+class Done(PlainBody, Response):
     TYPE: ClassVar[str] = "disc.done"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NetworkInfo(_Fields, Response):
+class NetworkInfo(PlainBody, Response):
     TYPE: ClassVar[str] = "disc.network"
     network: str
     name: str
@@ -194,7 +175,7 @@ class NetworkInfo(_Fields, Response):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Joined(_Fields, Response):
+class Joined(PlainBody, Response):
     TYPE: ClassVar[str] = "disc.joined"
     network: str
     name: str
@@ -308,7 +289,7 @@ class MemberPage(Response):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PeerFound(_Fields, Response):
+class PeerFound(PlainBody, Response):
     TYPE: ClassVar[str] = "disc.peer"
     record: bytes
 
@@ -320,7 +301,7 @@ class PeerFound(_Fields, Response):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NetworkCreate(_Fields, Request):
+class NetworkCreate(PlainBody, Request):
     """Create a network owned by the asking peer; ``network`` is a fresh random id."""
 
     TYPE: ClassVar[str] = "disc.network.create"
@@ -334,7 +315,7 @@ class NetworkCreate(_Fields, Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Join(_Fields, Request):
+class Join(PlainBody, Request):
     """Redeem an invite token: one of its uses is bound to the asking peer, which becomes a
     member and registers ``record`` in the same step."""
 
@@ -349,7 +330,7 @@ class Join(_Fields, Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Register(_Fields, Request):
+class Register(PlainBody, Request):
     """Store (or refresh) the asking peer's record; only members of a network may."""
 
     TYPE: ClassVar[str] = "disc.register"
@@ -397,7 +378,7 @@ class Members(Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Lookup(_Fields, Request):
+class Lookup(PlainBody, Request):
     """The live record of ``peer``, which must share a network with the asking peer."""
 
     TYPE: ClassVar[str] = "disc.lookup"
@@ -409,7 +390,7 @@ class Lookup(_Fields, Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MemberRemove(_Fields, Request):
+class MemberRemove(PlainBody, Request):
     """The owner removes ``peer`` from the network."""
 
     TYPE: ClassVar[str] = "disc.member.remove"
@@ -423,7 +404,7 @@ class MemberRemove(_Fields, Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InviteRevoke(_Fields, Request):
+class InviteRevoke(PlainBody, Request):
     """The owner (or the invite's issuer) makes an invite useless; ``expires_ms`` is the
     token's expiry, after which the server may forget the revocation."""
 
@@ -440,7 +421,7 @@ class InviteRevoke(_Fields, Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _NetworkOnly(_Fields, Request):
+class _NetworkOnly(PlainBody, Request):
     TYPE: ClassVar[str]
     RESPONSE: ClassVar[type[Response]] = Done
     network: str

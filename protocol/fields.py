@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from secondme.protocol.errors import MalformedFrame
 
@@ -113,3 +114,24 @@ def reading_body(what: str) -> Iterator[None]:
         yield
     except InvalidField as exc:
         raise MalformedFrame(f"{what}: {exc}") from exc
+
+
+class PlainBody:
+    """A body that is exactly the dataclass's fields, all required: written and read as is.
+
+    Subclasses check their fields in ``__post_init__``; a peer's bad value becomes a
+    ``MalformedFrame`` in :meth:`from_body`.
+    """
+
+    __slots__ = ()
+    TYPE: ClassVar[str]
+
+    def to_body(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Self:
+        with reading_body(cls.TYPE):
+            names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+            check_keys(cls.TYPE, body, required=names, optional=())
+            return cls(**body)

@@ -34,14 +34,23 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Self
 
 import nacl.bindings
 import nacl.exceptions
 
-from secondme.protocol.errors import MalformedFrame
-from secondme.protocol.fields import InvalidField, check_bytes, check_str, check_uint
-from secondme.protocol.identity import Identity, InvalidPeerId, PeerId
+from secondme.protocol.errors import MalformedFrame, RemoteProtocolError
+from secondme.protocol.fields import (
+    InvalidField,
+    check_bytes,
+    check_keys,
+    check_str,
+    check_str_map,
+    check_uint,
+    optional_field,
+)
+from secondme.protocol.identity import PEER_ID_TEXT, Identity, InvalidPeerId, PeerId
 from secondme.protocol.sealed import BundleError, open_sealed, seal
 from secondme.protocol.signed import BadSignature, check_signature, read_map, sign_map
 from secondme.protocol.wire import pack_canonical, unpack_strict
@@ -50,6 +59,7 @@ MESSAGE_CONTEXT = b"secondme/group/1 message\x00"
 KEY_CONTENT_TYPE = "group.key"
 KEY_SIZE = 32
 NONCE_SIZE = 24
+TAG_SIZE = 16
 HASH_SIZE = 32
 GENESIS = bytes(HASH_SIZE)
 MAX_MESSAGE_SIZE = 256 * 1024
@@ -58,14 +68,10 @@ GROUP_ID = re.compile(r"[0-9a-f]{32}")
 _KEYS = ("group", "epoch", "seq", "prev", "from", "ts", "n", "ct")
 
 
-class GroupMessageError(Exception):
-    """A group message or key this node refuses; ``code`` says why (for logs and refusals)."""
+class GroupMessageError(RemoteProtocolError):
+    """A group message or key this node refuses; ``code`` says why (the error frame's code)."""
 
     code = "group_invalid"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class MalformedGroupMessage(GroupMessageError):
@@ -267,7 +273,7 @@ def read_message(data: bytes, keys: Mapping[int, GroupKey]) -> GroupMessage:
         check_uint("ts", fields["ts"])
         check_bytes("prev", fields["prev"], min_len=HASH_SIZE, max_len=HASH_SIZE)
         check_bytes("n", fields["n"], min_len=NONCE_SIZE, max_len=NONCE_SIZE)
-        check_bytes("ct", fields["ct"], max_len=MAX_MESSAGE_SIZE)
+        check_bytes("ct", fields["ct"], min_len=TAG_SIZE, max_len=MAX_MESSAGE_SIZE)
         sender = PeerId.from_base58(check_str("from", fields["from"], max_bytes=64))
     except (MalformedFrame, InvalidField, InvalidPeerId) as exc:
         raise MalformedGroupMessage(f"the group message does not read: {exc}") from exc
@@ -335,3 +341,92 @@ class Transcript:
             raise UnknownEpoch(f"epoch {message.epoch} after epoch {self.messages[-1].epoch}")
         self.messages.append(message)
         return message
+
+
+# -- what a message says -----------------------------------------------------------------
+
+MAX_TEXT = 16 * 1024
+MAX_REASON = 512
+MAX_POSITIONS = MAX_MEMBERS
+
+
+class BodyKind(StrEnum):
+    """What a message is. The moderator writes every kind but ``turn`` and ``owner``."""
+
+    QUESTION = "question"  # the question of a discussion, and its limits
+    TURN = "turn"  # a member's Second Me speaking, from its own memory
+    OWNER = "owner"  # a member's owner speaking in person
+    SKIP = "skip"  # a member chosen to speak did not (``about``, ``reason``)
+    MEMBERSHIP = "membership"  # ``about`` joined, left or was removed (``reason``)
+    SUMMARY = "summary"  # each member's position and what was agreed
+    END = "end"  # the discussion ended (``reason``)
+
+
+_BODY_OPTIONAL = ("reason", "about", "relevance", "rounds", "until", "budget_s", "positions")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Body:
+    """The plaintext of a group message: a canonical msgpack map of these keys (``None``
+    fields are left out)."""
+
+    kind: BodyKind
+    text: str = ""
+    reason: str | None = None
+    about: str | None = None
+    relevance: int | None = None
+    """Per mille: how near the speaker's memory was to the turn before (0-1000)."""
+    rounds: int | None = None
+    until: str | None = None
+    budget_s: int | None = None
+    positions: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in BodyKind.__members__.values():
+            raise InvalidField(f"unknown message kind {self.kind!r}")
+        object.__setattr__(self, "kind", BodyKind(self.kind))
+        check_str("text", self.text, max_bytes=MAX_TEXT)
+        if self.reason is not None:
+            check_str("reason", self.reason, max_bytes=MAX_REASON)
+        if self.about is not None:
+            check_str("about", self.about, max_bytes=64, pattern=PEER_ID_TEXT)
+        if self.relevance is not None:
+            check_uint("relevance", self.relevance, maximum=1000)
+        for name in ("rounds", "budget_s"):
+            if getattr(self, name) is not None:
+                check_uint(name, getattr(self, name), maximum=100_000)
+        if self.until is not None:
+            check_str("until", self.until, max_bytes=32)
+        if self.positions is not None:
+            positions = check_str_map(
+                "positions",
+                self.positions,
+                max_items=MAX_POSITIONS,
+                max_key_bytes=64,
+                max_value_bytes=MAX_REASON * 4,
+            )
+            for peer in positions:
+                check_str("positions key", peer, max_bytes=64, pattern=PEER_ID_TEXT)
+            object.__setattr__(self, "positions", positions)
+
+    def encode(self) -> bytes:
+        wire: dict[str, Any] = {"kind": str(self.kind), "text": self.text}
+        for name in _BODY_OPTIONAL:
+            value = getattr(self, name)
+            if value is not None:
+                wire[name] = dict(value) if name == "positions" else value
+        return pack_canonical(wire)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Self:
+        """Read a decrypted body; raises :class:`MalformedGroupMessage`."""
+        try:
+            wire = unpack_strict(data)
+            if not isinstance(wire, Mapping):
+                raise InvalidField("a message body is a map")
+            check_keys("body", wire, required=("kind", "text"), optional=_BODY_OPTIONAL)
+            for name in _BODY_OPTIONAL:
+                optional_field(wire, name)
+            return cls(**wire)
+        except (InvalidField, MalformedFrame) as exc:
+            raise MalformedGroupMessage(f"the message body does not read: {exc}") from exc

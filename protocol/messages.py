@@ -101,6 +101,16 @@ class ErrorCode(StrEnum):
     RECORD_STALE = "record_stale"
     TTL_OUT_OF_RANGE = "ttl_out_of_range"
     LIMIT_REACHED = "limit_reached"
+    # groups (smp-spec/groups.md)
+    UNKNOWN_GROUP = "unknown_group"
+    NOT_MODERATOR = "not_moderator"
+    GROUP_CLOSED = "group_closed"
+    GROUP_MALFORMED = "group_malformed"
+    GROUP_FORGED = "group_forged"
+    GROUP_NOT_MEMBER = "group_not_member"
+    GROUP_UNKNOWN_EPOCH = "group_unknown_epoch"
+    GROUP_OUT_OF_ORDER = "group_out_of_order"
+    GROUP_UNDECRYPTABLE = "group_undecryptable"
 
 
 class Message(ABC):

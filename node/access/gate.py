@@ -61,6 +61,12 @@ class AccessGate:
         ability = ABILITY_OF.get(type(message))
         if ability is None:
             return None
+        return self.authorize_ability(incoming, ability)
+
+    def authorize_ability(self, incoming: IncomingRequest, ability: str) -> Permit | None:
+        """As :meth:`authorize`, for ``ability`` (a request whose grant is optional, such as a
+        group invitation, asks for the ability its grant would give)."""
+        message = incoming.message
         if (
             incoming.grant is None
             and ability == _PUBLIC_ABILITY

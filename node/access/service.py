@@ -330,7 +330,11 @@ class AccessService:
             if grant.direction != "received" or grant.issuer != peer.peer_id:
                 raise InvalidRequest(f"grant {short_id(grant.id)} is not one {peer.peer_id} gave")
             return grant
-        usable = self.store.usable_received(peer.peer_id, ability, _now_ms())
+        return self.usable_grant(peer.peer_id, ability)
+
+    def usable_grant(self, issuer: str, ability: str) -> StoredGrant | None:
+        """A live grant ``issuer`` gave this node for ``ability``, if it holds one."""
+        usable = self.store.usable_received(issuer, ability, _now_ms())
         return usable[0] if usable else None
 
     async def ask(self, peer_name: str, question: str, *, grant_id: str | None = None) -> AskResult:

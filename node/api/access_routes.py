@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 MAX_EXPIRY_S = 366 * 86_400
 
 
-def _scope(body: dict[str, Any], *, required: bool = True) -> Scope | None:
+def scope_from_body(body: dict[str, Any], *, required: bool = True) -> Scope | None:
     names = ("tags", "topics", "layers", "profile", "profile_only")
     if not required and not any(body.get(name) for name in names):
         return None
@@ -64,7 +64,7 @@ async def grants_create(request: web.Request) -> web.Response:
     grant = await services(request).access.grant(
         peer,
         abilities=abilities,
-        scope=_scope(body),
+        scope=scope_from_body(body),
         expires_in_s=_expiry(body, required=True),
         max_uses=uses,
         rate=field(body, "rate", str),
@@ -84,7 +84,7 @@ async def grants_delegate(request: web.Request) -> web.Response:
         request.match_info["grant"],
         peer,
         abilities=string_list(body, "abilities") or None,
-        scope=_scope(body, required=False),
+        scope=scope_from_body(body, required=False),
         expires_in_s=_expiry(body, required=False),
     )
     return web.json_response(grant, status=201)

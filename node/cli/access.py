@@ -37,7 +37,7 @@ def _when(ms: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
 
 
-def _describe_scope(scope: dict) -> str:
+def describe_scope(scope: dict) -> str:
     if scope["profile_only"]:
         return "profile only"
     parts = ["+".join(scope["layers"]) or "no memory"]
@@ -50,7 +50,7 @@ def _describe_scope(scope: dict) -> str:
     return "; ".join(parts)
 
 
-def _scope_options(func):
+def scope_options(func):
     for option in reversed(
         [
             click.option(
@@ -74,7 +74,7 @@ def _scope_options(func):
     return func
 
 
-def _scope_body(tags, topics, layers, profile, profile_only) -> dict:
+def scope_body(tags, topics, layers, profile, profile_only) -> dict:
     return {
         "tags": _split(tags),
         "topics": _split(topics),
@@ -87,7 +87,7 @@ def _scope_body(tags, topics, layers, profile, profile_only) -> dict:
 def _print_grant(grant: dict) -> None:
     click.echo(
         f"grant {grant['id']} to {grant['peer_id']}: {', '.join(grant['abilities'])} on "
-        f"{_describe_scope(grant['scope'])}, until {_when(grant['expires_ms'])}"
+        f"{describe_scope(grant['scope'])}, until {_when(grant['expires_ms'])}"
     )
     if grant.get("delivered_ms"):
         click.echo("sent to the peer")
@@ -107,7 +107,7 @@ def _print_grant(grant: dict) -> None:
     required=True,
     help=f"What the peer may do: {', '.join(ABILITIES)} (repeatable or comma list).",
 )
-@_scope_options
+@scope_options
 @click.option("--expires", default="7d", show_default=True, help="How long: 30m, 24h, 7d, 2w.")
 @click.option("--uses", type=click.IntRange(min=1), help="At most this many requests in all.")
 @click.option("--rate", help="At most this many requests per window, e.g. 10/min.")
@@ -133,7 +133,7 @@ def grant(
     body = {
         "peer": peer,
         "abilities": _split(abilities),
-        **_scope_body(tags, topics, layers, profile, profile_only),
+        **scope_body(tags, topics, layers, profile, profile_only),
         "expires_s": parse_duration(expires),
         "uses": uses,
         "rate": rate,
@@ -151,7 +151,7 @@ def grant(
 @click.argument("grant_id")
 @click.argument("peer")
 @click.option("--ability", "abilities", multiple=True, help="Keep only these abilities.")
-@_scope_options
+@scope_options
 @click.option("--expires", help="End sooner than the grant does: 30m, 24h, 7d.")
 @data_dir_option
 @json_option
@@ -172,7 +172,7 @@ def delegate(
     body = {
         "peer": peer,
         "abilities": _split(abilities),
-        **_scope_body(tags, topics, layers, profile, profile_only),
+        **scope_body(tags, topics, layers, profile, profile_only),
         "expires_s": parse_duration(expires) if expires else None,
     }
     with client(data_dir) as api:
@@ -201,7 +201,7 @@ def grants(data_dir: Path | None, as_json: bool) -> None:
             uses = f" {g['uses']}/{g['max_uses'] or '∞'} uses" if direction == "given" else ""
             click.echo(
                 f"  {g['id']}  {g['state']:8} {label} {g['peer_id']}  {','.join(g['abilities'])}"
-                f" on {_describe_scope(g['scope'])}; until {_when(g['expires_ms'])}{uses}"
+                f" on {describe_scope(g['scope'])}; until {_when(g['expires_ms'])}{uses}"
             )
 
 

@@ -11,6 +11,7 @@ import click
 from secondme import node as node_package
 from secondme.node.cli import access as access_commands
 from secondme.node.cli import chat as chat_commands
+from secondme.node.cli import groups as group_commands
 from secondme.node.cli import membership as membership_commands
 from secondme.node.cli import memory as memory_commands
 from secondme.node.cli import network as network_commands
@@ -273,6 +274,7 @@ for command in (
     people_commands.role,
     *access_commands.COMMANDS,
     *membership_commands.COMMANDS,
+    group_commands.group,
 ):
     cli.add_command(command)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+QUERY_CACHE = 128
+"""Single texts (queries) whose embeddings are kept, newest used last."""
 
 
 class Embedder:
@@ -32,6 +36,7 @@ class Embedder:
         self.dimension = int(dimension())
         self._tokenizer = self._model.tokenizer
         self.max_tokens = int(self._model.max_seq_length)
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def model_id(self) -> str:
@@ -46,6 +51,19 @@ class Embedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1:  # a query: often the same text twice in a row (search, then policy)
+            cached = self._recent.get(texts[0])
+            if cached is None:
+                cached = self._encode(texts)
+                self._recent[texts[0]] = cached
+                if len(self._recent) > QUERY_CACHE:
+                    self._recent.popitem(last=False)
+            else:
+                self._recent.move_to_end(texts[0])
+            return cached.copy()
+        return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model.encode(
             list(texts),
             batch_size=self.batch_size,

@@ -28,7 +28,6 @@ from secondme.node.p2p.handlers import (
     make_hello_handler,
 )
 from secondme.node.peers import PeerRecord, PeerStore
-from secondme.protocol.access import ACCESS_MESSAGES
 from secondme.protocol.clock import Clock, SystemClock
 from secondme.protocol.errors import (
     Busy,
@@ -41,6 +40,7 @@ from secondme.protocol.errors import (
     UnknownMessageType,
 )
 from secondme.protocol.grants import Permit
+from secondme.protocol.group_messages import NODE_MESSAGES
 from secondme.protocol.identity import Identity, PeerId
 from secondme.protocol.messages import (
     Hello,
@@ -84,7 +84,7 @@ class P2PService:
             identity,
             clock,
             ReplayWindow(clock),
-            registry=ACCESS_MESSAGES,
+            registry=NODE_MESSAGES,
             rate_limiter=TokenBucketLimiter(
                 clock, rate_per_s=REQUESTS_PER_SECOND, burst=REQUEST_BURST
             ),

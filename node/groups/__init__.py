@@ -1,0 +1,1 @@
+"""Group discussions between nodes: the moderator, the members, the transcript."""

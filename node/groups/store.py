@@ -1,0 +1,277 @@
+"""Groups on this node: their state, the moderator's roll, epoch keys and the transcript.
+
+The transcript is kept as the signed, encrypted messages exactly as received, so it can be
+checked again at any time (:meth:`GroupStore.transcript` rebuilds and re-verifies the chain);
+the decrypted body is kept beside each for reading.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from secondme.node.db import Database
+from secondme.node.errors import NotFound
+from secondme.protocol.grants import Scope
+from secondme.protocol.groups import Body, GroupKey, GroupMessage, Transcript
+from secondme.protocol.identity import PeerId
+
+ACTIVE, INVITED = "active", "invited"
+_ID_PREFIX = re.compile(r"[0-9a-f]{8,32}")
+ENDED = ("declined", "left", "removed", "closed")
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    group_id: str
+    name: str
+    topic: str
+    moderator: str
+    created_ms: int
+    status: str
+    scope: Scope | None
+    grant_id: str | None
+
+    def to_json(self) -> dict:
+        return {
+            "group_id": self.group_id,
+            "name": self.name,
+            "topic": self.topic,
+            "moderator": self.moderator,
+            "created_ms": self.created_ms,
+            "status": self.status,
+            "scope": self.scope.to_json() if self.scope else None,
+            "grant_id": self.grant_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One transcript entry as the API shows it."""
+
+    seq: int
+    hash: bytes
+    epoch: int
+    sender: str
+    ts: int
+    body: Body
+
+    def to_json(self) -> dict:
+        body = self.body
+        entry = {
+            "seq": self.seq,
+            "hash": self.hash.hex(),
+            "epoch": self.epoch,
+            "from": self.sender,
+            "ts": self.ts,
+            "kind": str(body.kind),
+            "text": body.text,
+        }
+        for name in ("reason", "about", "relevance", "rounds", "until", "budget_s"):
+            value = getattr(body, name)
+            if value is not None:
+                entry[name] = value
+        if body.positions is not None:
+            entry["positions"] = dict(body.positions)
+        return entry
+
+
+def _group(row) -> Group:
+    return Group(
+        group_id=row["group_id"],
+        name=row["name"],
+        topic=row["topic"],
+        moderator=row["moderator"],
+        created_ms=row["created_ms"],
+        status=row["status"],
+        scope=Scope.from_json(json.loads(row["scope"])) if row["scope"] else None,
+        grant_id=row["grant_id"],
+    )
+
+
+class GroupStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- groups --------------------------------------------------------------------------
+
+    def add(self, group: Group) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO groups (group_id, name, topic, moderator, created_ms, status, scope,"
+                " grant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(group_id) DO NOTHING",
+                (
+                    group.group_id,
+                    group.name,
+                    group.topic,
+                    group.moderator,
+                    group.created_ms,
+                    group.status,
+                    json.dumps(group.scope.to_json()) if group.scope else None,
+                    group.grant_id,
+                ),
+            )
+
+    def get(self, group_id: str) -> Group | None:
+        row = self._db.query_one("SELECT * FROM groups WHERE group_id = ?", (group_id,))
+        return None if row is None else _group(row)
+
+    def find(self, name_or_id: str) -> Group:
+        """A group by id, id prefix (8+ hex digits) or exact name; raises :class:`NotFound`."""
+        prefix = name_or_id if _ID_PREFIX.fullmatch(name_or_id) else "-"
+        rows = self._db.query(
+            "SELECT * FROM groups WHERE group_id = ? OR name = ? OR"
+            " substr(group_id, 1, ?) = ? ORDER BY created_ms DESC",
+            (name_or_id, name_or_id, len(prefix), prefix),
+        )
+        exact = [row for row in rows if row["group_id"] == name_or_id]
+        if exact:
+            return _group(exact[0])
+        live = [row for row in rows if row["status"] in (ACTIVE, INVITED)] or rows
+        if not live:
+            raise NotFound(f"no group {name_or_id!r} on this node (see: secondme-node group list)")
+        if len({row["group_id"] for row in live}) > 1:
+            raise NotFound(f"{name_or_id!r} names several groups; use the group id")
+        return _group(live[0])
+
+    def list(self) -> list[Group]:
+        return [_group(r) for r in self._db.query("SELECT * FROM groups ORDER BY created_ms")]
+
+    def set_status(
+        self, group_id: str, status: str, *, scope: Scope | None = None, grant_id: str | None = None
+    ) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE groups SET status = ? WHERE group_id = ?", (status, group_id))
+            if scope is not None:
+                conn.execute(
+                    "UPDATE groups SET scope = ?, grant_id = ? WHERE group_id = ?",
+                    (json.dumps(scope.to_json()), grant_id, group_id),
+                )
+
+    # -- the moderator's roll ------------------------------------------------------------
+
+    def set_member(self, group_id: str, peer_id: str, status: str, at_ms: int) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO group_members (group_id, peer_id, status, updated_ms)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(group_id, peer_id)"
+                " DO UPDATE SET status = excluded.status, updated_ms = excluded.updated_ms",
+                (group_id, peer_id, status, at_ms),
+            )
+
+    def members(self, group_id: str) -> dict[str, str]:
+        rows = self._db.query(
+            "SELECT peer_id, status FROM group_members WHERE group_id = ? ORDER BY rowid",
+            (group_id,),
+        )
+        return {row["peer_id"]: row["status"] for row in rows}
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def add_key(self, key: GroupKey) -> None:
+        members = json.dumps(sorted(str(m) for m in key.members))
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO group_keys (group_id, epoch, key, members) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(group_id, epoch) DO NOTHING",
+                (key.group, key.epoch, key.key, members),
+            )
+
+    def keys(self, group_id: str) -> list[GroupKey]:
+        rows = self._db.query(
+            "SELECT * FROM group_keys WHERE group_id = ? ORDER BY epoch", (group_id,)
+        )
+        return [
+            GroupKey(
+                row["group_id"],
+                row["epoch"],
+                row["key"],
+                frozenset(PeerId.from_base58(m) for m in json.loads(row["members"])),
+            )
+            for row in rows
+        ]
+
+    def latest_key(self, group_id: str) -> GroupKey:
+        keys = self.keys(group_id)
+        if not keys:
+            raise NotFound(f"this node holds no key of group {group_id}")
+        return keys[-1]
+
+    # -- transcript ----------------------------------------------------------------------
+
+    def append(self, message: GroupMessage, body: Body) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO group_messages (group_id, seq, hash, epoch, sender, ts, kind, body,"
+                " encoded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message.group,
+                    message.seq,
+                    message.hash,
+                    message.epoch,
+                    str(message.sender),
+                    message.ts,
+                    str(body.kind),
+                    body.encode(),
+                    message.encoded,
+                ),
+            )
+
+    def messages(
+        self, group_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredMessage]:
+        rows = self._db.query(
+            "SELECT seq, hash, epoch, sender, ts, body FROM group_messages"
+            " WHERE group_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (group_id, after, -1 if limit is None else limit),
+        )
+        return [
+            StoredMessage(
+                row["seq"],
+                row["hash"],
+                row["epoch"],
+                row["sender"],
+                row["ts"],
+                Body.decode(row["body"]),
+            )
+            for row in rows
+        ]
+
+    def encoded(self, group_id: str, *, after: int, limit: int) -> list[bytes]:
+        rows = self._db.query(
+            "SELECT encoded FROM group_messages WHERE group_id = ? AND seq > ? ORDER BY seq"
+            " LIMIT ?",
+            (group_id, after, limit),
+        )
+        return [row["encoded"] for row in rows]
+
+    def transcript(self, group_id: str) -> Transcript:
+        """The transcript rebuilt from the stored messages, every one verified again."""
+        transcript = Transcript(group_id)
+        for key in self.keys(group_id):
+            transcript.add_key(key)
+        for data in self.encoded(group_id, after=0, limit=-1):
+            transcript.append(data)
+        return transcript
+
+    def message_counts(self, group_ids: Sequence[str]) -> dict[str, tuple[int, bytes | None]]:
+        """Per group: how many messages, and the last one's hash (the transcript's head)."""
+        if not group_ids:
+            return {}
+        marks = ",".join("?" * len(group_ids))
+        rows = self._db.query(
+            f"SELECT group_id, COUNT(*) AS n, MAX(seq) AS last FROM group_messages"
+            f" WHERE group_id IN ({marks}) GROUP BY group_id",
+            tuple(group_ids),
+        )
+        counts: dict[str, tuple[int, bytes | None]] = {}
+        for row in rows:
+            head = self._db.query_one(
+                "SELECT hash FROM group_messages WHERE group_id = ? AND seq = ?",
+                (row["group_id"], row["last"]),
+            )
+            counts[row["group_id"]] = (row["n"], head["hash"] if head else None)
+        return counts
