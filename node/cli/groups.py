@@ -167,7 +167,11 @@ def _watch(api, group_name: str, after: int, follow: bool, as_json: bool) -> Non
 @group.command("discuss")
 @click.argument("group_name")
 @click.argument("question", required=False)
-@click.option("--rounds", type=click.IntRange(1, 50), help="Rounds (each member once a round).")
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 50),
+    help="Rounds, each member about once a round (default: groups.default_rounds, 3).",
+)
 @click.option(
     "--until",
     type=click.Choice(["rounds", "consensus"]),
@@ -175,7 +179,9 @@ def _watch(api, group_name: str, after: int, follow: bool, as_json: bool) -> Non
     show_default=True,
     help="Stop at the round limit, or as soon as the members agree.",
 )
-@click.option("--budget", "budget_s", type=click.IntRange(min=1), help="At most this many s.")
+@click.option(
+    "--budget", "budget_s", type=click.IntRange(min=1), help="Stop after this many seconds."
+)
 @click.option("--resume", is_flag=True, help="Go on with the interrupted discussion.")
 @click.option("--detach", is_flag=True, help="Start it and return; follow with `group watch`.")
 @data_dir_option
