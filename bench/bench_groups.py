@@ -7,8 +7,10 @@ the default model and settings except temperature 0 (so both sides generate the 
 The baseline does each turn's work one after another without the protocol: that member's
 memory search (through its own API) and one model (the node's own ChatModel: same GGUF,
 context and threads as a daemon) asked the prompt its node built, with the same token cap.
-The ratio is the protocol's cost: turn taking, relevance reports, signing, encryption,
-delivery to every member, storage.
+Generation time varies from run to run more than the protocol costs, so it also prints the
+time the members' models spent inside the same discussion (each daemon logs it per turn): the
+rest is the protocol's cost (turn taking, relevance reports, memory searches, signing,
+encryption, delivery to every member, storage).
 
     python bench/bench_groups.py [--members 3 5] [--rounds 2] [--discussions 2]
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -89,6 +92,23 @@ def discussion_rows(node: NodeProcess, group_id: str, after: int, size: int) -> 
     return {"total_s": (end - since[0]["ts"]) / 1000, "rounds_s": rounds, "turns": turns}
 
 
+SPOKE = re.compile(r"group (\w+): spoke \(memory (\d+) ms, model (\d+) ms\)")
+
+
+def model_seconds(nodes: list[NodeProcess], group_id: str, seen: dict[str, int]) -> float:
+    """Seconds the members' models spent on their turns since the last call, from the
+    daemons' own logs (each logs its memory search and model time per turn)."""
+    total = 0.0
+    for node in nodes:
+        lines = node.stderr_text().splitlines()
+        for line in lines[seen.get(node.peer_id, 0) :]:
+            found = SPOKE.search(line)
+            if found and found.group(1) == group_id[:8]:
+                total += int(found.group(3)) / 1000
+        seen[node.peer_id] = len(lines)
+    return total
+
+
 def baseline(nodes: dict[str, NodeProcess], names: dict[str, str], question: str,
              turns: list[dict], settings: GroupSettings) -> tuple[float, int]:  # fmt: skip
     """What the members did, done one after another on one machine without the protocol: for
@@ -105,12 +125,15 @@ def baseline(nodes: dict[str, NodeProcess], names: dict[str, str], question: str
             for turn in turns:
                 name = names[turn["from"]]
                 query = " ".join([question, *(text for _, text in said[-1:])])
-                with nodes[turn["from"]].http() as api:
-                    hits = api.post(
-                        "/api/memory/search",
-                        json={"query": query, "k": settings.turn_memories, "tags": ["group"],
-                              "layer": "all"},
-                    ).json()  # fmt: skip
+                with nodes[turn["from"]].http() as api:  # as the node does: L0 first, one L1
+                    hits = [
+                        hit
+                        for layer, k in (("l0", settings.turn_memories), ("l1", 1))
+                        for hit in api.post(
+                            "/api/memory/search",
+                            json={"query": query, "k": k, "tags": ["group"], "layer": layer},
+                        ).json()
+                    ][: settings.turn_memories]
                 messages = turn_messages(
                     me=name, group="bench", topic="a weekend", question=question,
                     memories=[hit["text"] for hit in hits], said=said,
@@ -156,6 +179,8 @@ def run(size: int, args: argparse.Namespace) -> list[tuple[str, str]]:
         setup_s = time.perf_counter() - setup_started
         names = {n.peer_id: name for n, (name, _) in zip(nodes, FACTS, strict=False)}
         totals, rounds, bases, turns_run, tokens = [], [], [], 0, 0
+        in_model, log_marks = [], {}
+        model_seconds(nodes, gid, log_marks)
         for index in range(args.discussions):
             question = QUESTIONS[index % len(QUESTIONS)]
             started = moderator.cli_json(
@@ -164,6 +189,7 @@ def run(size: int, args: argparse.Namespace) -> list[tuple[str, str]]:
             watch_to_end(moderator, gid, started["after"])
             row = discussion_rows(moderator, gid, started["after"], size)
             totals.append(row["total_s"])
+            in_model.append(model_seconds(nodes, gid, log_marks))
             rounds += row["rounds_s"]
             turns_run += len(row["turns"])
             by_peer = {n.peer_id: n for n in nodes}
@@ -172,6 +198,7 @@ def run(size: int, args: argparse.Namespace) -> list[tuple[str, str]]:
             tokens += used
     turns_each = turns_run / args.discussions
     total, base = statistics.median(totals), statistics.median(bases)
+    modelled = statistics.median(in_model)
     return [
         ("setup (daemons, ingest, L1, group)", f"{setup_s:.0f} s"),
         ("turns per discussion", f"{turns_each:.0f} ({args.rounds} rounds x {size} members)"),
@@ -182,7 +209,12 @@ def run(size: int, args: argparse.Namespace) -> list[tuple[str, str]]:
             f"{base:7.1f} s ({tokens / turns_run:.0f} tokens/turn)",
         ),
         ("  ratio discussion / sequential", f"{total / base:.2f}"),
-        ("  protocol cost per turn", f"{(total - base) / turns_each * 1000:.0f} ms"),
+        ("members' models, in the discussion, p50", f"{modelled:7.1f} s (from the daemons' logs)"),
+        ("  ratio discussion / model time", f"{total / modelled:.2f}"),
+        (
+            "  everything but the model, per turn",
+            f"{(total - modelled) / turns_each * 1000:.0f} ms",
+        ),
     ]
 
 
