@@ -19,14 +19,14 @@ import logging
 import os
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.scope import memory_filter
 from secondme.node.access.service import AccessService
 from secondme.node.chat.service import ChatService
 from secondme.node.config import GroupSettings
-from secondme.node.errors import InvalidRequest, NodeError, NotFound, PeerRefused, PeerUnreachable
+from secondme.node.errors import InvalidRequest, NodeError, NotFound, PeerUnreachable
 from secondme.node.groups.discussion import RAISED, Discussion, give_turn
 from secondme.node.groups.policy import UNTIL
 from secondme.node.groups.prompts import turn_messages
@@ -77,6 +77,7 @@ from secondme.protocol.groups import (
     write_message,
 )
 from secondme.protocol.identity import Identity, PeerId
+from secondme.protocol.messages import Request, Response
 from secondme.protocol.session import IncomingRequest
 
 log = logging.getLogger(__name__)
@@ -189,12 +190,12 @@ class GroupService:
 
     def describe(self, group: Group) -> dict:
         count, head = self.store.message_counts([group.group_id]).get(group.group_id, (0, None))
+        keys = self.store.keys(group.group_id)
         if group.moderator == self.me:
             roll = self.store.members(group.group_id)
         else:
-            keys = self.store.keys(group.group_id)
             roll = {str(m): "member" for m in keys[-1].members} if keys else {}
-        epoch = self.store.keys(group.group_id)[-1].epoch if roll else 0
+        epoch = keys[-1].epoch if keys else 0
         return {
             **group.to_json(),
             "role": "moderator" if group.moderator == self.me else "member",
@@ -218,12 +219,8 @@ class GroupService:
         ``idle``."""
         if group_id in self.discussions:
             return "running"
-        for message in reversed(self.store.messages(group_id)):
-            if message.body.kind is BodyKind.END:
-                return "ended"
-            if message.body.kind is BodyKind.QUESTION:
-                return "interrupted"
-        return "idle"
+        last = self.store.last_kind(group_id, (BodyKind.QUESTION, BodyKind.END))
+        return {BodyKind.END: "ended", BodyKind.QUESTION: "interrupted"}.get(last, "idle")
 
     def transcript(self, name: str) -> dict:
         group = self.find(name)
@@ -369,9 +366,9 @@ class GroupService:
     def active_members(self, group_id: str) -> list[str]:
         return [p for p, s in self.store.members(group_id).items() if s == ACTIVE]
 
-    async def deliver(self, group_id: str, data: bytes) -> dict[str, str]:
-        """Send a kept message to every active member but this node; returns who failed and
-        why. Each member's answer carries its relevance to the message."""
+    async def deliver(self, group_id: str, data: bytes) -> None:
+        """Send a kept message to every active member but this node. Each member's answer
+        carries its relevance to the message; one that fails is skipped for a while."""
         now = time.monotonic()
         others = [
             p
@@ -379,30 +376,30 @@ class GroupService:
             if p != self.me
             and now - self._unreachable.get(p, -DELIVERY_BACKOFF_S) >= DELIVERY_BACKOFF_S
         ]
-        results = await asyncio.gather(
-            *(self._post(group_id, peer, data) for peer in others), return_exceptions=True
-        )
-        failed = {}
-        for peer, result in zip(others, results, strict=True):
+        post = GroupPost(group=group_id, message=data)
+        for peer, result in (await self._to_each(others, lambda _: post)).items():
             if isinstance(result, BaseException):
-                failed[peer] = _why(result)
                 self._unreachable[peer] = now  # not tried again for a while (it catches up)
                 log.info(
-                    "group %s: %s did not take a message: %s", group_id[:8], peer, failed[peer]
+                    "group %s: %s did not take a message: %s", group_id[:8], peer, _why(result)
                 )
             else:
+                assert isinstance(result, GroupPosted)
                 self._unreachable.pop(peer, None)
-                self.relevance[group_id][peer] = result
-        return failed
+                self.relevance[group_id][peer] = result.relevance
 
-    async def _post(self, group_id: str, peer: str, data: bytes) -> int:
-        answer = await self.p2p.request(
-            self.peer_record(peer),
-            GroupPost(group=group_id, message=data),
-            timeout=DELIVERY_TIMEOUT_S,
-        )
-        assert isinstance(answer, GroupPosted)
-        return answer.relevance
+    async def _to_each(
+        self, peers: Sequence[str], message_for: Callable[[str], Request]
+    ) -> dict[str, Response | BaseException]:
+        """Send each peer its message at once; each one's answer, or why it failed."""
+
+        async def send(peer: str) -> Response:
+            return await self.p2p.request(
+                self.peer_record(peer), message_for(peer), timeout=DELIVERY_TIMEOUT_S
+            )
+
+        results = await asyncio.gather(*(send(p) for p in peers), return_exceptions=True)
+        return dict(zip(peers, results, strict=True))
 
     def peer_record(self, peer_id: str) -> PeerRecord:
         peer = self._peers.find(peer_id)
@@ -534,19 +531,14 @@ class GroupService:
             )
             self._add_key(key)
 
-        async def send(peer: str) -> None:
+        def sealed_to(peer: str) -> GroupKeyUpdate:
             sealed = key.seal_for(
                 self._identity, PeerId.from_base58(peer), created_ms=self.clock.now_ms()
             )
-            await self.p2p.request(
-                self.peer_record(peer),
-                GroupKeyUpdate(group=group.group_id, key=sealed),
-                timeout=DELIVERY_TIMEOUT_S,
-            )
+            return GroupKeyUpdate(group=group.group_id, key=sealed)
 
         others = [m for m in members if m != self.me]
-        results = await asyncio.gather(*(send(p) for p in others), return_exceptions=True)
-        for peer, result in zip(others, results, strict=True):
+        for peer, result in (await self._to_each(others, sealed_to)).items():
             if isinstance(result, BaseException):
                 log.info(
                     "group %s: key %d not delivered to %s: %s",
@@ -614,17 +606,7 @@ class GroupService:
                 await task
         members = [p for p in self.active_members(group.group_id) if p != self.me]
         self.store.set_status(group.group_id, "closed")
-        await asyncio.gather(
-            *(
-                self.p2p.request(
-                    self.peer_record(p),
-                    GroupEnd(group=group.group_id, reason="closed"),
-                    timeout=DELIVERY_TIMEOUT_S,
-                )
-                for p in members
-            ),
-            return_exceptions=True,
-        )
+        await self._to_each(members, lambda _: GroupEnd(group=group.group_id, reason="closed"))
         return self.describe(self.find(group.group_id))
 
     # -- discussions ---------------------------------------------------------------------
@@ -1014,7 +996,7 @@ def _hash(data: bytes) -> bytes:
 
 
 def _why(error: BaseException) -> str:
-    if isinstance(error, PeerUnreachable | PeerRefused | NodeError):
+    if isinstance(error, NodeError):
         return str(error)
     if isinstance(error, TimeoutError | asyncio.TimeoutError):
         return "timed out"

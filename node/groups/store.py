@@ -240,6 +240,16 @@ class GroupStore:
             for row in rows
         ]
 
+    def last_kind(self, group_id: str, kinds: Sequence[str]) -> str | None:
+        """The kind of the latest message of one of ``kinds`` (``None``: there is none)."""
+        marks = ",".join("?" * len(kinds))
+        row = self._db.query_one(
+            f"SELECT kind FROM group_messages WHERE group_id = ? AND kind IN ({marks})"
+            " ORDER BY seq DESC LIMIT 1",
+            (group_id, *(str(kind) for kind in kinds)),
+        )
+        return None if row is None else row["kind"]
+
     def encoded(self, group_id: str, *, after: int, limit: int) -> list[bytes]:
         rows = self._db.query(
             "SELECT encoded FROM group_messages WHERE group_id = ? AND seq > ? ORDER BY seq"
