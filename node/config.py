@@ -20,6 +20,7 @@ import tomli_w
 
 from secondme.node.errors import ConfigError
 from secondme.node.fsutil import atomic_write
+from secondme.node.l2.presets import PRESETS
 
 HOME_ENV = "SECONDME_HOME"
 VECTOR_BACKENDS = ("edge", "qdrant")
@@ -61,6 +62,11 @@ class DataDir:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def models(self) -> Path:
+        """L2: the base model made for training, training jobs, and adapters."""
+        return self.root / "models"
 
     @property
     def lock(self) -> Path:
@@ -159,6 +165,21 @@ class GroupSettings:
     """Requests to speak a member may send a minute; more are refused (a flood)."""
 
 
+L2_PRESETS = tuple(PRESETS)
+L2_DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class L2Settings:
+    base_model: str = ""
+    """A Hugging Face model folder to train on; empty means one made from models.chat_model
+    (transformers dequantizes the GGUF) and cached under the data dir."""
+    preset: str = "quick"
+    """The training preset when `train` names none: quick (minutes on a CPU) or full."""
+    device: str = "auto"
+    """Where training runs: auto (a GPU when torch sees one, else the CPU), cpu or cuda."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     api: ApiSettings = field(default_factory=ApiSettings)
@@ -168,6 +189,7 @@ class NodeConfig:
     access: AccessSettings = field(default_factory=AccessSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     groups: GroupSettings = field(default_factory=GroupSettings)
+    l2: L2Settings = field(default_factory=L2Settings)
 
     def validate(self) -> NodeConfig:
         if self.memory.vector_backend not in VECTOR_BACKENDS:
@@ -204,6 +226,14 @@ class NodeConfig:
             raise ConfigError("groups.temperature must be between 0 and 2")
         if not 16 <= self.groups.max_turn_tokens <= 2048:
             raise ConfigError("groups.max_turn_tokens must be between 16 and 2048")
+        if self.l2.preset not in L2_PRESETS:
+            raise ConfigError(
+                f"l2.preset = {self.l2.preset!r}: choose one of {', '.join(L2_PRESETS)}"
+            )
+        if self.l2.device not in L2_DEVICES:
+            raise ConfigError(
+                f"l2.device = {self.l2.device!r}: choose one of {', '.join(L2_DEVICES)}"
+            )
         return self
 
     def with_changes(self, section: str, **changes: Any) -> NodeConfig:

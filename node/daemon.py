@@ -35,6 +35,8 @@ from secondme.node.fsutil import atomic_write
 from secondme.node.groups.service import GroupService
 from secondme.node.groups.store import GroupStore
 from secondme.node.keystore import load_identity
+from secondme.node.l2.service import TrainService
+from secondme.node.l2.store import L2Store
 from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.service import Memory
 from secondme.node.models import locate
@@ -137,6 +139,15 @@ async def _open_services(
         settings=config.groups,
         clock=clock,
     )
+    l2 = TrainService(
+        data_dir=data_dir,
+        store=L2Store(db),
+        memory=memory,
+        model=model,
+        owner=owner,
+        settings=config.l2,
+    )
+    await l2.start()
     return NodeServices(
         data_dir=data_dir,
         config=config,
@@ -153,6 +164,7 @@ async def _open_services(
         access=access,
         network=network,
         groups=groups,
+        l2=l2,
     )
 
 
@@ -228,6 +240,7 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
         if runner is not None:
             await runner.cleanup()
         if node is not None:
+            await node.l2.close()
             await node.groups.close()
             await node.network.close()
             await node.p2p.close()

@@ -121,3 +121,33 @@ class PeerRefused(NodeError):
     def __init__(self, message: str, *, remote_code: str | None = None) -> None:
         super().__init__(message)
         self.remote_code = remote_code
+
+
+class TrainingError(NodeError):
+    """L2 training cannot start or did not finish; the message says why and what to do."""
+
+    code = "training_error"
+    status = 422
+
+
+class TrainingBusy(TrainingError):
+    """A training job is running already; the message names it."""
+
+    code = "training_busy"
+    status = 409
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+    def to_json(self) -> dict[str, dict[str, str]]:
+        body = super().to_json()
+        body["error"]["job_id"] = self.job_id
+        return body
+
+
+class NotEnoughResources(TrainingError):
+    """Too little free disk or memory to train; checked before anything starts."""
+
+    code = "not_enough_resources"
+    status = 507

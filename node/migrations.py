@@ -423,4 +423,76 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        "0007_l2",
+        (
+            # One synthesis of training data; samples belong to exactly one version.
+            """
+            CREATE TABLE l2_datasets (
+                version    INTEGER PRIMARY KEY AUTOINCREMENT,
+                created_at REAL NOT NULL,
+                job_id     TEXT NOT NULL,
+                excluded   TEXT NOT NULL DEFAULT '[]',
+                counts     TEXT NOT NULL DEFAULT '{}',
+                dropped    TEXT NOT NULL DEFAULT '{}'
+            )
+            """,
+            # ``sources`` are the chunk ids a sample was made from (its provenance).
+            """
+            CREATE TABLE l2_samples (
+                version  INTEGER NOT NULL REFERENCES l2_datasets(version) ON DELETE CASCADE,
+                id       TEXT NOT NULL,
+                kind     TEXT NOT NULL CHECK (kind IN ('qa', 'context', 'heldout')),
+                question TEXT NOT NULL,
+                answer   TEXT NOT NULL,
+                rejected TEXT,
+                context  TEXT,
+                fact     TEXT,
+                topic    TEXT,
+                sources  TEXT NOT NULL,
+                method   TEXT NOT NULL,
+                PRIMARY KEY (version, id)
+            )
+            """,
+            # A training run and where it stands; ``stage`` is the stage running or last reached.
+            """
+            CREATE TABLE l2_jobs (
+                id          TEXT PRIMARY KEY,
+                state       TEXT NOT NULL CHECK (state IN
+                            ('running', 'interrupted', 'failed', 'done', 'cancelled')),
+                stage       TEXT NOT NULL,
+                params      TEXT NOT NULL,
+                dataset     INTEGER,
+                adapter_id  TEXT,
+                stages      TEXT NOT NULL DEFAULT '{}',
+                error       TEXT,
+                created_at  REAL NOT NULL,
+                updated_at  REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE l2_adapters (
+                id         TEXT PRIMARY KEY,
+                base_model TEXT NOT NULL,
+                dataset    INTEGER NOT NULL,
+                job_id     TEXT NOT NULL,
+                path       TEXT NOT NULL,
+                bytes      INTEGER NOT NULL,
+                metrics    TEXT NOT NULL,
+                settings   TEXT NOT NULL,
+                created_at REAL NOT NULL
+            )
+            """,
+            # Which adapter serves, as a history: the newest row not undone is in use (NULL
+            # adapter = the base model alone); rollback undoes the newest.
+            """
+            CREATE TABLE l2_active (
+                seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+                adapter_id TEXT,
+                at         REAL NOT NULL,
+                undone     INTEGER NOT NULL DEFAULT 0
+            )
+            """,
+        ),
+    ),
 )

@@ -11,6 +11,7 @@ from secondme.node.chat.service import ChatService
 from secondme.node.config import DataDir, NodeConfig
 from secondme.node.db import Database
 from secondme.node.groups.service import GroupService
+from secondme.node.l2.service import TrainService
 from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.service import Memory
 from secondme.node.network.service import NetworkService
@@ -38,5 +39,6 @@ class NodeServices:
     access: AccessService
     network: NetworkService
     groups: GroupService
+    l2: TrainService
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
     started_at: float = field(default_factory=time.time)

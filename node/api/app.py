@@ -7,7 +7,14 @@ import logging
 
 from aiohttp import web
 
-from secondme.node.api import access_routes, group_routes, network_routes, openai_compat, routes
+from secondme.node.api import (
+    access_routes,
+    group_routes,
+    network_routes,
+    openai_compat,
+    routes,
+    train_routes,
+)
 from secondme.node.api.middleware import errors, make_auth_middleware
 from secondme.node.services import NodeServices
 
@@ -25,6 +32,7 @@ def build_app(node: NodeServices) -> web.Application:
     app.add_routes(access_routes.routes)
     app.add_routes(network_routes.routes)
     app.add_routes(group_routes.routes)
+    app.add_routes(train_routes.routes)
     return app
 
 

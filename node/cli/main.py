@@ -16,6 +16,7 @@ from secondme.node.cli import membership as membership_commands
 from secondme.node.cli import memory as memory_commands
 from secondme.node.cli import network as network_commands
 from secondme.node.cli import people as people_commands
+from secondme.node.cli import train as train_commands
 from secondme.node.cli.base import (
     NodeGroup,
     client,
@@ -275,6 +276,7 @@ for command in (
     *access_commands.COMMANDS,
     *membership_commands.COMMANDS,
     group_commands.group,
+    *train_commands.COMMANDS,
 ):
     cli.add_command(command)
 

@@ -58,9 +58,22 @@ class ModelClosed(RuntimeError):
     """A generation was requested after :meth:`ChatModel.close`."""
 
 
+class AdapterLoadFailed(RuntimeError):
+    """llama.cpp refused an L2 adapter; the model that served before still serves."""
+
+
 class ChatModel:
-    def __init__(self, path: Path, *, context_tokens: int = 2048, threads: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        context_tokens: int = 2048,
+        threads: int = 0,
+        adapter: Path | None = None,
+    ) -> None:
         self.path = path
+        self.adapter = adapter
+        """The L2 LoRA adapter (GGUF) applied to the base, or None for the base alone."""
         self.context_tokens = context_tokens
         self._threads = threads
         self._llama: Any = None
@@ -78,22 +91,80 @@ class ChatModel:
     async def start(self) -> None:
         """Load the weights (in the model thread) and start serving the queue."""
         loop = asyncio.get_running_loop()
-        self._llama = await loop.run_in_executor(self._executor, self._load)
+        self._llama = await loop.run_in_executor(self._executor, self._load, self.adapter)
         self._worker = asyncio.create_task(self._serve(), name="chat-model-worker")
 
-    def _load(self) -> Any:
+    def _load(self, adapter: Path | None) -> Any:
         from llama_cpp import Llama
 
         # llama-cpp-python's default is half the cores for generation; the daemon is the only
         # heavy user of this machine while it generates, so it takes all of them.
         threads = self._threads or os.cpu_count() or 1
-        return Llama(
+        llama = Llama(
             model_path=str(self.path),
             n_ctx=self.context_tokens,
             n_threads=threads,
             n_threads_batch=threads,
+            lora_path=str(adapter) if adapter is not None else None,
             verbose=False,
         )
+        # llama-cpp-python tests the adapter handle against None, but a failed load returns a
+        # NULL pointer object, which it accepts; evaluating with it crashes the process.
+        if adapter is not None and not getattr(llama, "_lora_adapter", None):
+            llama.close()
+            raise AdapterLoadFailed(f"llama.cpp cannot load the adapter {adapter}")
+        return llama
+
+    async def use_adapter(self, adapter: Path | None) -> None:
+        """Serve with ``adapter`` (None: the base alone) from the next generation on.
+
+        The new model is loaded in the model thread, between generations, and replaces the old
+        one only once it has loaded: a file llama.cpp refuses raises :class:`AdapterLoadFailed`
+        and leaves the current model serving.
+        """
+        if self._closed or self._llama is None:
+            raise ModelClosed("the chat model is not running")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._swap, adapter)
+        self.adapter = adapter
+
+    def _swap(self, adapter: Path | None) -> None:
+        try:
+            fresh = self._load(adapter)
+        except AdapterLoadFailed:
+            raise
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise AdapterLoadFailed(f"llama.cpp cannot load the adapter {adapter}: {exc}") from exc
+        old, self._llama = self._llama, fresh
+        old.close()
+
+    async def next_token_logprobs(self, prompt: str, top: int = 10) -> list[tuple[str, float]]:
+        """The model's ``top`` most likely next tokens after ``prompt``, with log-probabilities:
+        what an adapter changed, seen directly rather than through sampled text."""
+        if self._closed or self._llama is None:
+            raise ModelClosed("the chat model is not running")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._logprobs, prompt, top)
+
+    def _logprobs(self, prompt: str, top: int) -> list[tuple[str, float]]:
+        import llama_cpp
+        import numpy as np
+
+        llama = self._llama
+        tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        llama.reset()
+        llama.eval(tokens)
+        # Llama.scores keeps logits only with logits_all (a vocabulary-sized row per context
+        # position); the context's own buffer holds the last position's.
+        last = llama_cpp.llama_get_logits_ith(llama.ctx, -1)
+        logits = np.ctypeslib.as_array(last, shape=(llama.n_vocab(),)).astype(np.float64)
+        shifted = logits - logits.max()
+        logprobs = shifted - np.log(np.exp(shifted).sum())
+        best = np.argsort(-logprobs)[:top]
+        return [
+            (llama.detokenize([int(i)]).decode("utf-8", "replace"), float(logprobs[i]))
+            for i in best
+        ]
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))

@@ -41,6 +41,17 @@ def run_cli(
     return result
 
 
+def wait_for(predicate, timeout: float = 300.0):
+    """Poll ``predicate`` until it returns something true (bounded; no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
 def cli_json(data_dir: Path, *args: str) -> object:
     return json.loads(run_cli(data_dir, *args, "--json").stdout)
 

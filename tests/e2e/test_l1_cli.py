@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.e2e.harness import run_cli
+from tests.e2e.harness import run_cli, wait_for
 from tests.l1_corpus import OWNER, make_documents
 
 pytestmark = pytest.mark.slow
 
 DOCS = make_documents(per_topic=2)
-
-
-def wait_for(predicate, timeout: float = 300.0):
-    """Poll ``predicate`` until it returns something true (bounded; no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def test_l1_from_the_cli_survives_a_kill(tmp_path, start_node):

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from secondme.node.models import locate
-from secondme.node.models.llm import ChatModel, Finished, ModelClosed, Piece
+from secondme.node.models.llm import AdapterLoadFailed, ChatModel, Finished, ModelClosed, Piece
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +74,26 @@ async def test_closed_model_refuses_work(model):
     await model.close()
     with pytest.raises(ModelClosed):
         await model.complete(QUESTION, max_tokens=4)
+
+
+async def test_probe_is_deterministic_and_a_refused_adapter_keeps_the_model_serving(
+    model, tmp_path
+):
+    paris = await model.next_token_logprobs("The capital of France is", top=3)
+    assert paris[0][0].strip() == "Paris" and paris[0][1] > -1.0  # a real distribution
+    before = await model.next_token_logprobs("My favourite colour is", top=5)
+    assert len(before) == 5
+    assert all(p <= 0.0 for _, p in before)
+    assert [p for _, p in before] == sorted((p for _, p in before), reverse=True)
+    # Generation in between must not disturb the probe (the context is re-evaluated).
+    await model.complete(QUESTION, max_tokens=8, temperature=0.0)
+    assert await model.next_token_logprobs("My favourite colour is", top=5) == before
+
+    corrupt = tmp_path / "adapter.gguf"
+    corrupt.write_bytes(b"GGUF" + b"\x00" * 64)
+    with pytest.raises(AdapterLoadFailed, match=r"adapter\.gguf"):
+        await model.use_adapter(corrupt)
+    assert model.adapter is None
+    assert await model.next_token_logprobs("My favourite colour is", top=5) == before
+    text, finished = await model.complete(QUESTION, max_tokens=8, temperature=0.0)
+    assert text and finished.completion_tokens > 0

@@ -1,0 +1,515 @@
+"""L2 in the daemon: training jobs, the adapters they make, and which one serves.
+
+A job's first stage, synthesis, runs here because it needs what the daemon holds (the model, the
+vector store); the rest (base model, SFT, DPO, export, evaluation) runs in a worker process
+(:mod:`secondme.node.l2.worker`) whose progress lines this service reads. The job's state is in
+``node.db`` and its files in ``models/jobs/<id>/``, so a job interrupted by a stop, a kill or a
+crash resumes from the last finished stage. When the worker finishes, the adapter is filed under
+``models/adapters/`` and swapped into the running model; if llama.cpp refuses it, the model that
+served before keeps serving. One job runs at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import secrets
+import shutil
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from secondme.node.chat.prompt import memory_block, persona_prompt
+from secondme.node.config import DataDir, L2Settings
+from secondme.node.errors import InvalidRequest, NotFound, TrainingBusy, TrainingError
+from secondme.node.fsutil import atomic_write
+from secondme.node.l2 import resources
+from secondme.node.l2.presets import settings_for
+from secondme.node.l2.store import L2Store
+from secondme.node.l2.synth import NotEnoughData, Passage, check_enough, synthesize, usable
+from secondme.node.memory.retrieval import SearchHit
+from secondme.node.memory.service import Memory
+from secondme.node.models.llm import AdapterLoadFailed, ChatModel
+from secondme.node.owner import OwnerStore
+
+log = logging.getLogger(__name__)
+
+MIN_SAMPLES, MAX_SAMPLES = 4, 20_000
+STAGES = ("synth", "base", "sft", "dpo", "export", "eval", "swap")
+_STOP_GRACE_S = 10.0
+
+
+class TrainService:
+    def __init__(
+        self,
+        *,
+        data_dir: DataDir,
+        store: L2Store,
+        memory: Memory,
+        model: ChatModel,
+        owner: OwnerStore,
+        settings: L2Settings,
+    ) -> None:
+        self._data_dir = data_dir
+        self.store = store
+        self._memory = memory
+        self._model = model
+        self._owner = owner
+        self._settings = settings
+        self._task: asyncio.Task[None] | None = None
+        self._worker: asyncio.subprocess.Process | None = None
+        self._progress: dict[str, Any] = {}
+        self._stopping = False
+
+    # -- paths --------------------------------------------------------------------------------
+
+    @property
+    def _jobs(self) -> Path:
+        return self._data_dir.models / "jobs"
+
+    @property
+    def _adapters(self) -> Path:
+        return self._data_dir.models / "adapters"
+
+    @property
+    def base_cache(self) -> Path:
+        """Where the base model made from the chat GGUF is kept, one folder per GGUF."""
+        return self._data_dir.models / "base" / self._model.path.stem
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Mark jobs a dead daemon left running as interrupted; serve the active adapter."""
+        for job_id in self.store.interrupt_running():
+            log.info("L2: training job %s was interrupted; `train --resume` continues it", job_id)
+        active = self.store.active_adapter()
+        if active is None:
+            return
+        adapter = self.store.adapter(active)
+        path = Path(adapter["path"]) if adapter else None
+        if path is None or not path.is_file():
+            log.error("L2: adapter %s is missing; serving the base model", active)
+            return
+        try:
+            await self._model.use_adapter(path)
+            log.info("L2: serving adapter %s", active)
+        except AdapterLoadFailed as exc:
+            log.error("L2: %s; serving the base model", exc)
+
+    async def close(self) -> None:
+        """Stop a running worker; its job stays resumable."""
+        self._stopping = True
+        await self._stop_worker()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _stop_worker(self) -> None:
+        worker = self._worker
+        if worker is None or worker.returncode is not None:
+            return
+        worker.terminate()
+        try:
+            await asyncio.wait_for(worker.wait(), _STOP_GRACE_S)
+        except TimeoutError:
+            worker.kill()
+            await worker.wait()
+
+    # -- starting jobs ------------------------------------------------------------------------
+
+    def _refuse_if_running(self) -> None:
+        running = self.store.running_job()
+        if running is not None:
+            raise TrainingBusy(
+                f"training job {running['id']} is running (stage {running['stage']}); "
+                "watch it with `train status`, or stop it with `train cancel`",
+                job_id=running["id"],
+            )
+
+    async def train(
+        self,
+        *,
+        preset: str | None = None,
+        steps: int | None = None,
+        epochs: float | None = None,
+        samples: int | None = None,
+        exclude_topics: list[str] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Check everything that can be checked up front, then start a job in the background."""
+        self._refuse_if_running()
+        try:
+            settings = settings_for(preset or self._settings.preset, steps=steps, epochs=epochs)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        if samples is not None:
+            if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
+                raise InvalidRequest(f"samples must be between {MIN_SAMPLES} and {MAX_SAMPLES}")
+            settings = dataclasses.replace(settings, samples=samples)
+        excluded = [t.strip() for t in exclude_topics or [] if t.strip()]
+        passages = await asyncio.to_thread(self._passages)
+        try:
+            check_enough(usable(passages, excluded))
+        except NotEnoughData as exc:
+            raise TrainingError(str(exc)) from None
+        if not dry_run:
+            needs = resources.estimate(self._model.path, self._base_folder())
+            resources.check(needs, self._data_dir.models)
+        job_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+        params = {
+            "settings": settings.to_json(),
+            "exclude_topics": excluded,
+            "dry_run": dry_run,
+        }
+        self.store.create_job(job_id, params)
+        self._launch(job_id)
+        return self.status(job_id)
+
+    async def resume(self, job_id: str | None = None) -> dict[str, Any]:
+        """Continue an interrupted or failed job from its last finished stage."""
+        self._refuse_if_running()
+        job = self.store.job(job_id)
+        if job is None:
+            raise NotFound("no training job to resume" + (f" named {job_id}" if job_id else ""))
+        if job["state"] not in ("interrupted", "failed"):
+            raise InvalidRequest(
+                f"training job {job['id']} is {job['state']}; only an interrupted or failed job "
+                "can be resumed"
+            )
+        self.store.update_job(job["id"], state="running", error=None)
+        self._launch(job["id"])
+        return self.status(job["id"])
+
+    async def cancel(self) -> dict[str, Any]:
+        running = self.store.running_job()
+        if running is None:
+            raise NotFound("no training job is running")
+        self._stopping = True
+        try:
+            await self._stop_worker()
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        finally:
+            self._stopping = False
+        self.store.update_job(running["id"], state="cancelled")
+        return self.status(running["id"])
+
+    def _launch(self, job_id: str) -> None:
+        self._progress = {}
+        self._task = asyncio.create_task(self._run(job_id), name=f"l2-job-{job_id}")
+
+    # -- status -------------------------------------------------------------------------------
+
+    def status(self, job_id: str | None = None) -> dict[str, Any]:
+        job = self.store.job(job_id)
+        if job is None:
+            if job_id:
+                raise NotFound(f"no training job {job_id}")
+            return {"job": None, "stages": list(STAGES)}
+        if job["state"] == "running":
+            job["progress"] = dict(self._progress)
+        return {"job": job, "stages": list(STAGES)}
+
+    # -- the job ------------------------------------------------------------------------------
+
+    async def _run(self, job_id: str) -> None:
+        job = self.store.job(job_id)
+        assert job is not None
+        stages: dict[str, Any] = job["stages"]
+        try:
+            if job["dataset"] is None:
+                version = await self._synthesize(job_id, job["params"], stages)
+                job["dataset"] = version
+            if job["params"].get("dry_run"):
+                self.store.update_job(job_id, state="done", stage="synth")
+                return
+            result = await self._train(job_id, job, stages)
+            await self._swap_in(job_id, job, result, stages)
+            self.store.update_job(job_id, state="done", stage="swap", adapter_id=job_id)
+            log.info("L2: job %s done", job_id)
+        except asyncio.CancelledError:
+            if self._stopping:
+                self.store.update_job(job_id, state="interrupted")
+            raise
+        except (TrainingError, NotEnoughData) as exc:
+            log.error("L2: job %s failed: %s", job_id, exc)
+            self.store.update_job(job_id, state="failed", error=str(exc))
+        except Exception as exc:
+            log.exception("L2: job %s failed", job_id)
+            self.store.update_job(job_id, state="failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _enter(self, job_id: str, stage: str) -> None:
+        self._progress = {"stage": stage}
+        self.store.update_job(job_id, stage=stage)
+
+    async def _synthesize(self, job_id: str, params: dict[str, Any], stages: dict) -> int:
+        self._enter(job_id, "synth")
+        started = time.perf_counter()
+        settings = params["settings"]
+        system = persona_prompt(self._owner.get())
+
+        async def generate(messages, max_tokens: int, temperature: float) -> str:
+            text, _ = await self._model.complete(
+                messages, requester="l2", max_tokens=max_tokens, temperature=temperature
+            )
+            return text
+
+        async def retrieve(question: str) -> tuple[str, tuple[str, ...]]:
+            hits = await self._memory.search(question, k=self._memory.settings.retrieve_k)
+            return memory_block(hits), tuple(h.chunk_id for h in hits if isinstance(h, SearchHit))
+
+        def progress(done: int, total: int) -> None:
+            self._progress = {"stage": "synth", "step": done, "total": total}
+
+        passages = await asyncio.to_thread(self._passages)
+        report = await synthesize(
+            passages,
+            samples=settings["samples"],
+            heldout_share=settings["heldout_share"],
+            system=system,
+            generate=generate,
+            embed=self._memory.embed,
+            retrieve=retrieve,
+            progress=progress,
+            excluded_topics=params["exclude_topics"],
+            seed=settings["seed"],
+        )
+        version = self.store.add_dataset(job_id, params["exclude_topics"], report)
+        seconds = time.perf_counter() - started
+        stages["synth"] = {
+            "seconds": round(seconds, 2),
+            "dataset": version,
+            "counts": report.counts(),
+            "samples_per_s": round(len(report.samples) / seconds, 3) if seconds else None,
+        }
+        self.store.update_job(job_id, dataset=version, stages=stages)
+        log.info("L2: job %s synthesized dataset %d: %s", job_id, version, report.counts())
+        return version
+
+    def _passages(self) -> list[Passage]:
+        """Every chunk of the owner's documents, with its topic (L1) when it has one."""
+        l1 = self._memory.l1
+        names = l1.topic_names()
+        topic_of = {
+            chunk: names[topic]["name"]
+            for topic, chunks in l1.topic_members().items()
+            if topic in names
+            for chunk in chunks
+        }
+        found = []
+        for batch in self._memory.documents.iter_chunks():
+            for chunk, doc in batch:
+                title = doc.title or doc.name
+                found.append(Passage(chunk.id, title, chunk.text, topic_of.get(chunk.id)))
+        return found
+
+    def _base_folder(self) -> Path | None:
+        if self._settings.base_model:
+            return Path(self._settings.base_model).expanduser()
+        return self.base_cache if (self.base_cache / "config.json").is_file() else None
+
+    def _job_files(self, job_id: str, job: dict[str, Any]) -> Path:
+        """The job folder with ``job.json`` and ``data.json``, written once per job."""
+        folder = self._jobs / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        if (folder / "data.json").is_file():
+            return folder
+        system = persona_prompt(self._owner.get())
+        samples = self.store.samples(job["dataset"])
+        sft, pairs, heldout = [], [], []
+        for s in samples:
+            if s["kind"] == "heldout":
+                heldout.append(
+                    {
+                        "question": s["question"],
+                        "answer": s["answer"],
+                        "fact": s["fact"],
+                        "system": system,
+                    }
+                )
+                continue
+            context = f"{system}\n\n{s['context']}" if s["kind"] == "context" else system
+            prompt = [
+                {"role": "system", "content": context},
+                {"role": "user", "content": s["question"]},
+            ]
+            sft.append({"messages": [*prompt, {"role": "assistant", "content": s["answer"]}]})
+            if s["rejected"]:
+                pairs.append(
+                    {
+                        "prompt": prompt,
+                        "chosen": [{"role": "assistant", "content": s["answer"]}],
+                        "rejected": [{"role": "assistant", "content": s["rejected"]}],
+                    }
+                )
+        spec = {
+            "job_id": job_id,
+            "settings": job["params"]["settings"],
+            "base_gguf": str(self._model.path),
+            "base_hf": str(Path(self._settings.base_model).expanduser())
+            if self._settings.base_model
+            else "",
+            "base_cache": str(self.base_cache),
+        }
+        atomic_write(folder / "job.json", json.dumps(spec, indent=1).encode())
+        data = {"sft": sft, "pairs": pairs, "heldout": heldout}
+        atomic_write(folder / "data.json", json.dumps(data).encode())
+        return folder
+
+    async def _train(self, job_id: str, job: dict[str, Any], stages: dict) -> dict[str, Any]:
+        folder = await asyncio.to_thread(self._job_files, job_id, job)
+        result_file = folder / "result.json"
+        if result_file.is_file():
+            return json.loads(result_file.read_text())
+        env = dict(os.environ)
+        env.setdefault("HF_HUB_OFFLINE", "1")
+        env.setdefault("TRANSFORMERS_OFFLINE", "1")
+        env["HF_DATASETS_CACHE"] = str(folder / "datasets-cache")
+        if self._settings.device == "cpu":
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        errors: deque[str] = deque(maxlen=1)
+        with open(folder / "worker.log", "ab") as log_file:
+            self._worker = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "secondme.node.l2.worker",
+                str(folder),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log_file,
+                env=env,
+            )
+            assert self._worker.stdout is not None
+            async for line in self._worker.stdout:
+                self._worker_event(job_id, line, stages, errors)
+            code = await self._worker.wait()
+        self._worker = None
+        if code != 0:
+            if self._stopping:
+                raise asyncio.CancelledError
+            detail = errors[0] if errors else f"the training worker exited with status {code}"
+            raise TrainingError(
+                f"stage {self._progress.get('stage', '?')} failed: {detail} "
+                f"(details in {folder / 'worker.log'}); `train --resume` retries it"
+            )
+        return json.loads(result_file.read_text())
+
+    def _worker_event(self, job_id: str, line: bytes, stages: dict, errors: deque[str]) -> None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return  # not ours: a library printed to stdout
+        kind = event.pop("event", None)
+        if kind == "stage":
+            self._enter(job_id, event["stage"])
+        elif kind == "progress":
+            self._progress = {**self._progress, **event}
+        elif kind == "stage_done":
+            stages[event.pop("stage")] = event
+            self.store.update_job(job_id, stages=stages)
+        elif kind == "error":
+            errors.append(event.get("message", "unknown error"))
+
+    async def _swap_in(self, job_id: str, job: dict[str, Any], result: dict, stages: dict) -> None:
+        """File the exported adapter, record it, and serve it; a refused adapter fails the job
+        and the model that served before keeps serving."""
+        self._enter(job_id, "swap")
+        started = time.perf_counter()
+        target = self._adapters / f"{job_id}.gguf"
+        if self.store.adapter(job_id) is None:
+            self._adapters.mkdir(parents=True, exist_ok=True)
+            source = Path(result["adapter"])
+            if source.is_file():
+                await asyncio.to_thread(shutil.copyfile, source, target.with_suffix(".tmp"))
+                os.replace(target.with_suffix(".tmp"), target)
+            if not target.is_file():
+                raise TrainingError(
+                    f"the exported adapter is missing ({source}); run `train` again"
+                )
+            self.store.add_adapter(
+                adapter_id=job_id,
+                base_model=self._model.path.name,
+                dataset=job["dataset"],
+                job_id=job_id,
+                path=str(target),
+                size=target.stat().st_size,
+                metrics=result["metrics"],
+                settings=job["params"]["settings"],
+            )
+        try:
+            await self._model.use_adapter(target)
+        except AdapterLoadFailed as exc:
+            raise TrainingError(f"{exc}; the previous model keeps serving") from None
+        self.store.activate(job_id)
+        stages["swap"] = {"seconds": round(time.perf_counter() - started, 2)}
+        self.store.update_job(job_id, stages=stages)
+
+    # -- models -------------------------------------------------------------------------------
+
+    def models(self) -> dict[str, Any]:
+        active = self.store.active_adapter()
+        base_hf = self._base_folder()
+        return {
+            "base_models": [
+                {
+                    "name": self._model.path.name,
+                    "format": "gguf",
+                    "path": str(self._model.path),
+                    "serving": True,
+                },
+                *(
+                    [{"name": base_hf.name, "format": "hf", "path": str(base_hf), "serving": False}]
+                    if base_hf is not None
+                    else []
+                ),
+            ],
+            "adapters": [
+                {**adapter, "active": adapter["id"] == active} for adapter in self.store.adapters()
+            ],
+            "active": active,
+            "serving": str(self._model.adapter) if self._model.adapter else None,
+        }
+
+    async def use(self, wanted: str) -> dict[str, Any]:
+        """Serve an adapter by id (or prefix), or ``base`` for the base model alone."""
+        if wanted == "base":
+            adapter_id, path = None, None
+        else:
+            adapter = self.store.adapter(wanted)
+            if adapter is None:
+                raise NotFound(f"no adapter {wanted!r}; `model list` shows them")
+            adapter_id, path = adapter["id"], Path(adapter["path"])
+        await self._serve(path)
+        self.store.activate(adapter_id)
+        return self.models()
+
+    async def rollback(self) -> dict[str, Any]:
+        """Serve what served before the current adapter."""
+        anything, previous = self.store.previous_adapter()
+        if not anything:
+            raise InvalidRequest("nothing to roll back: the base model serves and always has")
+        path = None
+        if previous is not None:
+            adapter = self.store.adapter(previous)
+            if adapter is None:
+                raise NotFound(f"the previous adapter {previous} is gone")
+            path = Path(adapter["path"])
+        await self._serve(path)
+        self.store.undo_active()
+        return self.models()
+
+    async def _serve(self, path: Path | None) -> None:
+        if path is not None and not path.is_file():
+            raise NotFound(f"the adapter file {path} is missing")
+        try:
+            await self._model.use_adapter(path)
+        except AdapterLoadFailed as exc:
+            raise TrainingError(f"{exc}; the current model keeps serving") from None
