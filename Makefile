@@ -28,6 +28,7 @@ bench:
 	$(BIN)/python bench/bench_access.py
 	$(BIN)/python bench/bench_discovery.py
 	$(BIN)/python bench/bench_groups.py
+	$(BIN)/python bench/bench_l2.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
