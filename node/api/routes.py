@@ -78,6 +78,7 @@ async def status(request: web.Request) -> web.Response:
             "access": node.access.summary(),
             "chat_model": node.chat.model.name,
             "generation_queue": node.chat.model.pending,
+            "l2": node.l2.summary(),
             "memory": node.memory.stats(),
         }
     )

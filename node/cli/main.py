@@ -212,6 +212,12 @@ def status(data_dir: Path | None, as_json: bool) -> None:
     click.echo(f"peer      {info['peer_id']}")
     click.echo(f"data dir  {info['data_dir']}  (pid {info['pid']}, up {info['uptime_s']} s)")
     click.echo(f"model     {info['chat_model']}  (queue {info['generation_queue']})")
+    l2 = info["l2"]
+    training = l2["training"]
+    click.echo(
+        f"L2        adapter {l2['adapter'] or 'none (base model)'}"
+        + (f"; training job {training['job']} at {training['stage']}" if training else "")
+    )
     click.echo(f"p2p       {', '.join(info['p2p']['listen'])}  ({info['p2p']['peers']} peers)")
     click.echo(
         f"memory    {memory['documents']} documents, {memory['chunks']} chunks, "

@@ -219,6 +219,14 @@ class TrainService:
             job["progress"] = dict(self._progress)
         return {"job": job, "stages": list(STAGES)}
 
+    def summary(self) -> dict[str, Any]:
+        """For the node's status: the adapter that serves and the job that runs, if any."""
+        running = self.store.running_job()
+        return {
+            "adapter": self.store.active_adapter(),
+            "training": {"job": running["id"], "stage": running["stage"]} if running else None,
+        }
+
     # -- the job ------------------------------------------------------------------------------
 
     async def _run(self, job_id: str) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from secondme.node.fsutil import atomic_write
 from secondme.node.l2.presets import TrainSettings
 
 Progress = Callable[[dict], None]
@@ -231,9 +232,7 @@ def _read_result(out_dir: Path, cls: type[R]) -> R | None:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def _common_args(

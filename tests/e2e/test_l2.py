@@ -103,6 +103,7 @@ def test_train_resume_swap_and_rollback(tmp_path, start_node):
     assert adapter["id"] == job_id and adapter["active"] and models["active"] == job_id
     assert adapter["dataset"] == finished["dataset"]
     assert set(adapter["metrics"]) == {"before", "after"}
+    assert node.cli_json("status")["l2"] == {"adapter": job_id, "training": None}
 
     trained = distribution(node)
     assert largest_change(before, trained) > 0.01  # the served model changed
