@@ -109,7 +109,7 @@ def test_estimate_grows_a_quantized_model_and_reuses_a_made_base(tmp_path):
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"\0" * MB)
     fresh = resources.estimate(gguf, None)
-    assert fresh.disk >= 8 * MB and fresh.memory >= 6 * 8 * MB
+    assert fresh.disk >= 8 * MB and fresh.memory >= 9 * 8 * MB
     base = tmp_path / "base"
     base.mkdir()
     (base / "model.safetensors").write_bytes(b"\0" * (2 * MB))
