@@ -7,7 +7,6 @@ a float32 copy for training (a quantized GGUF grows about 8x), the optimizer and
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +71,3 @@ def check(
             f"{memory // MB} MB are available; close other programs or set l2.base_model to a "
             "smaller model"
         )
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

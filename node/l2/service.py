@@ -105,22 +105,23 @@ class TrainService:
     async def close(self) -> None:
         """Stop a running worker; its job stays resumable."""
         self._stopping = True
-        await self._stop_worker()
+        await self._stop_job()
+
+    async def _stop_job(self) -> None:
+        """End the worker (SIGTERM, then SIGKILL after a grace period) and the job's task; the
+        job is left 'interrupted' because ``_stopping`` is set."""
+        worker = self._worker
+        if worker is not None and worker.returncode is None:
+            worker.terminate()
+            try:
+                await asyncio.wait_for(worker.wait(), _STOP_GRACE_S)
+            except TimeoutError:
+                worker.kill()
+                await worker.wait()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-    async def _stop_worker(self) -> None:
-        worker = self._worker
-        if worker is None or worker.returncode is not None:
-            return
-        worker.terminate()
-        try:
-            await asyncio.wait_for(worker.wait(), _STOP_GRACE_S)
-        except TimeoutError:
-            worker.kill()
-            await worker.wait()
 
     # -- starting jobs ------------------------------------------------------------------------
 
@@ -193,11 +194,7 @@ class TrainService:
             raise NotFound("no training job is running")
         self._stopping = True
         try:
-            await self._stop_worker()
-            if self._task is not None:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+            await self._stop_job()
         finally:
             self._stopping = False
         self.store.update_job(running["id"], state="cancelled")

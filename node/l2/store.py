@@ -11,8 +11,6 @@ from typing import Any
 from secondme.node.db import Database
 from secondme.node.l2.synth import SynthReport
 
-ACTIVE_STATES = ("running",)
-
 
 class L2Store:
     def __init__(self, db: Database) -> None:

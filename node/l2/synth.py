@@ -21,6 +21,7 @@ prolific topic does not crowd out the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 import re
@@ -327,31 +328,27 @@ async def synthesize(
         rejected = ungrounded_answer(
             await generate(answer_prompt(system, question, None), 96, 0.7), answer, passage
         )
-        fact = key_fact(answer)
-        base = {"sources": (passage.chunk_id,), "topic": passage.topic, "fact": fact}
-        report.samples.append(
-            Sample(
-                kind="qa",
-                question=question,
-                answer=answer,
-                method=method,
-                rejected=rejected,
-                **base,
-            )
+        qa = Sample(
+            kind="qa",
+            question=question,
+            answer=answer,
+            method=method,
+            rejected=rejected,
+            sources=(passage.chunk_id,),
+            topic=passage.topic,
+            fact=key_fact(answer),
         )
+        report.samples.append(qa)
         if retrieve is not None and done % 2 == 0:
             block, found = await retrieve(question)
             if passage.chunk_id in found:
                 report.samples.append(
-                    Sample(
+                    dataclasses.replace(
+                        qa,
                         kind="context",
-                        question=question,
-                        answer=answer,
-                        method=method,
+                        rejected=None,
                         context=block,
                         sources=tuple(dict.fromkeys((passage.chunk_id, *found))),
-                        topic=passage.topic,
-                        fact=fact,
                     )
                 )
             else:
