@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup test lint bench clean
+.PHONY: setup test e2e lint bench clean
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ setup:
 test:
 	$(BIN)/ruff check .
 	SECONDME_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
+
+# The multi-host scenario in network namespaces (needs root): fails, not skips, without them.
+e2e:
+	SECONDME_REQUIRE_NETNS=1 $(BIN)/pytest -q tests/e2e/test_multihost.py
 
 lint:
 	$(BIN)/ruff check .
@@ -29,6 +33,7 @@ bench:
 	$(BIN)/python bench/bench_discovery.py
 	$(BIN)/python bench/bench_groups.py
 	$(BIN)/python bench/bench_l2.py
+	$(BIN)/python bench/bench_multihost.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

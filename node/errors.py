@@ -20,10 +20,14 @@ body ``{"error": {"code", "message"}}`` and the CLI prints the message on one li
     │   ├── ParseError         the file is corrupt, binary junk, or empty
     │   └── FileTooLarge       the file exceeds the configured size limit
     ├── PeerUnreachable        a peer could not be dialled or did not answer (502)
-    └── PeerRefused            a peer answered with an SMP error frame (502)
+    ├── PeerRefused            a peer answered with an SMP error frame (502)
+    └── DiskFull               the disk under the data dir is full; nothing was written (507)
 """
 
 from __future__ import annotations
+
+import errno
+import sqlite3
 
 
 class NodeError(Exception):
@@ -121,6 +125,37 @@ class PeerRefused(NodeError):
     def __init__(self, message: str, *, remote_code: str | None = None) -> None:
         super().__init__(message)
         self.remote_code = remote_code
+
+
+class DiskFull(NodeError):
+    """A write failed for want of space. SQLite rolled the transaction back and vectors
+    written before it are collected as garbage, so what the node held before is intact."""
+
+    code = "disk_full"
+    status = 507
+
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_FULL_TEXTS = ("No space left on device", "Disk quota exceeded", "database or disk is full")
+
+
+def disk_full(exc: BaseException) -> DiskFull | None:
+    """A :class:`DiskFull` when ``exc`` (or an exception it was raised from) says the disk
+    is full: an ``OSError`` with ENOSPC, SQLite's SQLITE_FULL, or a store's message for them."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        full = (
+            (isinstance(seen, OSError) and seen.errno in _FULL_ERRNOS)
+            or (isinstance(seen, sqlite3.Error) and getattr(seen, "sqlite_errorcode", 0) == 13)
+            or any(text in str(seen) for text in _FULL_TEXTS)
+        )
+        if full:
+            return DiskFull(
+                "the disk that holds this node's data is full: free some space and try again "
+                f"(nothing was written; what the node held before is intact) [{seen}]"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class TrainingError(NodeError):

@@ -67,15 +67,32 @@ class PeerStore:
         return None if row is None else _peer(row)
 
     def resolve(self, name_or_id: str) -> PeerRecord:
-        """A known peer by its name or peer ID."""
+        """A known peer by its peer ID, the name its owner gave it, or else the display name
+        it gave itself (network members have no name of the owner's until ``peers add``).
+
+        A display name is the peer's own claim, so it resolves only when one known peer
+        claims it; two claiming the same one must be told apart by ID or a name of the
+        owner's."""
         row = self._db.query_one(
             "SELECT * FROM peers WHERE peer_id = ? OR name = ?", (name_or_id, name_or_id)
         )
-        if row is None:
-            raise NotFound(
-                f"unknown peer {name_or_id!r}; add it with `secondme-node peers add MULTIADDR`"
+        if row is not None:
+            return _peer(row)
+        rows = self._db.query(
+            "SELECT * FROM peers WHERE display_name = ? COLLATE NOCASE", (name_or_id,)
+        )
+        if len(rows) > 1:
+            ids = ", ".join(r["peer_id"] for r in rows)
+            raise InvalidRequest(
+                f"{len(rows)} peers call themselves {name_or_id!r} ({ids}): use a peer ID, or "
+                "give one a name of your own with `secondme-node peers add ADDR --name NAME`"
             )
-        return _peer(row)
+        if not rows:
+            raise NotFound(
+                f"unknown peer {name_or_id!r}; add it with `secondme-node peers add MULTIADDR` "
+                "(a new network member: `secondme-node network refresh`)"
+            )
+        return _peer(rows[0])
 
     def add(self, peer_id: str, addresses: Sequence[str], name: str | None = None) -> PeerRecord:
         """Remember a peer (or merge new addresses and a new name into a known one)."""

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from secondme.node.errors import AuthError, FileTooLarge, InvalidRequest, NodeError
+from secondme.node.errors import AuthError, FileTooLarge, InvalidRequest, NodeError, disk_full
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -54,6 +54,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         error = NodeError(exc.reason)
         error.status, error.code = exc.status, exc.reason.lower().replace(" ", "_")
         return error_response(error)
-    except Exception:
+    except Exception as exc:
+        if (full := disk_full(exc)) is not None:
+            log.error("%s %s: %s", request.method, request.path, full.message)
+            return error_response(full)
         log.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(NodeError("internal error; the node's log has the details"))

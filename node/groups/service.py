@@ -379,7 +379,8 @@ class GroupService:
         post = GroupPost(group=group_id, message=data)
         for peer, result in (await self._to_each(others, lambda _: post)).items():
             if isinstance(result, BaseException):
-                self._unreachable[peer] = now  # not tried again for a while (it catches up)
+                # Not tried again for a while from now, the failure (it catches up later).
+                self._unreachable[peer] = time.monotonic()
                 log.info(
                     "group %s: %s did not take a message: %s", group_id[:8], peer, _why(result)
                 )

@@ -132,7 +132,8 @@ class NetworkService:
         self.announce = tuple(a if a.endswith(suffix) else a.rstrip("/") + suffix for a in announce)
         self.client = DiscoveryClient(identity, p2p.host, clock)
         self._seq = 0
-        self._last_sync_all = 0.0
+        self._last_sync_all = -UNKNOWN_PEER_SYNC_S
+        self._sync_scheduled = False
         p2p.on_unknown_peer = self._unknown_peer
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -438,12 +439,24 @@ class NetworkService:
 
     def _unknown_peer(self, peer_id: str) -> None:
         """A peer this node does not know talked to it: a new member, most likely. Read the
-        member lists again (at most once every ``UNKNOWN_PEER_SYNC_S``)."""
-        now = asyncio.get_running_loop().time()
-        if not self.store.list() or now - self._last_sync_all < UNKNOWN_PEER_SYNC_S:
+        member lists again, at most once every ``UNKNOWN_PEER_SYNC_S``: a peer that comes
+        sooner after the last read is read later, not forgotten (two people joining a minute
+        apart are both known to the owner within that bound)."""
+        if not self.store.list() or self._sync_scheduled:
             return
-        self._last_sync_all = now
-        self._spawn(self.sync_all(), "network-sync")
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_sync_all + UNKNOWN_PEER_SYNC_S - loop.time())
+        self._sync_scheduled = True
+        self._spawn(self._sync_all_after(delay), "network-sync")
+
+    async def _sync_all_after(self, delay_s: float) -> None:
+        try:
+            if delay_s:
+                await asyncio.sleep(delay_s)  # the rate limit, not a wait for anything
+            self._last_sync_all = asyncio.get_running_loop().time()
+        finally:
+            self._sync_scheduled = False  # peers seen during the read schedule the next one
+        await self.sync_all()
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -24,9 +24,11 @@ def run_cli(
     check: bool = True,
     timeout: float = 300,
     input_text: str | None = None,
+    on: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; ``on`` is a command prefix that places it (``ip netns exec HOST``)."""
     result = subprocess.run(
-        [CLI, *args, "--data-dir", str(data_dir)],
+        [*on, CLI, *args, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -52,8 +54,8 @@ def wait_for(predicate, timeout: float = 300.0):
     raise AssertionError("condition not reached in time")
 
 
-def cli_json(data_dir: Path, *args: str) -> object:
-    return json.loads(run_cli(data_dir, *args, "--json").stdout)
+def cli_json(data_dir: Path, *args: str, on: Sequence[str] = ()) -> object:
+    return json.loads(run_cli(data_dir, *args, "--json", on=on).stdout)
 
 
 @dataclass
@@ -65,6 +67,8 @@ class NodeProcess:
     token: str = ""
     peer_id: str = ""
     extra: dict = field(default_factory=dict)
+    on: Sequence[str] = ()
+    """The command prefix that places the node's CLI beside it (its network namespace)."""
 
     def http(self, token: str | None = None) -> httpx.Client:
         return httpx.Client(
@@ -74,10 +78,10 @@ class NodeProcess:
         )
 
     def cli(self, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-        return run_cli(self.data_dir, *args, **kwargs)
+        return run_cli(self.data_dir, *args, on=self.on, **kwargs)
 
     def cli_json(self, *args: str) -> object:
-        return cli_json(self.data_dir, *args)
+        return cli_json(self.data_dir, *args, on=self.on)
 
     def stderr_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -93,37 +97,47 @@ class NodeProcess:
 
 
 def start_node(
-    data_dir: Path, *args: str, wait: bool = True, launcher: Sequence[str] = (CLI,)
+    data_dir: Path,
+    *args: str,
+    wait: bool = True,
+    launcher: Sequence[str] = (CLI,),
+    on: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> NodeProcess:
     """Start ``secondme-node start`` and wait until it has written daemon.json (bound, ready).
 
-    ``launcher`` is the command that stands for ``secondme-node`` (e.g. a wrapper script)."""
+    ``launcher`` is the command that stands for ``secondme-node`` (e.g. a wrapper script);
+    ``on`` a prefix that places it (``ip netns exec HOST``); ``env`` extra variables."""
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}.stderr.log"
-    record = data_dir / "daemon.json"
     log = log_path.open("ab")
     process = subprocess.Popen(
-        [*launcher, "start", "--data-dir", str(data_dir), "--api-port", "0", *args],
+        [*on, *launcher, "start", "--data-dir", str(data_dir), "--api-port", "0", *args],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
-        env={**os.environ, "SECONDME_HOME": str(data_dir)},
+        env={**os.environ, "SECONDME_HOME": str(data_dir), **(env or {})},
     )
-    node = NodeProcess(data_dir, process, log_path)
-    if not wait:
-        return node
+    node = NodeProcess(data_dir, process, log_path, on=tuple(on))
+    return wait_until_ready(node) if wait else node
+
+
+def wait_until_ready(node: NodeProcess) -> NodeProcess:
+    """Wait until the node's daemon has written daemon.json (bound, ready); fill in its API
+    address, token and peer ID."""
+    record = node.data_dir / "daemon.json"
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"daemon exited {process.returncode}:\n{node.stderr_text()}")
+        if node.process.poll() is not None:
+            raise AssertionError(f"daemon exited {node.process.returncode}:\n{node.stderr_text()}")
         info = json.loads(record.read_text()) if record.exists() else {}
-        if info.get("pid") == process.pid:
+        if info.get("pid") == node.process.pid:
             node.api_url = info["api_url"]
             node.peer_id = info["peer_id"]
-            node.token = (data_dir / "api.token").read_text().strip()
+            node.token = (node.data_dir / "api.token").read_text().strip()
             return node
         time.sleep(0.05)  # polling for readiness, bounded by the deadline
-    process.kill()
+    node.process.kill()
     raise AssertionError(f"daemon not ready in {START_TIMEOUT} s:\n{node.stderr_text()}")
 
 
@@ -152,6 +166,7 @@ def start_discovery(
     db: str | None = None,
     listen: str = "/ip4/127.0.0.1/tcp/0",
     key: Path | None = None,
+    on: Sequence[str] = (),
 ) -> DiscoveryProcess:
     """Start ``secondme-discovery`` and wait until it prints the address it listens on."""
     root.mkdir(parents=True, exist_ok=True)
@@ -159,7 +174,7 @@ def start_discovery(
     out_path = root / "discovery.out"
     log_path = root / "discovery.log"
     out_path.write_text("")
-    args = [DISCOVERY, "--listen", listen, "--db", db, "--log-file", str(log_path)]
+    args = [*on, DISCOVERY, "--listen", listen, "--db", db, "--log-file", str(log_path)]
     args += ["--key", str(key or root / "discovery.key")]
     process = subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=out_path.open("w"), stderr=subprocess.DEVNULL

@@ -65,13 +65,15 @@ def nodes(tmp_path_factory):
     started = []
     try:
         alice = harness.start_node(
-            root / "alice", "--name", "Alice", "--public", "name", launcher=launcher
+            root / "alice", "--name", "Alice", "--public", "name", launcher=launcher, wait=False
         )
         started.append(alice)
-        bob = harness.start_node(root / "bob", "--name", "Bob")
+        bob = harness.start_node(root / "bob", "--name", "Bob", wait=False)
         started.append(bob)
-        carol = harness.start_node(root / "carol", "--name", "Carol")
+        carol = harness.start_node(root / "carol", "--name", "Carol", wait=False)
         started.append(carol)
+        for node in started:  # started together, ready in turn
+            harness.wait_until_ready(node)
         files = root / "files"
         files.mkdir()
         for name, text in TRAVEL.items():

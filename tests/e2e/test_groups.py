@@ -11,9 +11,11 @@ import asyncio
 import json
 import sqlite3
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from secondme.node.keystore import load_identity
 from secondme.protocol.clock import SystemClock
@@ -63,18 +65,17 @@ MARKERS = {
 }
 CANARIES = [canary for _, _, canary in PEOPLE.values()]
 QUESTION = "Where should we hike on Saturday?"
-GROUP_CONFIG = "\n[groups]\nturn_timeout_s = 60.0\nmax_turn_tokens = 60\ntemperature = 0.0\n"
+GROUP_SETTINGS = {"turn_timeout_s": 60.0, "max_turn_tokens": 60, "temperature": 0.0}
 
 
 def _configure(data_dir: Path, name: str) -> None:
+    """Groups draw on L0 here: L1 would only add minutes of background model work."""
     harness.run_cli(data_dir, "init", "--name", name, "--public", "name")
-    config = data_dir / "config.toml"
-    text = config.read_text()
-    start = text.index("[groups]")
-    end = text.find("\n[", start + 1)
-    config.write_text(text[:start] + text[end + 1 :] if end != -1 else text[:start])
-    with config.open("a") as out:
-        out.write(GROUP_CONFIG)
+    path = data_dir / "config.toml"
+    config = tomllib.loads(path.read_text())
+    config["groups"].update(GROUP_SETTINGS)
+    config["memory"]["l1_enabled"] = False
+    path.write_text(tomli_w.dumps(config))
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +85,17 @@ def nodes(tmp_path_factory):
     files.mkdir()
     started: dict[str, harness.NodeProcess] = {}
     try:
-        for key, (name, fact, canary) in PEOPLE.items():
+        for key, (name, _, _) in PEOPLE.items():
             data_dir = root / key
             _configure(data_dir, name)
             capture = root / f"{key}.frames"
             launcher = (sys.executable, str(Path(__file__).with_name("wire_capture.py")),
                         str(capture))  # fmt: skip
-            node = harness.start_node(data_dir, launcher=launcher)
+            node = harness.start_node(data_dir, launcher=launcher, wait=False)
             node.extra["capture"] = capture
             started[key] = node
+        for key, (_, fact, canary) in PEOPLE.items():  # started together, ready in turn
+            node = harness.wait_until_ready(started[key])
             (files / f"{key}-hike.md").write_text(f"# Hiking\n{fact}\n")
             (files / f"{key}-secret.md").write_text(
                 f"# Secret\nMy hiking stash code is {canary}; it opens the locker with my gear "
@@ -101,7 +104,6 @@ def nodes(tmp_path_factory):
             node.cli("ingest", str(files / f"{key}-hike.md"), "--tag", "group")
             node.cli("ingest", str(files / f"{key}-secret.md"), "--tag", "private")
         for node in started.values():
-            node.cli("memory", "status", "--wait")
             for key, other in started.items():
                 if other is not node:
                     addr = json.loads((other.data_dir / "daemon.json").read_text())["p2p"][0]
