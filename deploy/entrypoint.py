@@ -20,6 +20,7 @@ process stays in front of the server (SIGTERM and SIGINT are passed on) and exit
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from pathlib import Path
 
 PORT = 4001
 WAIT_S = 300.0
+PR_SET_PDEATHSIG = 1
 
 
 def _tool(name: str) -> str:
@@ -59,6 +61,13 @@ def _wait_for_file(path: Path, what: str) -> str:
     return path.read_text().strip()
 
 
+def _die_with_parent() -> None:
+    """Run in the child before exec: SIGTERM it if this process dies, however it dies, so
+    a killed entrypoint leaves no server behind (Linux; elsewhere a no-op)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _forward_signals(child: subprocess.Popen) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda number, _frame: child.send_signal(number))
@@ -71,7 +80,7 @@ def run_discovery(args: argparse.Namespace) -> int:
     child = subprocess.Popen(
         [_tool("secondme-discovery"), "--listen", f"/ip4/{ip}/tcp/{args.port}",
          "--db", str(state / "discovery.db"), "--key", str(state / "discovery.key")],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent,
     )  # fmt: skip
     _forward_signals(child)
     assert child.stdout is not None
@@ -118,7 +127,9 @@ def run_node(args: argparse.Namespace) -> int:
              "--public", "name", "--listen", f"/ip4/{ip}/tcp/{args.port}"],
             check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
-    child = subprocess.Popen([_tool("secondme-node"), "start", "--data-dir", str(data_dir)])
+    child = subprocess.Popen(
+        [_tool("secondme-node"), "start", "--data-dir", str(data_dir)], preexec_fn=_die_with_parent
+    )
     _forward_signals(child)
     _wait_ready(data_dir, child)
     joined = {n["name"] for n in _cli(data_dir, "network", "list")}

@@ -57,8 +57,26 @@ def test_owner_invites_and_member_joins_once(tmp_path):
         assert {m["display_name"] for m in members} >= {"Alice", "Bob"}
         assert _stop(member) == 0  # SIGTERM reaches the node, which stops cleanly
         assert "Bob: in network friends (joined with the invite)" in member_log.read_text()
+        assert _stop(owner) == 0
+        discovery.kill()  # an entrypoint killed outright takes its server with it
+        discovery.wait(timeout=30)
+        harness.wait_for(lambda: not _running_under(tmp_path), timeout=30)
     finally:
         for process in started:
             if process.poll() is None:
-                process.kill()
+                process.kill()  # its server gets SIGTERM as the entrypoint dies
                 process.wait(timeout=30)
+    assert _running_under(tmp_path) == []  # no server outlived its entrypoint
+
+
+def _running_under(root: Path) -> list[str]:
+    """Command lines of the processes that name a path under ``root``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # it exited meanwhile
+        if any(str(root).encode() in word for word in words):
+            found.append(b" ".join(words).decode(errors="replace"))
+    return found
