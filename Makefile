@@ -2,18 +2,33 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+# llama.cpp is built from source; without its multimodal library (mtmd), which the node does
+# not use, the build takes about a quarter less time.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 
-.PHONY: setup test e2e lint bench clean
+.PHONY: setup browser test e2e lint bench screenshots clean
 
-setup:
+setup: browser
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --progress-bar off -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" $(BIN)/pip install --progress-bar off -e '.[dev]'
 	$(BIN)/secondme-node --version
+
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here).
+browser:
+	@if command -v chromium >/dev/null 2>&1; then \
+		echo "browser: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+		echo "browser: installed $$(chromium --version 2>/dev/null)"; \
+	else \
+		echo "browser: no chromium; the web app's browser tests will skip (install Chromium," \
+		     "or set SECONDME_CHROMIUM to its path)"; \
+	fi
 
 test:
 	$(BIN)/ruff check .
-	SECONDME_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
+	SECONDME_REQUIRE_POSTGRES=1 SECONDME_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 # The multi-host scenario in network namespaces (needs root): fails, not skips, without them.
 e2e:
@@ -34,6 +49,10 @@ bench:
 	$(BIN)/python bench/bench_groups.py
 	$(BIN)/python bench/bench_l2.py
 	$(BIN)/python bench/bench_multihost.py
+
+# Screenshots of every page of the web app, for the README.
+screenshots:
+	SECONDME_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/test_web.py -k browser
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -24,7 +24,7 @@ from aiohttp import web
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.service import AccessService
 from secondme.node.access.store import AccessStore
-from secondme.node.api.app import build_app, is_loopback
+from secondme.node.api.app import build_app
 from secondme.node.chat.history import ChatHistory
 from secondme.node.chat.service import ChatService
 from secondme.node.config import DataDir, NodeConfig
@@ -50,6 +50,7 @@ from secondme.node.peers import PeerStore
 from secondme.node.roles import RoleStore
 from secondme.node.services import NodeServices
 from secondme.node.setup_node import read_token
+from secondme.node.web.origin import is_loopback_name
 from secondme.protocol.clock import SystemClock
 from secondme.protocol.errors import TransportError
 
@@ -195,7 +196,7 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
     node: NodeServices | None = None
     runner: web.AppRunner | None = None
     try:
-        if not is_loopback(config.api.host):
+        if not is_loopback_name(config.api.host):
             log.warning(
                 "the owner API listens on %s, not loopback: anyone who can reach it and has "
                 "the token controls this node",

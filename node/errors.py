@@ -13,6 +13,7 @@ body ``{"error": {"code", "message"}}`` and the CLI prints the message on one li
     ├── DataDirLocked          another daemon holds this data dir
     ├── NotRunning             no daemon answers for this data dir
     ├── AuthError              the owner token is missing or wrong (401)
+    ├── Forbidden              a request from a foreign site or host name, or without CSRF (403)
     ├── NotFound               a named thing (role, document, session) does not exist (404)
     ├── InvalidRequest         a request's fields are malformed (400)
     ├── IngestError            one file could not be ingested; the batch goes on
@@ -77,6 +78,13 @@ class NotRunning(NodeError):
 class AuthError(NodeError):
     code = "unauthorized"
     status = 401
+
+
+class Forbidden(NodeError):
+    """Refused whoever asks: a foreign Host or Origin, or a browser request without CSRF."""
+
+    code = "forbidden"
+    status = 403
 
 
 class NotFound(NodeError):

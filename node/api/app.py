@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 
 from aiohttp import web
@@ -15,18 +14,27 @@ from secondme.node.api import (
     routes,
     train_routes,
 )
-from secondme.node.api.middleware import errors, make_auth_middleware
+from secondme.node.api.middleware import errors, make_guard_middleware
 from secondme.node.services import NodeServices
+from secondme.node.web import pages
+from secondme.node.web.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
 
 def build_app(node: NodeServices) -> web.Application:
+    sessions = SessionStore()
+    cookie_name = pages.cookie_name_for(str(node.identity.peer_id))
+    guard = make_guard_middleware(node.token, sessions, cookie_name, node.config.api.host)
     app = web.Application(
-        middlewares=[errors, make_auth_middleware(node.token)],
+        middlewares=[errors, guard],
         client_max_size=node.config.api.max_upload_mb * 1024 * 1024,
     )
     app[routes.SERVICES] = node
+    app[pages.SESSIONS] = sessions
+    app[pages.COOKIE_NAME] = cookie_name
+    app.on_response_prepare.append(pages.add_security_headers)
+    app.add_routes(pages.routes)
     app.add_routes(routes.routes)
     app.add_routes(openai_compat.routes)
     app.add_routes(access_routes.routes)
@@ -34,12 +42,3 @@ def build_app(node: NodeServices) -> web.Application:
     app.add_routes(group_routes.routes)
     app.add_routes(train_routes.routes)
     return app
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -1,4 +1,4 @@
-"""Owner authentication and error translation for every route of the owner API."""
+"""Guards (Host, Origin, owner auth, CSRF) and error translation for every owner API route."""
 
 from __future__ import annotations
 
@@ -9,33 +9,71 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from secondme.node.errors import AuthError, FileTooLarge, InvalidRequest, NodeError, disk_full
+from secondme.node.errors import (
+    AuthError,
+    FileTooLarge,
+    Forbidden,
+    InvalidRequest,
+    NodeError,
+    disk_full,
+)
+from secondme.node.web.origin import host_allowed, same_origin
+from secondme.node.web.sessions import BrowserSession, SessionStore
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BROWSER_SESSION = web.RequestKey("browser_session", BrowserSession)
 
 
 def error_response(error: NodeError) -> web.Response:
     return web.json_response(error.to_json(), status=error.status)
 
 
-def make_auth_middleware(token: str):
+PUBLIC_PATHS = frozenset({"/", "/login", "/favicon.ico"})
+"""Pages that answer without owner auth: they show the app only to a browser with a session."""
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith("/static/")
+
+
+def make_guard_middleware(
+    token: str, sessions: SessionStore, cookie_name: str, bound_host: str
+) -> Callable:
+    """Every request names the node by its loopback name and comes from no foreign origin; then
+    the owner is either a client with the token or a browser session that sends its CSRF token."""
     expected = f"Bearer {token}".encode()
 
     @web.middleware
-    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        given = request.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
-            reason = "missing" if not given else "wrong"
-            return error_response(
-                AuthError(
-                    f"{reason} owner token: send 'Authorization: Bearer <token>' with the "
-                    "token from the node's api.token file"
-                )
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        host = request.headers.get("Host", "")
+        if not host_allowed(host, bound_host):
+            raise Forbidden(
+                f"Host {host!r} is not this node's name: the owner API answers only to "
+                "127.0.0.1, localhost or [::1] (a guard against DNS rebinding)"
             )
+        origin = request.headers.get("Origin")
+        if origin is not None and not same_origin(origin, host):
+            raise Forbidden(f"requests from another site ({origin}) are refused")
+        if is_public(request.path):
+            return await handler(request)
+        given = request.headers.get("Authorization", "").encode()
+        if given and hmac.compare_digest(given, expected):
+            return await handler(request)
+        session = sessions.get(request.cookies.get(cookie_name, ""))
+        if session is None:
+            reason = "wrong" if given else "missing"
+            raise AuthError(
+                f"{reason} owner token: send 'Authorization: Bearer <token>' with the token "
+                "from the node's api.token file, or log in with `secondme-node open`"
+            )
+        if not session.csrf_matches(request.headers.get(CSRF_HEADER, "")):
+            raise Forbidden(f"a browser session must send its CSRF token in {CSRF_HEADER}")
+        request[BROWSER_SESSION] = session
         return await handler(request)
 
-    return auth
+    return guard
 
 
 @web.middleware

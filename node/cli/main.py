@@ -17,6 +17,7 @@ from secondme.node.cli import memory as memory_commands
 from secondme.node.cli import network as network_commands
 from secondme.node.cli import people as people_commands
 from secondme.node.cli import train as train_commands
+from secondme.node.cli import web as web_commands
 from secondme.node.cli.base import (
     NodeGroup,
     client,
@@ -283,6 +284,7 @@ for command in (
     *membership_commands.COMMANDS,
     group_commands.group,
     *train_commands.COMMANDS,
+    *web_commands.COMMANDS,
 ):
     cli.add_command(command)
 

@@ -65,6 +65,8 @@ class TrainService:
         self._task: asyncio.Task[None] | None = None
         self._worker: asyncio.subprocess.Process | None = None
         self._progress: dict[str, Any] = {}
+        self._losses: dict[str, list[list[float]]] = {}
+        """Each training stage's logged [step, loss] points, for the owner's loss curve."""
         self._stopping = False
 
     # -- paths --------------------------------------------------------------------------------
@@ -201,7 +203,7 @@ class TrainService:
         return self.status(running["id"])
 
     def _launch(self, job_id: str) -> None:
-        self._progress = {}
+        self._progress, self._losses = {}, {}
         self._task = asyncio.create_task(self._run(job_id), name=f"l2-job-{job_id}")
 
     # -- status -------------------------------------------------------------------------------
@@ -213,7 +215,10 @@ class TrainService:
                 raise NotFound(f"no training job {job_id}")
             return {"job": None, "stages": list(STAGES)}
         if job["state"] == "running":
-            job["progress"] = dict(self._progress)
+            job["progress"] = {
+                **self._progress,
+                "losses": {k: list(v) for k, v in self._losses.items()},
+            }
         return {"job": job, "stages": list(STAGES)}
 
     def summary(self) -> dict[str, Any]:
@@ -417,8 +422,14 @@ class TrainService:
             self._enter(job_id, event["stage"])
         elif kind == "progress":
             self._progress = {**self._progress, **event}
+            if "loss" in event:
+                points = self._losses.setdefault(event["stage"], [])
+                points.append([event["step"], round(event["loss"], 5)])
         elif kind == "stage_done":
-            stages[event.pop("stage")] = event
+            stage = event.pop("stage")
+            if stage in self._losses:  # kept with the stage's figures: the curve outlives the job
+                event["losses"] = self._losses[stage]
+            stages[stage] = event
             self.store.update_job(job_id, stages=stages)
         elif kind == "error":
             errors.append(event.get("message", "unknown error"))

@@ -94,6 +94,11 @@ def test_train_resume_swap_and_rollback(tmp_path, start_node):
     assert sft["steps"] == STEPS
     for stage in ("synth", "base", "sft", "dpo", "export", "eval", "swap"):
         assert "seconds" in finished["stages"][stage], stage
+    # The loss curve the web app plots: every step logged after the resume, and all of DPO's.
+    logged = [step for step, _ in sft.get("losses", [])]
+    assert logged == list(range(sft["resumed_from_step"] + 1, STEPS + 1))
+    dpo_losses = finished["stages"]["dpo"]["losses"]
+    assert dpo_losses and all(loss >= 0 for _, loss in dpo_losses)
     evaluation = finished["stages"]["eval"]
     assert evaluation["before"]["questions"] == evaluation["after"]["questions"] > 0
     assert evaluation["before"]["answer_logprob"] != evaluation["after"]["answer_logprob"]

@@ -1,0 +1,134 @@
+"""The node as an MCP server (stdio): its memory and its voice as tools for MCP clients.
+
+Every tool is one call to the owner API with the owner token, exactly what the CLI does, so an MCP
+client passes the same authorisation path and sees nothing the owner's own CLI would not. The
+client to the daemon is made per call: the MCP server outlives daemon restarts, and a tool called
+while no daemon runs answers with that, not a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from secondme import node as node_package
+from secondme.node.client import NodeClient
+from secondme.node.config import DataDir
+from secondme.node.errors import NodeError
+
+INSTRUCTIONS = (
+    "Tools of the owner's Second Me node: search_memory finds passages of the owner's own notes "
+    "and documents; ask_self answers a question as the owner would, grounded in that memory; "
+    "list_topics and get_profile give what the node has learned of the owner; list_peers and "
+    "ask_peer reach other people's nodes, within the grants they gave this one."
+)
+
+
+def hit_label(hit: dict[str, Any]) -> str:
+    """Where a search hit came from: a document's name, an L1 record's title, or a peer."""
+    source = hit.get("source") or {}
+    if hit.get("layer") == "peer":
+        return f"shared by {hit.get('peer')}: {hit.get('title')}"
+    if source:
+        name = source.get("name") or source.get("path")
+        return f"{name}, part {source.get('chunk_index', 0) + 1}"
+    return f"{hit.get('kind', 'memory')}: {hit.get('title')}"
+
+
+def format_hits(hits: list[dict[str, Any]]) -> str:
+    if not hits:
+        return "No memory matches."
+    return "\n\n".join(
+        f"[{i}] {hit_label(hit)} (score {hit['score']:.3f})\n{hit['text'].strip()}"
+        for i, hit in enumerate(hits, 1)
+    )
+
+
+def build_server(data_dir: DataDir) -> MCPServer:
+    """The MCP server for the node of ``data_dir`` (the daemon must be running to answer)."""
+    server = MCPServer("secondme-node", version=node_package.__version__, instructions=INSTRUCTIONS)
+
+    async def call(work: Callable[[NodeClient], Any]) -> Any:
+        def run() -> Any:
+            try:
+                with NodeClient.for_data_dir(data_dir) as api:
+                    return work(api)
+            except NodeError as exc:
+                raise ToolError(exc.message) from None
+
+        return await anyio.to_thread.run_sync(run)
+
+    @server.tool()
+    async def search_memory(query: str, k: int = 5, layer: str = "all") -> str:
+        """Search the owner's memory. layer: "l0" (passages of documents and notes), "l1" (the
+        node's own insights, topics and entities) or "all". Returns the best k matches."""
+        body = {"query": query, "k": k, "layer": layer}
+        return format_hits(await call(lambda api: api.post("/api/memory/search", body)))
+
+    @server.tool()
+    async def ask_self(question: str, role: str | None = None) -> str:
+        """Ask the owner's Second Me; it answers as the owner, from the owner's memory, and names
+        its sources. role: a role-play persona the owner made (see the node's roles)."""
+
+        def ask(api: NodeClient) -> str:
+            body = {"message": question, **({"role": role} if role else {})}
+            answer, sources = [], []
+            for event, data in api.stream("/api/chat", body):
+                if event == "sources":
+                    sources = [hit_label(hit) for hit in data["sources"]]
+                elif event == "token":
+                    answer.append(data["text"])
+                elif event == "error":
+                    raise NodeError(data["message"])
+            cited = "".join(f"\n- {s}" for s in sources)
+            return "".join(answer).strip() + (f"\n\nSources:{cited}" if sources else "")
+
+        return await call(ask)
+
+    @server.tool()
+    async def list_topics() -> str:
+        """The topics the node found across the owner's memory, with their descriptions."""
+        topics = await call(lambda api: api.get("/api/memory/topics"))
+        if not topics:
+            return "No topics yet: the node makes them once it has read some documents."
+        return "\n".join(
+            f"- {t['name']} ({len(t['documents'])} documents): {t['description']}" for t in topics
+        )
+
+    @server.tool()
+    async def get_profile() -> str:
+        """The owner's profile (biography) as the node wrote it from their memory."""
+        profile = await call(lambda api: api.get("/api/memory/profile"))
+        if not profile["version"]:
+            return "No profile yet: the node writes one once it has read some documents."
+        return f"(profile version {profile['version']})\n{profile['third_person']}"
+
+    @server.tool()
+    async def list_peers() -> str:
+        """Other people's nodes this node knows, with whether they are online."""
+        peers = await call(lambda api: api.get("/api/peers"))
+        if not peers:
+            return "This node knows no peers yet."
+        return "\n".join(
+            f"- {p['name'] or p['display_name'] or '(no name)'} {p['peer_id']} "
+            + ("online" if p["online"] else "offline")
+            for p in peers
+        )
+
+    @server.tool()
+    async def ask_peer(peer: str, question: str) -> str:
+        """Ask another person's node (peer ID or name); it answers as its owner, within the grant
+        its owner gave this node. Without such a grant the peer refuses."""
+        result = await call(lambda api: api.post(f"/api/peers/{peer}/ask", {"question": question}))
+        return result["answer"]
+
+    return server
+
+
+def serve(data_dir: DataDir) -> None:
+    """Serve MCP over stdin/stdout until the client closes them."""
+    build_server(data_dir).run("stdio")

@@ -1,0 +1,1 @@
+"""The owner's web app: browser sessions, request guards, and the packaged static pages."""

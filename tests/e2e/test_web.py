@@ -1,0 +1,466 @@
+"""The owner's web app in a real headless Chromium, its guards over HTTP, and the MCP server.
+
+Alice's daemon serves the page; Bob's is the peer she grants to and discusses with. The browser
+logs in through the one-time link that ``secondme-node open`` prints, then works every page the
+way the owner would. Screenshots of each page land in ``SECONDME_SCREENSHOTS`` when it is set
+(``make screenshots`` writes the README's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import tomli_w
+
+from tests.e2e import harness
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+CHROMIUM = os.environ.get("SECONDME_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TRAVEL_NOTE = (
+    "# Lisbon trip\n"
+    "In May I walked up to the Castelo de São Jorge at sunrise; the tram 28 was full, so I took "
+    "the steep stairs of Alfama instead. The best pastel de nata was at a small bakery in Belém.\n"
+)
+PIANO_NOTE = (
+    "# Piano practice\n"
+    "I practise Chopin's Nocturne in E-flat major every evening for thirty minutes on my "
+    "upright Yamaha piano; the left hand arpeggios are still the hard part.\n"
+)
+
+
+def _configure(data_dir: Path, name: str) -> None:
+    """L1 off (the page shows what L1 has, not how it is made) and short answers."""
+    harness.run_cli(data_dir, "init", "--name", name, "--public", "name")
+    path = data_dir / "config.toml"
+    config = tomllib.loads(path.read_text())
+    config["memory"]["l1_enabled"] = False
+    config["models"]["max_answer_tokens"] = 48
+    config["groups"].update({"turn_timeout_s": 60.0, "max_turn_tokens": 40, "temperature": 0.0})
+    path.write_text(tomli_w.dumps(config))
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("web")
+    started: dict[str, harness.NodeProcess] = {}
+    discovery = harness.start_discovery(root / "discovery")
+    try:
+        for key in ("alice", "bob"):
+            _configure(root / key, key.title())
+            started[key] = harness.start_node(root / key, wait=False)
+        for node in started.values():  # started together, ready in turn
+            harness.wait_until_ready(node)
+        alice, bob = started["alice"], started["bob"]
+        for node, other, name in ((alice, bob, "bob"), (bob, alice, "alice")):
+            addr = json.loads((other.data_dir / "daemon.json").read_text())["p2p"][0]
+            node.cli("peers", "add", addr, "--name", name)
+        notes = root / "notes"
+        notes.mkdir()
+        (notes / "piano.md").write_text(PIANO_NOTE)
+        alice.cli("ingest", str(notes / "piano.md"))
+        bob_note = notes / "bob-hike.md"
+        bob_note.write_text(
+            "# Hiking\nFor a Saturday walk I suggest the Millbrook canal towpath.\n"
+        )
+        bob.cli("ingest", str(bob_note))
+        bob.cli("grant", "alice", "--ability", "group/join", "--expires", "1h")
+        started["alice"].extra["discovery"] = discovery.addr
+        yield started
+    finally:
+        for node in started.values():
+            if node.process.poll() is None:
+                node.terminate()
+        discovery.terminate()
+
+
+def login_url(node: harness.NodeProcess) -> str:
+    return node.cli_json("open", "--no-browser")["url"]
+
+
+@contextmanager
+def browser_session(node: harness.NodeProcess) -> Iterator[tuple[httpx.Client, str]]:
+    """An HTTP client holding a session cookie from a login link, and its CSRF token."""
+    with httpx.Client(base_url=node.api_url, timeout=60) as client:
+        first = client.get(login_url(node))
+        assert first.status_code == 303 and first.headers["location"] == "/"
+        page = client.get("/").text
+        marker = 'name="csrf-token" content="'
+        assert marker in page
+        csrf = page.split(marker, 1)[1].split('"', 1)[0]
+        assert csrf and csrf != "__CSRF_TOKEN__"
+        yield client, csrf
+
+
+# -- guards ------------------------------------------------------------------------------------
+
+
+def test_the_login_link_is_good_once_and_sets_a_strict_http_only_cookie(nodes):
+    alice = nodes["alice"]
+    url = login_url(alice)
+    assert alice.token not in url
+    with httpx.Client(base_url=alice.api_url) as client:
+        landing = client.get("/")
+        assert landing.status_code == 200 and "secondme-node open" in landing.text
+        assert "csrf-token" not in landing.text
+        used = client.get(url)
+        assert used.status_code == 303
+        cookie = used.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert alice.token not in cookie
+        app = client.get("/")
+        assert 'name="csrf-token"' in app.text
+        again = httpx.get(alice.api_url + url.removeprefix(alice.api_url))
+        assert again.status_code == 403 and "used already or has expired" in again.text
+
+
+def test_a_browser_session_needs_its_csrf_token_and_the_page_a_strict_policy(nodes):
+    alice = nodes["alice"]
+    with browser_session(alice) as (client, csrf):
+        refused = client.get("/api/status")
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "forbidden"
+        assert client.get("/api/status", headers={"X-CSRF-Token": "wrong"}).status_code == 403
+        status = client.get("/api/status", headers={"X-CSRF-Token": csrf})
+        assert status.status_code == 200 and status.json()["peer_id"] == alice.peer_id
+        page = client.get("/")
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["cache-control"] == "no-store"
+        logout = client.post("/logout", headers={"X-CSRF-Token": csrf})
+        assert logout.json() == {"logged_out": True}
+        assert client.get("/api/status", headers={"X-CSRF-Token": csrf}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Host": "evil.example"},  # DNS rebinding: a foreign name that resolves to 127.0.0.1
+        {"Host": "localhost.evil.example:8080", "Origin": "http://localhost.evil.example:8080"},
+    ],
+)
+def test_foreign_origins_and_host_names_are_refused_even_with_the_token(nodes, headers):
+    alice = nodes["alice"]
+    with alice.http() as api:
+        for method, path in (("GET", "/"), ("GET", "/api/status"), ("POST", "/api/stop")):
+            response = api.request(method, path, headers=headers)
+            assert response.status_code == 403, (method, path, response.text)
+            assert response.json()["error"]["code"] == "forbidden"
+        assert api.get("/api/status").status_code == 200  # still running: /api/stop was refused
+
+
+def test_another_local_origin_cannot_use_a_session(nodes):
+    """Cookies are shared across the ports of 127.0.0.1; Origin tells the pages apart."""
+    alice, bob = nodes["alice"], nodes["bob"]
+    with browser_session(alice) as (client, csrf):
+        foreign = client.post(
+            "/api/memory/search",
+            json={"query": "piano"},
+            headers={"X-CSRF-Token": csrf, "Origin": bob.api_url},
+        )
+        assert foreign.status_code == 403
+        same = client.post(
+            "/api/memory/search",
+            json={"query": "piano"},
+            headers={"X-CSRF-Token": csrf, "Origin": alice.api_url},
+        )
+        assert same.status_code == 200 and same.json()
+
+
+# -- MCP ---------------------------------------------------------------------------------------
+
+
+def test_an_mcp_client_lists_the_tools_and_searches_memory(nodes):
+    """Run before the browser tests: Playwright's sync API owns this thread's event loop."""
+    asyncio.run(mcp_session(nodes["alice"]))
+
+
+async def mcp_session(alice: harness.NodeProcess) -> None:
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    server = StdioServerParameters(
+        command=str(Path(sys.executable).with_name("secondme-node")),
+        args=["mcp", "--data-dir", str(alice.data_dir)],
+        env={**os.environ, "SECONDME_HOME": str(alice.data_dir)},
+    )
+    async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+        assert {"search_memory", "ask_self", "list_topics", "ask_peer"} <= set(tools)
+        assert "query" in tools["search_memory"].input_schema["properties"]
+        found = await session.call_tool("search_memory", {"query": "Chopin nocturne", "k": 3})
+        assert not found.is_error
+        text = found.content[0].text
+        assert "piano.md" in text and "Nocturne" in text
+        refused = await session.call_tool("ask_peer", {"peer": "nobody", "question": "hi"})
+        assert refused.is_error and "nobody" in refused.content[0].text
+
+
+# -- the browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("SECONDME_REQUIRE_BROWSER"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: `make browser` installs Debian's")
+        pytest.skip("no Chromium: `make browser` installs Debian's (or set SECONDME_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, nodes, tmp_path_factory):
+    """Alice's web app, logged in through the link `open` prints; every page error is kept."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(60_000)
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    tab.on(
+        "console",
+        lambda message: (
+            problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error"
+            else None
+        ),
+    )
+    tab.on("dialog", lambda dialog: dialog.accept())
+    tab.problems = problems  # type: ignore[attr-defined]
+    shots = os.environ.get("SECONDME_SCREENSHOTS")
+    tab.shots = Path(shots) if shots else tmp_path_factory.mktemp("shots")  # type: ignore[attr-defined]
+    tab.shots.mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
+    yield tab
+    context.close()
+
+
+def shoot(page, name: str) -> None:
+    page.screenshot(path=str(page.shots / f"{name}.png"), full_page=True)
+
+
+def no_problems(page) -> None:
+    """No script error and no Content-Security-Policy violation on the page so far."""
+    assert page.problems == [], page.problems
+
+
+def test_browser_logs_in_with_the_one_time_link(page, nodes):
+    from playwright.sync_api import expect
+
+    alice = nodes["alice"]
+    url = login_url(alice)
+    page.goto(url)
+    expect(page).to_have_url(alice.api_url + "/#/chat")
+    expect(page.get_by_role("heading", name="Chat", level=1)).to_be_visible()
+    expect(page.get_by_text("Alice").first).to_be_visible()
+    cookies = page.context.cookies(alice.api_url)
+    assert [c["httpOnly"] for c in cookies] == [True]
+    assert alice.token not in page.content()
+    no_problems(page)
+
+
+def test_browser_uploads_a_dropped_file_and_lists_it(page, nodes):
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Memory").click()
+    expect(page.get_by_role("heading", name="Memory", level=1)).to_be_visible()
+    dropped = page.evaluate_handle(
+        """(text) => {
+            const data = new DataTransfer();
+            data.items.add(new File([text], 'lisbon.md', { type: 'text/markdown' }));
+            return data;
+        }""",
+        TRAVEL_NOTE,
+    )
+    page.dispatch_event(".dropzone", "drop", {"dataTransfer": dropped})
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_label("Upload of lisbon.md")).to_have_attribute("value", "1")
+    documents = page.get_by_role("table", name="Documents in memory")
+    expect(documents.get_by_role("row").filter(has_text="Lisbon trip")).to_be_visible()
+    expect(documents.get_by_role("row").filter(has_text="Piano practice")).to_be_visible()
+    listed = {d["name"] for d in nodes["alice"].cli_json("memory", "documents")}
+    assert "lisbon.md" in listed
+    page.get_by_label("Search memory").fill("tram in Alfama")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator(".hits li").first).to_contain_text("Lisbon")
+    shoot(page, "memory")
+    no_problems(page)
+
+
+def test_browser_chat_streams_an_answer_with_its_sources(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Chat").click()
+    log = page.get_by_role("log", name="Conversation")
+    # Count the separate writes into the answer: a streamed answer arrives in many.
+    page.evaluate(
+        """() => {
+            window.answerWrites = 0;
+            const log = document.querySelector('[role=log]');
+            new MutationObserver((records) => {
+                for (const r of records) {
+                    if (r.target.closest && r.target.closest('.msg.assistant .text')) {
+                        window.answerWrites += 1;
+                    }
+                }
+            }).observe(log, { childList: true, subtree: true, characterData: true });
+        }"""
+    )
+    page.get_by_label("Message").fill("Where did I walk at sunrise in Lisbon?")
+    page.get_by_role("button", name="Send").click()
+    answer = log.locator(".msg.assistant").last
+    expect(answer).not_to_have_attribute("aria-busy", "true")
+    expect(answer.locator(".sources li").first).to_be_visible()
+    assert "Lisbon trip" in answer.locator(".sources").inner_text()
+    assert answer.locator(".text").inner_text().strip()
+    assert page.evaluate("window.answerWrites") > 1
+    expect(page.locator(".sessions button").first).to_be_visible()
+    shoot(page, "chat")
+    no_problems(page)
+
+
+def test_browser_creates_and_revokes_a_grant(page, nodes):
+    from playwright.sync_api import expect
+
+    alice, bob = nodes["alice"], nodes["bob"]
+    page.get_by_role("link", name="Grants").click()
+    expect(page.get_by_role("heading", name="Grants", level=1)).to_be_visible()
+    page.get_by_label("Peer").select_option(bob.peer_id)
+    page.get_by_label("Tags").fill("travel")
+    page.get_by_role("button", name="Create grant").click()
+    given = page.get_by_role("table", name="Grants you gave")
+    row = given.get_by_role("row").filter(has_text="chat/ask")
+    expect(row.get_by_role("button", name="Revoke")).to_be_visible()
+    [grant] = [g for g in alice.cli_json("grants")["given"] if g["peer_id"] == bob.peer_id]
+    assert grant["state"] == "active" and grant["abilities"] == ["chat/ask"]
+    shoot(page, "grants")
+    row.get_by_role("button", name="Revoke").click()
+    expect(row).to_contain_text("revoked")
+    [grant] = [g for g in alice.cli_json("grants")["given"] if g["peer_id"] == bob.peer_id]
+    assert grant["state"] == "revoked"
+    no_problems(page)
+
+
+def test_browser_runs_and_watches_a_group_discussion(page, nodes):
+    from playwright.sync_api import expect
+
+    bob = nodes["bob"]
+    page.get_by_role("link", name="Groups").click()
+    expect(page.get_by_role("heading", name="Groups", level=1)).to_be_visible()
+    page.get_by_label("Group name").fill("weekend")
+    page.get_by_label("Group topic").fill("a walk on Saturday")
+    page.get_by_role("checkbox", name="bob").check()
+    page.get_by_role("button", name="Create group").click()
+    expect(page.get_by_role("button", name="Start discussion")).to_be_visible()
+    transcript = page.get_by_role("log", name="Discussion transcript")
+    page.evaluate(
+        """() => {
+            window.arrivals = 0;
+            new MutationObserver((records) => {
+                window.arrivals += records.filter((r) => r.addedNodes.length).length;
+            }).observe(document.querySelector('.transcript-list'), { childList: true });
+        }"""
+    )
+    page.get_by_label("Question").fill("Where should we walk on Saturday?")
+    page.get_by_label("Rounds").fill("1")
+    page.get_by_role("button", name="Start discussion").click()
+    expect(transcript.locator("li").filter(has_text="Bob").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Summary")).to_be_visible(timeout=240_000)
+    assert page.evaluate("window.arrivals") >= 3  # question, turns, end: one at a time, live
+    [group] = bob.cli_json("group", "list")
+    assert group["status"] == "active" and group["name"] == "weekend"
+    shoot(page, "groups")
+    no_problems(page)
+
+
+def test_browser_network_page_makes_an_invite_with_a_qr_code(page, nodes):
+    from playwright.sync_api import expect
+
+    alice = nodes["alice"]
+    page.get_by_role("link", name="Network").click()
+    expect(page.get_by_role("heading", name="Network", level=1)).to_be_visible()
+    page.get_by_label("Network name").fill("friends")
+    page.get_by_label("Discovery servers").fill(alice.extra["discovery"])
+    page.get_by_role("button", name="Create network").click()
+    expect(page.get_by_role("table", name="Networks")).to_contain_text("friends")
+    page.get_by_role("button", name="Create invite").click()
+    token = page.get_by_label("Token to share")
+    expect(token).not_to_have_value("")
+    qr = page.get_by_role("img", name="QR code of the invite token to friends")
+    expect(qr).to_be_visible()
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=qr.element_handle()
+    )  # the SVG the node drew has loaded
+    invites = alice.cli_json("invite", "list")
+    assert len(invites) == 1
+    shoot(page, "network")
+    no_problems(page)
+
+
+def test_browser_training_page_shows_the_models(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Training").click()
+    expect(page.get_by_role("heading", name="Training", level=1)).to_be_visible()
+    expect(page.get_by_role("button", name="Start training")).to_be_visible()
+    expect(page.get_by_text("SmolLM2").first).to_be_visible()
+    shoot(page, "training")
+    no_problems(page)
+
+
+def test_browser_a_page_of_another_origin_cannot_act_for_the_owner(page, nodes):
+    """Bob's page (another port of 127.0.0.1: the same site, so the cookie goes along) posts a
+    file into Alice's memory; her node refuses it for its Origin."""
+    alice, bob = nodes["alice"], nodes["bob"]
+    before = {d["name"] for d in alice.cli_json("memory", "documents")}
+    other = page.context.new_page()
+    with other.expect_response(lambda r: r.url.endswith("/")):
+        other.goto(bob.api_url + "/")
+    other.evaluate(
+        """(target) => fetch(target + '/api/memory/ingest?path=planted.md', {
+            method: 'POST', mode: 'no-cors', credentials: 'include', body: 'planted by a page',
+        }).catch(() => null)""",
+        alice.api_url,
+    )
+    with httpx.Client(base_url=alice.api_url) as client:
+        refused = client.post(
+            "/api/memory/ingest?path=planted.md",
+            content=b"planted",
+            headers={
+                "Origin": bob.api_url,
+                "Cookie": "; ".join(
+                    f"{c['name']}={c['value']}" for c in page.context.cookies(alice.api_url)
+                ),
+            },
+        )
+    assert refused.status_code == 403
+    other.close()
+    after = {d["name"] for d in alice.cli_json("memory", "documents")}
+    assert after == before and "planted.md" not in after
