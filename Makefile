@@ -49,6 +49,7 @@ bench:
 	$(BIN)/python bench/bench_groups.py
 	$(BIN)/python bench/bench_l2.py
 	$(BIN)/python bench/bench_multihost.py
+	$(BIN)/python bench/bench_web.py
 
 # Screenshots of every page of the web app, for the README.
 screenshots:

@@ -21,27 +21,21 @@ import statistics
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
-
-import tomli_w
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import report
 from secondme.node.l2.presets import settings_for
 from secondme.node.models.locate import chat_model_path
-from tests.e2e.harness import NodeProcess, run_cli, start_node
+from tests.e2e.harness import NodeProcess, edit_config, run_cli, start_node
 from tests.l1_corpus import OWNER, make_corpus_bytes
 
 
 def prepare(root: Path, mb: float) -> NodeProcess:
     data_dir = root / "node"
     run_cli(data_dir, "init", "--name", OWNER)
-    path = data_dir / "config.toml"
-    config = tomllib.loads(path.read_text())
-    config.setdefault("memory", {})["l1_enabled"] = False
-    path.write_text(tomli_w.dumps(config))
+    edit_config(data_dir, memory={"l1_enabled": False})
     node = start_node(data_dir)
     notes = root / "notes"
     notes.mkdir()

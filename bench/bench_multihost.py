@@ -27,10 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
-
-import tomli_w
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -60,13 +57,12 @@ print(json.dumps(timings))
 def configure(data_dir: Path, name: str, address: str) -> None:
     listen = f"/ip4/{address}/tcp/4001"
     harness.run_cli(data_dir, "init", "--name", name, "--public", "name", "--listen", listen)
-    path = data_dir / "config.toml"
-    config = tomllib.loads(path.read_text())
-    config["memory"]["l1_enabled"] = False
-    config["models"]["max_answer_tokens"] = 24
-    config["models"]["threads"] = 1  # several daemons share the machine's cores
-    config["groups"].update(max_turn_tokens=24, temperature=0.0, turn_timeout_s=120.0)
-    path.write_text(tomli_w.dumps(config))
+    harness.edit_config(
+        data_dir,
+        memory={"l1_enabled": False},
+        models={"max_answer_tokens": 24, "threads": 1},  # several daemons share the cores
+        groups={"max_turn_tokens": 24, "temperature": 0.0, "turn_timeout_s": 120.0},
+    )
 
 
 def measure_asks(lab, asker: harness.NodeProcess, host: str, owner_id: str, repeat: int) -> dict:

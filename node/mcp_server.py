@@ -2,12 +2,14 @@
 
 Every tool is one call to the owner API with the owner token, exactly what the CLI does, so an MCP
 client passes the same authorisation path and sees nothing the owner's own CLI would not. The
-client to the daemon is made per call: the MCP server outlives daemon restarts, and a tool called
-while no daemon runs answers with that, not a crash.
+client to the daemon follows ``daemon.json``: the MCP server outlives daemon restarts, and a tool
+called while no daemon runs answers with that, not a crash.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from secondme import node as node_package
 from secondme.node.client import NodeClient
 from secondme.node.config import DataDir
-from secondme.node.errors import NodeError
+from secondme.node.errors import NodeError, NotRunning
 
 INSTRUCTIONS = (
     "Tools of the owner's Second Me node: search_memory finds passages of the owner's own notes "
@@ -48,15 +50,51 @@ def format_hits(hits: list[dict[str, Any]]) -> str:
     )
 
 
+class DaemonLink:
+    """One owner-API client, kept while ``daemon.json`` names the same daemon: a new client per
+    call would cost more than the call (a fresh connection and HTTP client each time)."""
+
+    def __init__(self, data_dir: DataDir) -> None:
+        self._data_dir = data_dir
+        self._record: bytes | None = None
+        self._client: NodeClient | None = None
+        self._lock = threading.Lock()  # tools run in worker threads, maybe several at once
+
+    def client(self) -> NodeClient:
+        try:
+            record = self._data_dir.daemon_record.read_bytes()
+        except OSError:
+            record = None
+        with self._lock:
+            if self._client is None or record != self._record:
+                self._drop()
+                self._client = NodeClient.for_data_dir(self._data_dir)  # NotRunning if none
+                self._record = record
+            return self._client
+
+    def forget(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client, self._record = None, None
+
+
 def build_server(data_dir: DataDir) -> MCPServer:
     """The MCP server for the node of ``data_dir`` (the daemon must be running to answer)."""
     server = MCPServer("secondme-node", version=node_package.__version__, instructions=INSTRUCTIONS)
 
+    link = DaemonLink(data_dir)
+
     async def call(work: Callable[[NodeClient], Any]) -> Any:
         def run() -> Any:
             try:
-                with NodeClient.for_data_dir(data_dir) as api:
-                    return work(api)
+                return work(link.client())
+            except NotRunning as exc:
+                link.forget()
+                raise ToolError(exc.message) from None
             except NodeError as exc:
                 raise ToolError(exc.message) from None
 
@@ -131,4 +169,6 @@ def build_server(data_dir: DataDir) -> MCPServer:
 
 def serve(data_dir: DataDir) -> None:
     """Serve MCP over stdin/stdout until the client closes them."""
-    build_server(data_dir).run("stdio")
+    server = build_server(data_dir)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a log line per API call
+    server.run("stdio")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from secondme.node.models.bert import BertSentenceEncoder, describes_mean_pooled_bert
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -19,24 +21,33 @@ QUERY_CACHE = 128
 
 
 class Embedder:
-    """Wraps one SentenceTransformer; thread-compatible, not re-entrant (callers serialise)."""
+    """One sentence-transformers model: BERT ones through :mod:`.bert`, others through the
+    library itself. Thread-compatible, not re-entrant (callers serialise)."""
 
     def __init__(self, path: Path, *, batch_size: int = 64) -> None:
+        self.path = path
+        self.batch_size = batch_size
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        if describes_mean_pooled_bert(path):  # the shipped model: seconds sooner, same vectors
+            self._bert: BertSentenceEncoder | None = BertSentenceEncoder(path)
+            self.dimension = self._bert.dimension
+            self.max_tokens = self._bert.max_tokens
+            self._count = self._bert.count_tokens
+            return
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # no bars in the daemon's log
 
-        self.path = path
-        self.batch_size = batch_size
+        self._bert = None
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         dimension = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
         )
         self.dimension = int(dimension())
-        self._tokenizer = self._model.tokenizer
+        tokenizer = self._model.tokenizer
         self.max_tokens = int(self._model.max_seq_length)
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._count = lambda text: len(tokenizer.encode(text, add_special_tokens=False))
 
     @property
     def model_id(self) -> str:
@@ -46,7 +57,7 @@ class Embedder:
         return f"{self.path.name}-{self.dimension}-{digest}"
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
+        return self._count(text)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -64,6 +75,8 @@ class Embedder:
         return self._encode(texts)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._bert is not None:
+            return self._bert.encode(texts, self.batch_size)
         vectors = self._model.encode(
             list(texts),
             batch_size=self.batch_size,

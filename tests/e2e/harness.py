@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import tomli_w
 
 CLI = str(Path(sys.executable).with_name("secondme-node"))
 START_TIMEOUT = 120.0
@@ -41,6 +43,15 @@ def run_cli(
             f"stdout: {result.stdout}\nstderr: {result.stderr}"
         )
     return result
+
+
+def edit_config(data_dir: Path, **sections: dict) -> None:
+    """Change settings in a node's ``config.toml``: ``edit_config(d, memory={"l1_enabled": 0})``."""
+    path = data_dir / "config.toml"
+    config = tomllib.loads(path.read_text())
+    for name, values in sections.items():
+        config.setdefault(name, {}).update(values)
+    path.write_text(tomli_w.dumps(config))
 
 
 def wait_for(predicate, timeout: float = 300.0):

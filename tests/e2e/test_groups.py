@@ -11,11 +11,9 @@ import asyncio
 import json
 import sqlite3
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
-import tomli_w
 
 from secondme.node.keystore import load_identity
 from secondme.protocol.clock import SystemClock
@@ -71,11 +69,7 @@ GROUP_SETTINGS = {"turn_timeout_s": 60.0, "max_turn_tokens": 60, "temperature": 
 def _configure(data_dir: Path, name: str) -> None:
     """Groups draw on L0 here: L1 would only add minutes of background model work."""
     harness.run_cli(data_dir, "init", "--name", name, "--public", "name")
-    path = data_dir / "config.toml"
-    config = tomllib.loads(path.read_text())
-    config["groups"].update(GROUP_SETTINGS)
-    config["memory"]["l1_enabled"] = False
-    path.write_text(tomli_w.dumps(config))
+    harness.edit_config(data_dir, groups=GROUP_SETTINGS, memory={"l1_enabled": False})
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,11 @@ that resumes from the checkpoint, and a rollback that restores the base model's 
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 import pytest
-import tomli_w
 
-from tests.e2e.harness import run_cli, wait_for
+from tests.e2e.harness import edit_config, run_cli, wait_for
 from tests.l1_corpus import OWNER, make_documents
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -33,10 +31,7 @@ def largest_change(a: dict[str, float], b: dict[str, float]) -> float:
 
 def without_l1(data_dir: Path) -> None:
     """L1 would share the one model with synthesis; this test is about L2."""
-    path = data_dir / "config.toml"
-    config = tomllib.loads(path.read_text())
-    config.setdefault("memory", {})["l1_enabled"] = False
-    path.write_text(tomli_w.dumps(config))
+    edit_config(data_dir, memory={"l1_enabled": False})
 
 
 def test_train_resume_swap_and_rollback(tmp_path, start_node):

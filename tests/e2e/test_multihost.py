@@ -21,11 +21,9 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import pytest
-import tomli_w
 
 from secondme.protocol.identity import Identity
 from tests.e2e import harness
@@ -92,12 +90,12 @@ def lab():
 def _configure(data_dir: Path, name: str, address: str) -> None:
     listen = f"/ip4/{address}/tcp/4001"
     harness.run_cli(data_dir, "init", "--name", name, "--public", "name", "--listen", listen)
-    path = data_dir / "config.toml"
-    config = tomllib.loads(path.read_text())
-    config["memory"]["l1_enabled"] = False  # L1 is not what this test is about
-    config["groups"].update(turn_timeout_s=15.0, max_turn_tokens=40, temperature=0.0)
-    config["models"]["max_answer_tokens"] = 48
-    path.write_text(tomli_w.dumps(config))
+    harness.edit_config(
+        data_dir,
+        memory={"l1_enabled": False},  # L1 is not what this test is about
+        groups={"turn_timeout_s": 15.0, "max_turn_tokens": 40, "temperature": 0.0},
+        models={"max_answer_tokens": 48},
+    )
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from .base import (
     VectorStoreError,
 )
 from .edge import EdgeVectorStore
-from .qdrant_server import QdrantServerStore
 
 BACKENDS = ("edge", "qdrant")
 
@@ -34,7 +33,6 @@ __all__ = [
     "Bm25Encoder",
     "DimensionMismatch",
     "EdgeVectorStore",
-    "QdrantServerStore",
     "ScopeFilter",
     "SparseVec",
     "StoreClosed",
@@ -55,6 +53,8 @@ def open_store(backend: str, *, path: Path, dimension: int, url: str | None = No
             raise ValueError("the edge vector store runs in-process and takes no url")
         return EdgeVectorStore.open(path, dimension)
     if backend == "qdrant":
+        from .qdrant_server import QdrantServerStore  # qdrant-client costs a second to import
+
         if url is not None:
             return QdrantServerStore.open(url=url, dimension=dimension)
         return QdrantServerStore.open(path=path, dimension=dimension)
