@@ -138,6 +138,13 @@ def test_the_login_link_is_good_once_and_sets_a_strict_http_only_cookie(nodes):
         assert 'name="csrf-token"' in app.text
         again = httpx.get(alice.api_url + url.removeprefix(alice.api_url))
         assert again.status_code == 403 and "used already or has expired" in again.text
+        assert client.get("/static/app.css").status_code == 200
+        for escape in (
+            "/static/%2e%2e/pages.py",
+            "/static/..%2fpages.py",
+            "/static/js/%2e%2e/%2e%2e/pages.py",
+        ):
+            assert client.get(escape).status_code == 404, escape
 
 
 def test_a_browser_session_needs_its_csrf_token_and_the_page_a_strict_policy(nodes):
