@@ -174,8 +174,11 @@ async def memory_ingest(request: web.Request) -> web.Response:
 
 @routes.get("/api/memory/documents")
 async def memory_documents(request: web.Request) -> web.Response:
-    docs = services(request).memory.documents.list(tag=request.query.get("tag"))
-    return web.json_response([d.to_json() for d in docs])
+    """Each with ``l1``: its own L1 job's state (and error), or ``null`` where L1 has none."""
+    node = services(request)
+    docs = node.memory.documents.list(tag=request.query.get("tag"))
+    l1 = node.l1.document_states()
+    return web.json_response([{**d.to_json(), "l1": l1.get(d.id)} for d in docs])
 
 
 def document_or_404(request: web.Request) -> DocumentRecord:

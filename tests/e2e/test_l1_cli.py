@@ -46,6 +46,12 @@ def test_l1_from_the_cli_survives_a_kill(tmp_path, start_node):
     assert done["records"]["insights"] == len(DOCS)
     text_status = node.cli("memory", "status").stdout
     assert "L1 idle" in text_status and f"{len(DOCS)} insights" in text_status
+    # Each document's own L1 state, as the web app's documents table shows it.
+    listed = node.cli_json("memory", "documents")
+    assert len(listed) == len(DOCS)
+    assert {d["l1"]["state"] for d in listed} <= {"done", "failed"}
+    assert all(d["l1"]["error"] for d in listed if d["l1"]["state"] == "failed")
+    assert sum(d["l1"]["state"] == "done" and d["l1"]["kind"] == "document" for d in listed) > 0
 
     topics = node.cli_json("memory", "topics")
     homes = {

@@ -444,6 +444,24 @@ class L1Service:
 
     # -- status -------------------------------------------------------------------------------
 
+    def document_states(self) -> dict[str, dict]:
+        """Each document's L1 state by document id, from its own jobs (its insight, and the
+        model's summary where it sits near a topic's centre): the least finished one wins,
+        with the reason where a job failed."""
+        rank = {"running": 0, "pending": 1, "failed": 2, "done": 3}
+        states: dict[str, dict] = {}
+        for job in self.store.jobs():
+            if job["kind"] not in ("document", "summary"):
+                continue
+            known = states.get(job["target"])
+            if known is None or rank[job["state"]] < rank[known["state"]]:
+                states[job["target"]] = {
+                    "state": job["state"],
+                    "kind": job["kind"],
+                    "error": job["error"],
+                }
+        return states
+
     def status(self) -> dict:
         jobs = self.store.jobs()
         counts = Counter(j["state"] for j in jobs)

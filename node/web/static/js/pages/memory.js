@@ -10,6 +10,11 @@ const MAX_GRAPH_NODES = 60;
 
 /** What L1 is doing about one document, from the L1 job list. */
 function l1State(doc, status) {
+  if (doc.l1) {
+    if (doc.l1.state === 'failed') return h('span', { class: 'failed', title: doc.l1.error ?? '', text: `failed: ${truncate(doc.l1.error ?? '', 80)}` });
+    if (doc.l1.state === 'running' && status?.running?.target === doc.id) return `working (${status.running.kind})`;
+    return doc.l1.state === 'pending' ? 'waiting' : doc.l1.state;
+  }
   if (!status) return '…';
   if (status.running?.target === doc.id) return `working (${status.running.kind})`;
   if (status.pending.some((job) => job.target === doc.id)) return 'waiting';
