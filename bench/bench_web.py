@@ -80,28 +80,13 @@ def measure_start(root: Path, runs: int) -> dict[str, list[float]]:
     return times
 
 
-def session_client(node: harness.NodeProcess) -> httpx.Client:
-    ticket = node.cli_json("open", "--no-browser")["url"]
-    client = httpx.Client(base_url=node.api_url, timeout=60)
-    client.get(ticket)
-    page = client.get("/").text
-    csrf = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
-    client.headers["X-CSRF-Token"] = csrf
-    return client
-
-
 async def measure_mcp(node: harness.NodeProcess, runs: int) -> dict[str, list[float]]:
     from mcp.client.session import ClientSession
-    from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    server = StdioServerParameters(
-        command=str(Path(sys.executable).with_name("secondme-node")),
-        args=["mcp", "--data-dir", str(node.data_dir)],
-    )
     times: dict[str, list[float]] = {"mcp": [], "api": []}
     body = {"query": QUERY, "k": 5, "layer": "all"}
     async with (
-        stdio_client(server) as (read, write),
+        harness.mcp_stdio(node.data_dir) as (read, write),
         ClientSession(read, write) as session,
         httpx.AsyncClient(base_url=node.api_url, timeout=60) as api,
     ):
@@ -134,7 +119,7 @@ def measure_page(node: harness.NodeProcess, runs: int) -> dict[str, list[float]]
         )
         context = browser.new_context()
         page = context.new_page()
-        page.goto(node.cli_json("open", "--no-browser")["url"])
+        page.goto(node.login_url())
         page.get_by_role("heading", name="Chat", level=1).wait_for()
         for _ in range(runs):
             started = time.perf_counter()
@@ -179,7 +164,8 @@ def main() -> None:
             node.cli("ingest", str(notes))
 
             body = {"query": QUERY, "k": 5, "layer": "all"}
-            token, cookie = node.http(), session_client(node)
+            token, (cookie, csrf) = node.http(), node.browser_login()
+            cookie.headers["X-CSRF-Token"] = csrf
             times: dict[str, list[float]] = {"token": [], "cookie": []}
             for client in (token, cookie):
                 client.post("/api/memory/search", json=body).raise_for_status()

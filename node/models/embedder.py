@@ -20,34 +20,50 @@ QUERY_CACHE = 128
 """Single texts (queries) whose embeddings are kept, newest used last."""
 
 
+class LibraryEncoder:
+    """A sentence-transformers folder :mod:`.bert` does not describe, through the library, with
+    :class:`BertSentenceEncoder`'s interface."""
+
+    def __init__(self, folder: Path) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no bars in the daemon's log
+        self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer.encode(text, add_special_tokens=False))
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.astype(np.float32, copy=False)
+
+
 class Embedder:
-    """One sentence-transformers model: BERT ones through :mod:`.bert`, others through the
-    library itself. Thread-compatible, not re-entrant (callers serialise)."""
+    """One sentence-transformers model: BERT ones through :mod:`.bert` (the shipped model:
+    seconds sooner, the same vectors), others through the library itself. Thread-compatible,
+    not re-entrant (callers serialise)."""
 
     def __init__(self, path: Path, *, batch_size: int = 64) -> None:
         self.path = path
         self.batch_size = batch_size
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
-        if describes_mean_pooled_bert(path):  # the shipped model: seconds sooner, same vectors
-            self._bert: BertSentenceEncoder | None = BertSentenceEncoder(path)
-            self.dimension = self._bert.dimension
-            self.max_tokens = self._bert.max_tokens
-            self._count = self._bert.count_tokens
-            return
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # no bars in the daemon's log
-
-        self._bert = None
-        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        dimension = getattr(self._model, "get_embedding_dimension", None) or (
-            self._model.get_sentence_embedding_dimension
+        self.encoder: BertSentenceEncoder | LibraryEncoder = (
+            BertSentenceEncoder(path) if describes_mean_pooled_bert(path) else LibraryEncoder(path)
         )
-        self.dimension = int(dimension())
-        tokenizer = self._model.tokenizer
-        self.max_tokens = int(self._model.max_seq_length)
-        self._count = lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+        self.dimension = self.encoder.dimension
+        self.max_tokens = self.encoder.max_tokens
 
     @property
     def model_id(self) -> str:
@@ -57,7 +73,7 @@ class Embedder:
         return f"{self.path.name}-{self.dimension}-{digest}"
 
     def count_tokens(self, text: str) -> int:
-        return self._count(text)
+        return self.encoder.count_tokens(text)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -75,13 +91,4 @@ class Embedder:
         return self._encode(texts)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        if self._bert is not None:
-            return self._bert.encode(texts, self.batch_size)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return vectors.astype(np.float32, copy=False)
+        return self.encoder.encode(texts, self.batch_size)

@@ -15,7 +15,7 @@ from pathlib import Path
 import segno
 from aiohttp import web
 
-from secondme.node.api.middleware import BROWSER_SESSION, CSRF_HEADER
+from secondme.node.api.middleware import BROWSER_SESSION
 from secondme.node.api.routes import field, json_body
 from secondme.node.errors import InvalidRequest, NotFound
 from secondme.node.web.sessions import TICKET_TTL_S, SessionStore
@@ -137,14 +137,6 @@ async def new_ticket(request: web.Request) -> web.Response:
     ticket = request.app[SESSIONS].issue_ticket()
     return web.json_response(
         {"path": f"/login?ticket={ticket}", "expires_in_s": TICKET_TTL_S}, status=201
-    )
-
-
-@routes.get("/api/web/session")
-async def session_info(request: web.Request) -> web.Response:
-    session = request.get(BROWSER_SESSION)
-    return web.json_response(
-        {"browser_session": session is not None, "csrf_header": CSRF_HEADER},
     )
 
 

@@ -94,6 +94,23 @@ class NodeProcess:
     def cli_json(self, *args: str) -> object:
         return cli_json(self.data_dir, *args, on=self.on)
 
+    def login_url(self) -> str:
+        """A one-time login link to the web app, as ``secondme-node open`` prints it."""
+        return self.cli_json("open", "--no-browser")["url"]
+
+    def browser_login(self) -> tuple[httpx.Client, str]:
+        """An HTTP client that logged in like a browser (a session cookie), and the CSRF token
+        the page holds; the caller closes the client."""
+        client = httpx.Client(base_url=self.api_url, timeout=60)
+        first = client.get(self.login_url())
+        assert first.status_code == 303 and first.headers["location"] == "/", first
+        page = client.get("/").text
+        marker = 'name="csrf-token" content="'
+        assert marker in page, page[:500]
+        csrf = page.split(marker, 1)[1].split('"', 1)[0]
+        assert csrf and csrf != "__CSRF_TOKEN__", csrf
+        return client, csrf
+
     def stderr_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -105,6 +122,18 @@ class NodeProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=60)
+
+
+def mcp_stdio(data_dir: Path):
+    """An MCP stdio client transport to ``secondme-node mcp --data-dir data_dir``."""
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    server = StdioServerParameters(
+        command=CLI,
+        args=["mcp", "--data-dir", str(data_dir)],
+        env={**os.environ, "SECONDME_HOME": str(data_dir)},
+    )
+    return stdio_client(server)
 
 
 def start_node(

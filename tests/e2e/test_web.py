@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,22 +99,14 @@ def nodes(tmp_path_factory):
         discovery.terminate()
 
 
-def login_url(node: harness.NodeProcess) -> str:
-    return node.cli_json("open", "--no-browser")["url"]
-
-
 @contextmanager
 def browser_session(node: harness.NodeProcess) -> Iterator[tuple[httpx.Client, str]]:
     """An HTTP client holding a session cookie from a login link, and its CSRF token."""
-    with httpx.Client(base_url=node.api_url, timeout=60) as client:
-        first = client.get(login_url(node))
-        assert first.status_code == 303 and first.headers["location"] == "/"
-        page = client.get("/").text
-        marker = 'name="csrf-token" content="'
-        assert marker in page
-        csrf = page.split(marker, 1)[1].split('"', 1)[0]
-        assert csrf and csrf != "__CSRF_TOKEN__"
+    client, csrf = node.browser_login()
+    try:
         yield client, csrf
+    finally:
+        client.close()
 
 
 # -- guards ------------------------------------------------------------------------------------
@@ -123,7 +114,7 @@ def browser_session(node: harness.NodeProcess) -> Iterator[tuple[httpx.Client, s
 
 def test_the_login_link_is_good_once_and_sets_a_strict_http_only_cookie(nodes):
     alice = nodes["alice"]
-    url = login_url(alice)
+    url = alice.login_url()
     assert alice.token not in url
     with httpx.Client(base_url=alice.api_url) as client:
         landing = client.get("/")
@@ -215,21 +206,10 @@ def test_an_mcp_client_lists_the_tools_and_searches_memory(nodes, tmp_path):
     asyncio.run(mcp_without_a_daemon(stopped))
 
 
-def mcp_server(data_dir: Path):
-    from mcp.client.stdio import StdioServerParameters, stdio_client
-
-    server = StdioServerParameters(
-        command=str(Path(sys.executable).with_name("secondme-node")),
-        args=["mcp", "--data-dir", str(data_dir)],
-        env={**os.environ, "SECONDME_HOME": str(data_dir)},
-    )
-    return stdio_client(server)
-
-
 async def mcp_without_a_daemon(data_dir: Path) -> None:
     from mcp.client.session import ClientSession
 
-    async with mcp_server(data_dir) as (read, write), ClientSession(read, write) as session:
+    async with harness.mcp_stdio(data_dir) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         result = await session.call_tool("search_memory", {"query": "anything"})
         assert result.is_error and "secondme-node start" in result.content[0].text
@@ -238,7 +218,7 @@ async def mcp_without_a_daemon(data_dir: Path) -> None:
 async def mcp_session(data_dir: Path) -> None:
     from mcp.client.session import ClientSession
 
-    async with mcp_server(data_dir) as (read, write), ClientSession(read, write) as session:
+    async with harness.mcp_stdio(data_dir) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
         assert {"search_memory", "ask_self", "list_topics", "ask_peer"} <= set(tools)
@@ -314,7 +294,7 @@ def test_browser_logs_in_with_the_one_time_link(page, nodes):
     from playwright.sync_api import expect
 
     alice = nodes["alice"]
-    url = login_url(alice)
+    url = alice.login_url()
     page.goto(url)
     expect(page).to_have_url(alice.api_url + "/#/chat")
     expect(page.get_by_role("heading", name="Chat", level=1)).to_be_visible()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from secondme.node.models import locate
-from secondme.node.models.bert import describes_mean_pooled_bert
+from secondme.node.models.bert import BertSentenceEncoder, describes_mean_pooled_bert
 from secondme.node.models.embedder import Embedder
 
 TEXTS = [
@@ -29,7 +29,7 @@ def folder():
 
 def test_the_shipped_model_takes_the_fast_path(folder):
     assert describes_mean_pooled_bert(folder)
-    assert Embedder(folder)._bert is not None
+    assert isinstance(Embedder(folder).encoder, BertSentenceEncoder)
 
 
 def test_vectors_and_token_counts_match_sentence_transformers(folder):
@@ -59,6 +59,6 @@ def test_another_pooling_is_left_to_sentence_transformers(folder, tmp_path):
     pooling.write_text(json.dumps(config))
     assert not describes_mean_pooled_bert(other)
     embedder = Embedder(other)
-    assert embedder._bert is None
+    assert not isinstance(embedder.encoder, BertSentenceEncoder)
     mean = Embedder(folder).embed(TEXTS[1:2])
     assert np.abs(embedder.embed(TEXTS[1:2]) - mean).max() > 1e-3  # really CLS pooling
