@@ -118,7 +118,6 @@ class Population:
             addrs=(f"{self.addrs[index]}/p2p/{identity.peer_id}",),
             display_name=f"peer {index}",
             profile={"city": "Lisbon"},
-            networks=(self.network,),
             seq=seq,
             expires_ms=expires_ms,
         )

@@ -59,7 +59,11 @@ class DiscoveryServer:
             ),
         )
         self.host = SmpHost(
-            identity.seed, list(listen), self._serve, protocol_id=DISCOVERY_PROTOCOL_ID
+            identity.seed,
+            list(listen),
+            self._serve,
+            protocol_id=DISCOVERY_PROTOCOL_ID,
+            refuse=self._refuse_frame,
         )
         self._sweep_interval_s = sweep_interval_s
         self._sweeper: asyncio.Task[None] | None = None
@@ -105,6 +109,10 @@ class DiscoveryServer:
                 await self.sweep()
             except Exception:
                 log.exception("the expiry sweep failed; retrying at the next interval")
+
+    async def _refuse_frame(self, peer: PeerId, error: RemoteProtocolError) -> bytes | None:
+        """The signed error frame for a frame that could not be read (None: reset)."""
+        return self.endpoint.refuse_frame(peer, error)
 
     async def _serve(self, peer: PeerId, payload: bytes) -> bytes:
         try:

@@ -1,7 +1,9 @@
 """A client of the owner API, used by the CLI (and usable from scripts).
 
 It finds the daemon of a data dir through ``daemon.json`` and authenticates with the token in
-``api.token``; server errors come back as :class:`ApiError` with the server's message.
+``api.token``; server errors come back as :class:`ApiError` with the server's message. Paths
+that hold a value from a person or a program (a peer, a group, an id) are built with
+:func:`api_path`, so that no value can reach another route than the one it was given for.
 """
 
 from __future__ import annotations
@@ -10,12 +12,33 @@ import json
 import os
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from secondme.node.config import DataDir
-from secondme.node.errors import NodeError, NotRunning
+from secondme.node.errors import InvalidRequest, NodeError, NotRunning
+from secondme.node.naming import check_peer_ref
 from secondme.node.setup_node import read_token
+
+DOT_SEGMENTS = ("", ".", "..")
+
+
+def api_path(*segments: str) -> str:
+    """``/api/`` and ``segments``, each quoted whole (``/``, ``?``, ``#`` and ``%`` included).
+
+    A segment is one path step and never more: ``../stop?`` stays inside its segment, and the
+    dot segments (and an empty one), which HTTP clients and servers resolve against the path
+    before them, are refused instead of quoted."""
+    for segment in segments:
+        if segment in DOT_SEGMENTS:
+            raise InvalidRequest(f"{segment!r} cannot name anything here")
+    return "/api/" + "/".join(quote(segment, safe="") for segment in segments)
+
+
+def peer_path(peer: str, *rest: str) -> str:
+    """``/api/peers/{peer}/...`` for a peer ID or name (:func:`check_peer_ref`)."""
+    return api_path("peers", check_peer_ref(peer), *rest)
 
 
 class ApiError(NodeError):

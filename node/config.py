@@ -145,6 +145,13 @@ class AccessSettings:
     answered with the public profile fields only)."""
     context_items: int = 8
     """Snippets in a context bundle when the asker names no number."""
+    audit_keep_days: int = 90
+    """Audit rows older than this are dropped."""
+    audit_max_rows: int = 100_000
+    """At most this many audit rows are kept (the oldest go first)."""
+    audit_coalesce_s: int = 60
+    """Refusals of one kind from one peer within this many seconds share one audit row, with a
+    count; 0 writes a row for each."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +170,29 @@ class GroupSettings:
     max_rounds: int = 50
     raises_per_minute: int = 3
     """Requests to speak a member may send a minute; more are refused (a flood)."""
+    share_relevance: bool = False
+    """Whether a group this node joins or creates tells its moderator (and the transcript) how
+    near this node's memory is to what is said, in five coarse levels; each answer about a text
+    the moderator chose tells it something of the memory. The owner changes it per group."""
+    invites_per_peer: int = 3
+    """Invitations without a grant from one peer that wait for the owner at once; more are
+    refused until the owner answers or they expire."""
+    invites_total: int = 30
+    """Invitations without a grant that wait for the owner at once, from all peers."""
+    invite_lifetime_s: float = 7 * 86400.0
+    """An invitation the owner did not answer in this long is dropped."""
+    max_group_messages: int = 10_000
+    """Messages this node keeps of one group another node moderates; more are refused."""
+    max_group_bytes: int = 16 * 1024 * 1024
+    """Bytes (messages as received and read, epoch keys) kept of one group another node
+    moderates."""
+    max_peer_bytes: int = 64 * 1024 * 1024
+    """Bytes kept of all groups one other node moderates, together."""
+    max_peer_groups: int = 32
+    """Groups one other node may have this node in at once (invited or active)."""
+    catch_up_pages: int = 16
+    """Pages of ``group.sync`` (64 messages each) a member fetches in one catch-up; the rest
+    comes with the next message."""
 
 
 L2_PRESETS = tuple(PRESETS)
@@ -204,6 +234,15 @@ class NodeConfig:
                 f"access.default_policy = {self.access.default_policy!r}: "
                 f"choose one of {', '.join(DEFAULT_POLICIES)}"
             )
+        if (
+            self.access.audit_keep_days < 1
+            or self.access.audit_max_rows < 1000
+            or not 0 <= self.access.audit_coalesce_s <= 86_400
+        ):
+            raise ConfigError(
+                "access.audit_keep_days must be at least 1, access.audit_max_rows at least 1000,"
+                " access.audit_coalesce_s 0 to 86400"
+            )
         if self.memory.chunk_overlap >= self.memory.chunk_tokens:
             raise ConfigError("memory.chunk_overlap must be smaller than memory.chunk_tokens")
         if not 3600 <= self.network.record_ttl_s <= 72 * 3600:
@@ -226,6 +265,18 @@ class NodeConfig:
             raise ConfigError("groups.temperature must be between 0 and 2")
         if not 16 <= self.groups.max_turn_tokens <= 2048:
             raise ConfigError("groups.max_turn_tokens must be between 16 and 2048")
+        groups = self.groups
+        if min(groups.invites_per_peer, groups.invites_total, groups.max_peer_groups) < 1 or (
+            min(groups.max_group_messages, groups.catch_up_pages, groups.invite_lifetime_s) < 1
+        ):
+            raise ConfigError(
+                "groups.invites_per_peer, invites_total, invite_lifetime_s, max_group_messages,"
+                " max_peer_groups and catch_up_pages must be at least 1"
+            )
+        if not 64 * 1024 <= groups.max_group_bytes <= groups.max_peer_bytes:
+            raise ConfigError(
+                "groups.max_group_bytes must be at least 65536 and at most groups.max_peer_bytes"
+            )
         if self.l2.preset not in L2_PRESETS:
             raise ConfigError(
                 f"l2.preset = {self.l2.preset!r}: choose one of {', '.join(L2_PRESETS)}"

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.service import AccessService
-from secondme.node.access.store import AccessStore
+from secondme.node.access.store import AccessStore, AuditRetention
 from secondme.node.api.app import build_app
 from secondme.node.chat.history import ChatHistory
 from secondme.node.chat.service import ChatService
@@ -102,9 +102,25 @@ async def _open_services(
         retrieve_k=config.memory.retrieve_k,
     )
     clock = SystemClock()
-    access_store = AccessStore(db)
+    access_store = AccessStore(
+        db,
+        AuditRetention(
+            keep_days=config.access.audit_keep_days,
+            max_rows=config.access.audit_max_rows,
+            coalesce_ms=config.access.audit_coalesce_s * 1000,
+        ),
+    )
+    access_store.prune_audit(clock.now_ms())
     gate = AccessGate(identity, access_store, clock, default_policy=config.access.default_policy)
-    p2p = P2PService(identity, config.p2p.listen, peers=peers, owner=owner, gate=gate, clock=clock)
+    p2p = P2PService(
+        identity,
+        config.p2p.listen,
+        peers=peers,
+        owner=owner,
+        gate=gate,
+        grant_holders=access_store.grant_holders,
+        clock=clock,
+    )
     access = AccessService(
         identity=identity,
         store=access_store,
@@ -149,6 +165,7 @@ async def _open_services(
         settings=config.l2,
     )
     await l2.start()
+    access.model_for = l2.model_for
     return NodeServices(
         data_dir=data_dir,
         config=config,

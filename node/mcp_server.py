@@ -1,9 +1,11 @@
 """The node as an MCP server (stdio): its memory and its voice as tools for MCP clients.
 
 Every tool is one call to the owner API with the owner token, exactly what the CLI does, so an MCP
-client passes the same authorisation path and sees nothing the owner's own CLI would not. The
-client to the daemon follows ``daemon.json``: the MCP server outlives daemon restarts, and a tool
-called while no daemon runs answers with that, not a crash.
+client passes the same authorisation path and sees nothing the owner's own CLI would not. A
+tool's arguments are data, never a route: they go into request bodies, and a peer goes into a
+path only as a checked, quoted segment (:func:`peer_path`). The client to the daemon follows
+``daemon.json``: the MCP server outlives daemon restarts, and a tool called while no daemon
+runs answers with that, not a crash.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from secondme import node as node_package
-from secondme.node.client import NodeClient
+from secondme.node.client import NodeClient, peer_path
 from secondme.node.config import DataDir
 from secondme.node.errors import NodeError, NotRunning
 
@@ -159,9 +161,10 @@ def build_server(data_dir: DataDir) -> MCPServer:
 
     @server.tool()
     async def ask_peer(peer: str, question: str) -> str:
-        """Ask another person's node (peer ID or name); it answers as its owner, within the grant
-        its owner gave this node. Without such a grant the peer refuses."""
-        result = await call(lambda api: api.post(f"/api/peers/{peer}/ask", {"question": question}))
+        """Ask another person's node; it answers as its owner, within the grant its owner gave
+        this node (without one the peer refuses). peer: a peer ID or a peer's name, as
+        list_peers shows them (letters, digits, '.', '_', '-')."""
+        result = await call(lambda api: api.post(peer_path(peer, "ask"), {"question": question}))
         return result["answer"]
 
     return server

@@ -495,4 +495,94 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        "0008_audit_and_adapter_scope",
+        (
+            # The model that answered an allowed request (``base`` or an adapter id).
+            """
+            ALTER TABLE audit ADD COLUMN model TEXT
+            """,
+            # Refusals of one kind from one peer close together share a row: how many, and the
+            # time of the last one.
+            """
+            ALTER TABLE audit ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1
+            """,
+            """
+            ALTER TABLE audit ADD COLUMN last_ms INTEGER
+            """,
+            """
+            CREATE INDEX audit_by_time ON audit(at_ms)
+            """,
+            # What an adapter was trained on (JSON; see secondme.node.l2.scope). Adapters made
+            # before scopes were recorded drew on all of memory, so they serve the owner only.
+            """
+            ALTER TABLE l2_adapters ADD COLUMN scope TEXT NOT NULL DEFAULT '{"all": true}'
+            """,
+        ),
+    ),
+    (
+        "0009_group_inbox",
+        (
+            # Whether this node tells the group's moderator how relevant its memory is to each
+            # message (coarsely); off unless its owner turns it on.
+            """
+            ALTER TABLE groups ADD COLUMN share_relevance INTEGER NOT NULL DEFAULT 0
+            """,
+            # The moderator's copy of the group/join grant a member joined by: it goes with
+            # every request to that member, which checks it again each time.
+            """
+            ALTER TABLE group_members ADD COLUMN grant_token BLOB
+            """,
+            # Invitations waiting for the owner, counted per moderator and expired by age.
+            """
+            CREATE INDEX groups_by_moderator ON groups(moderator, status)
+            """,
+        ),
+    ),
+    (
+        "0010_l1_sources",
+        (
+            # Each mention keeps the name as its chunk writes it and the sentence it is met in;
+            # an entity shows its mentions' (so a forgotten chunk takes its sentence along).
+            """
+            ALTER TABLE entity_mentions ADD COLUMN name TEXT NOT NULL DEFAULT ''
+            """,
+            """
+            ALTER TABLE entity_mentions ADD COLUMN context TEXT NOT NULL DEFAULT ''
+            """,
+            # Entities made before kept the sentence of whichever document named them first, and
+            # profiles and topic names did not list every source: all are made again (the
+            # document jobs run again; an unchanged insight is kept). Their search points go
+            # at the next start (vector_gc), so none of their old text is found meanwhile.
+            """
+            INSERT OR IGNORE INTO vector_gc (point_id)
+            SELECT point_id FROM l1_points WHERE kind IN ('entity', 'topic')
+            """,
+            """
+            DELETE FROM l1_points WHERE kind IN ('entity', 'topic')
+            """,
+            """
+            DELETE FROM relation_evidence
+            """,
+            """
+            DELETE FROM relations
+            """,
+            """
+            DELETE FROM entity_mentions
+            """,
+            """
+            DELETE FROM entities
+            """,
+            """
+            DELETE FROM profiles
+            """,
+            """
+            UPDATE topics SET method = 'stale', named_from = '[]'
+            """,
+            """
+            UPDATE l1_jobs SET state = 'pending', attempts = 0, error = NULL
+            WHERE kind = 'document'
+            """,
+        ),
+    ),
 )

@@ -5,6 +5,11 @@ complete payloads; it never buffers more than one maximum-size frame plus a pref
 cannot make it hold unbounded memory. The varint is the unsigned LEB128 used across libp2p
 (7 bits per byte, least significant group first, high bit = more bytes follow), minimally
 encoded, at most 9 bytes.
+
+A prefix is judged once its last byte is in (or its ninth byte says more follow), in this
+order: longer than 9 bytes is ``malformed``; not minimal is ``malformed``; a length above the
+limit is ``frame_too_large``. So a prefix both non-minimal and too large is ``malformed``, the
+same whether the bytes arrive whole or one at a time.
 """
 
 from __future__ import annotations
@@ -49,6 +54,12 @@ class FrameDecoder:
     @property
     def buffered(self) -> int:
         return len(self._buffer)
+
+    @property
+    def pending_length(self) -> int | None:
+        """The payload length of the frame being read, once its whole prefix has arrived (so a
+        reader can reserve room for it before the payload comes); ``None`` before that."""
+        return self._length
 
     def receive_data(self, data: bytes) -> None:
         """Take the next bytes of the stream; raises as soon as the prefix is invalid.

@@ -522,7 +522,23 @@ def read_grant(token: bytes, issuer: PeerId) -> GrantInfo:
 
 
 def _facts(authorizer: biscuit.Authorizer, rule: str, **scope: biscuit.PublicKey) -> list[list]:
-    return [fact.terms for fact in authorizer.query(biscuit.Rule(rule, None, scope or None))]
+    try:
+        found = authorizer.query(biscuit.Rule(rule, None, scope or None))
+    except biscuit.AuthorizationError as exc:
+        if "execution limits" in str(exc).lower():
+            raise AuthorizerBusy("reading the grant took too long; try again") from None
+        raise
+    return [fact.terms for fact in found]
+
+
+def _limited_builder(code: str = "", params: dict | None = None) -> biscuit.AuthorizerBuilder:
+    """An authorizer builder whose Datalog may run ``_DATALOG_TIME_LIMIT`` (the library's
+    default of 1 ms is too short on a loaded machine, and unbounded is a denial of service)."""
+    builder = biscuit.AuthorizerBuilder(code, params) if code else biscuit.AuthorizerBuilder()
+    limits = builder.limits()
+    limits.max_time = _DATALOG_TIME_LIMIT
+    builder.set_limits(limits)
+    return builder
 
 
 def _peer(text: object, what: str) -> PeerId:
@@ -533,7 +549,7 @@ def _peer(text: object, what: str) -> PeerId:
 
 
 def _describe(parsed: biscuit.Biscuit, issuer: PeerId) -> GrantInfo:
-    authorizer = biscuit.AuthorizerBuilder().build(parsed)
+    authorizer = _limited_builder().build(parsed)
     formats = _facts(authorizer, "f($v) <- grant($v) trusting authority")
     if formats != [[GRANT_FORMAT]]:
         raise GrantMalformed(f"the token is not a grant of format {GRANT_FORMAT}")
@@ -787,12 +803,9 @@ class GrantVerifier:
         if scope.profile:
             lines.append("request_profile(true);")
         lines.append("allow if true;")
-        builder = biscuit.AuthorizerBuilder(
+        builder = _limited_builder(
             "\n".join(lines), {"now": _request_time(now_ms), "ability": ability}
         )
-        limits = builder.limits()
-        limits.max_time = _DATALOG_TIME_LIMIT
-        builder.set_limits(limits)
         try:
             builder.build(entry.token).authorize()
         except biscuit.AuthorizationError as exc:

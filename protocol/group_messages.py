@@ -20,9 +20,12 @@ receiver, both defined in :mod:`secondme.protocol.groups`.
                                                                    [bin], keys: [bin], more
 
 ``group.invite`` may carry a ``group/join`` grant of the receiver's in its envelope: a node
-accepts such an invitation at once, within the grant's scope; without one its owner decides.
+accepts such an invitation at once, within the grant's scope; without one the invitation waits
+in a small inbox for its owner. Every later request the moderator sends to a member that joined
+by a grant carries that same grant, and the member checks it again each time.
 ``relevance`` is per mille, how near the member's memory (within its scope for the group) is
-to the message just posted: the moderator picks speakers by it and never sees the memory.
+to the message just posted, in steps of :data:`RELEVANCE_STEP`, and 0 unless the member's owner
+chose to share it: the moderator picks speakers by it and never sees the memory.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ MAX_SEALED_KEY = 4096
 MAX_SYNC_MESSAGES = 64
 MAX_SYNC_KEYS = 64
 END_REASONS = ("removed", "closed")
+RELEVANCE_STEP = 250
+"""A member shares relevance only this coarsely (0, 250, 500, 750, 1000): each answer to a
+moderator's text tells it at most one of five levels of how near the member's memory is."""
 
 
 class UnknownGroup(RemoteProtocolError):
@@ -75,6 +81,25 @@ class NotModerator(RemoteProtocolError):
 
 class GroupClosed(RemoteProtocolError):
     code = "group_closed"
+
+
+class InboxFull(RemoteProtocolError):
+    """This node holds as many invitations waiting for its owner as it keeps (from this
+    moderator, or from all): it stores no more until its owner answers or they expire."""
+
+    code = "group_inbox_full"
+
+
+class QuotaExceeded(RemoteProtocolError):
+    """Keeping this would take the group (or all groups of its moderator) past what this node
+    keeps for it: it refuses the message and keeps nothing of it."""
+
+    code = "group_quota"
+
+
+def coarse_relevance(per_mille: int) -> int:
+    """``per_mille`` (0-1000) rounded down to a multiple of :data:`RELEVANCE_STEP`."""
+    return max(0, min(1000, per_mille)) // RELEVANCE_STEP * RELEVANCE_STEP
 
 
 def _key(value: object) -> bytes:

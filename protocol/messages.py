@@ -111,6 +111,8 @@ class ErrorCode(StrEnum):
     GROUP_UNKNOWN_EPOCH = "group_unknown_epoch"
     GROUP_OUT_OF_ORDER = "group_out_of_order"
     GROUP_UNDECRYPTABLE = "group_undecryptable"
+    GROUP_INBOX_FULL = "group_inbox_full"
+    GROUP_QUOTA = "group_quota"
 
 
 class Message(ABC):

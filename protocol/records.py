@@ -5,6 +5,10 @@ the node's networks; every reader checks the signature against the peer ID insid
 so the server can neither forge nor alter one, only withhold it. A record carries a sequence
 number (a newer record replaces an older one, never the reverse) and an expiry.
 
+A record names no network: the same record reaches every server the node uses and every member
+of each of its networks, so a network id in it would tell each of them of the node's other
+networks. Who is in which network is each server's own knowledge of the networks it hosts.
+
 Wire form: a canonical msgpack map, signed as described in :mod:`secondme.protocol.signed`
 with the context ``secondme/discovery/1 peer-record`` followed by a zero byte.
 
@@ -13,7 +17,6 @@ with the context ``secondme/discovery/1 peer-record`` followed by a zero byte.
     addrs    [str]       1-8 multiaddrs, each <= 256 bytes, each ending in /p2p/<peer>
     name     str         display name, <= 128 bytes
     profile  {str: str}  public profile fields: <= 32, keys <= 64 bytes, values <= 1 KiB
-    nets     [str]       0-32 network ids (32 lowercase hex digits) the peer says it is in
     seq      uint64      strictly increasing per peer
     exp      uint64      expiry, ms since the Unix epoch
     s        bin         64-byte Ed25519 signature
@@ -48,20 +51,15 @@ RECORD_CONTEXT = b"secondme/discovery/1 peer-record\x00"
 MAX_RECORD_SIZE = 16 * 1024
 MAX_ADDRS = 8
 MAX_ADDR_LEN = 256
-MAX_NETWORKS = 32
 NETWORK_ID = re.compile(r"[0-9a-f]{32}")
 MULTIADDR = re.compile(r"(/[A-Za-z0-9._:\-]+)+")
-_KEYS = ("peer", "addrs", "name", "profile", "nets", "seq", "exp")
+_KEYS = ("peer", "addrs", "name", "profile", "seq", "exp")
 
 
 class RecordInvalid(MalformedFrame):
     """A record that cannot be read, breaks a limit, or is not signed by its peer."""
 
     code = "record_invalid"
-
-
-def check_network_id(name: str, value: object) -> str:
-    return check_str(name, value, max_bytes=32, pattern=NETWORK_ID)
 
 
 def check_addrs(name: str, value: object, peer: PeerId, *, max_items: int) -> tuple[str, ...]:
@@ -85,7 +83,6 @@ class PeerRecord:
     addrs: tuple[str, ...]
     display_name: str
     profile: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    networks: tuple[str, ...] = ()
     seq: int
     expires_ms: int
     encoded: bytes = field(default=b"", compare=False, repr=False)
@@ -105,10 +102,6 @@ class PeerRecord:
                 max_value_bytes=MAX_PROFILE_VALUE,
             ),
         )
-        if type(self.networks) is not tuple or len(self.networks) > MAX_NETWORKS:
-            raise InvalidField(f"networks must be a tuple of at most {MAX_NETWORKS} ids")
-        for network in self.networks:
-            check_network_id("network id", network)
         check_uint("seq", self.seq)
         check_uint("expires_ms", self.expires_ms)
 
@@ -118,7 +111,6 @@ class PeerRecord:
             "addrs": list(self.addrs),
             "name": self.display_name,
             "profile": dict(self.profile),
-            "nets": list(self.networks),
             "seq": self.seq,
             "exp": self.expires_ms,
         }
@@ -131,7 +123,6 @@ class PeerRecord:
         addrs: tuple[str, ...],
         display_name: str,
         profile: Mapping[str, str] | None = None,
-        networks: tuple[str, ...] = (),
         seq: int,
         expires_ms: int,
     ) -> Self:
@@ -140,7 +131,6 @@ class PeerRecord:
             addrs=tuple(addrs),
             display_name=display_name,
             profile=MappingProxyType(dict(profile or {})),
-            networks=tuple(networks),
             seq=seq,
             expires_ms=expires_ms,
         )
@@ -165,15 +155,13 @@ class PeerRecord:
                     peer = PeerId.from_base58(check_str("peer", fields["peer"], max_bytes=64))
                 except InvalidPeerId as exc:
                     raise InvalidField(f"peer: {exc}") from exc
-                for key in ("addrs", "nets"):
-                    if type(fields[key]) is not list:
-                        raise InvalidField(f"{key} must be an array")
+                if type(fields["addrs"]) is not list:
+                    raise InvalidField("addrs must be an array")
                 record = cls(
                     peer=peer,
                     addrs=tuple(fields["addrs"]),
                     display_name=fields["name"],
                     profile=fields["profile"],
-                    networks=tuple(fields["nets"]),
                     seq=fields["seq"],
                     expires_ms=fields["exp"],
                 )

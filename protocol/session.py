@@ -48,6 +48,7 @@ import os
 from collections.abc import Callable, Sequence
 from enum import Enum
 
+from secondme.protocol.budgets import PeerBudgets
 from secondme.protocol.clock import Clock
 from secondme.protocol.envelope import (
     NONCE_SIZE,
@@ -59,7 +60,9 @@ from secondme.protocol.envelope import (
     decode_envelope,
 )
 from secondme.protocol.errors import (
+    Busy,
     LocalProtocolError,
+    RateLimited,
     RemoteProtocolError,
     UnexpectedMessage,
     UnsupportedVersion,
@@ -208,12 +211,15 @@ class SmpEndpoint:
 
     ``clock`` stamps outgoing envelopes and should be the clock ``replay_window`` reads.
     ``versions`` lists the highest minor this node speaks of each major it speaks; requests go
-    out in the highest. An optional ``rate_limiter`` is consulted first thing on every
-    incoming request, before any decoding. ``random_bytes`` makes request ids and nonces; it
-    is a parameter so test vectors can be reproduced.
+    out in the highest. An optional ``rate_limiter`` (one bucket per peer), or instead
+    ``budgets`` (buckets by class of peer; a stranger's nonces then count against the replay
+    window's smaller stranger shares), is consulted first thing on every incoming request,
+    before any decoding. ``random_bytes`` makes request ids and
+    nonces; it is a parameter so test vectors can be reproduced.
     """
 
     __slots__ = (
+        "_budgets",
         "_clock",
         "_identity",
         "_random_bytes",
@@ -232,8 +238,11 @@ class SmpEndpoint:
         *,
         registry: MessageRegistry = CORE_MESSAGES,
         rate_limiter: TokenBucketLimiter | None = None,
+        budgets: PeerBudgets | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
+        if rate_limiter is not None and budgets is not None:
+            raise ValueError("give a rate limiter or budgets, not both")
         if not versions or len({version.major for version in versions}) != len(versions):
             raise ValueError("versions must name each major version once")
         if any(version.major != WIRE_MAJOR for version in versions):
@@ -244,6 +253,7 @@ class SmpEndpoint:
         self._versions = {version.major: version for version in versions}
         self._registry = registry
         self._rate_limiter = rate_limiter
+        self._budgets = budgets
         self._random_bytes = random_bytes
 
     @property
@@ -334,9 +344,10 @@ class SmpEndpoint:
         signature, kind, freshness and replay, type, body. A failure raises a
         :class:`RemoteProtocolError` whose ``code`` belongs in the error frame and whose
         ``request_id`` is set once the envelope was read; pass both to :meth:`respond_error`.
+        A request that passed the replay step keeps its nonce used, whatever refuses it later
+        (its type, its body, the grant, the handler): replayed, it is ``replayed``.
         """
-        if self._rate_limiter is not None:
-            self._rate_limiter.acquire(peer)
+        stranger = self._admit(peer)
         envelope = decode_envelope(payload)
         try:
             ours = self._versions.get(envelope.version.major)
@@ -345,7 +356,9 @@ class SmpEndpoint:
             envelope.verify(peer)
             exchange = Exchange(Role.RESPONDER)
             exchange.process(Role.REQUESTER, _EVENT_OF_KIND[envelope.kind])
-            self._replay_window.check(peer, envelope.nonce, envelope.timestamp_ms)
+            self._replay_window.check(
+                peer, envelope.nonce, envelope.timestamp_ms, stranger=stranger
+            )
             message = self._registry.parse(envelope)
         except RemoteProtocolError as exc:
             exc.request_id = envelope.request_id
@@ -356,6 +369,28 @@ class SmpEndpoint:
         return IncomingRequest(
             peer=peer, envelope=envelope, message=message, version=version, exchange=exchange
         )
+
+    def refuse_frame(self, peer: PeerId, error: RemoteProtocolError) -> bytes | None:
+        """The error frame (id nil) for a frame ``peer`` sent that could not be read: a bad or
+        too large length prefix, a truncated frame (step 1 of the spec's checks).
+
+        It costs the peer one request of its rate like any other; ``None`` when the peer is
+        over its rate, so that a flood of bad frames is answered by resets, not signatures.
+        """
+        try:
+            self._admit(peer)
+        except (RateLimited, Busy):
+            return None
+        return self.respond_error(None, error)
+
+    def _admit(self, peer: PeerId) -> bool:
+        """Step 2: the peer's rate; True if the budgets class it as a stranger (whose replay
+        shares are smaller)."""
+        if self._budgets is not None:
+            return self._budgets.admit(peer)
+        if self._rate_limiter is not None:
+            self._rate_limiter.acquire(peer)
+        return False
 
     def respond(self, incoming: IncomingRequest, message: Response) -> bytes:
         """Sign ``message`` as the answer to ``incoming``; the payload is ready to be framed.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from secondme.node.access.store import AUDIT_ALLOWED, AUDIT_REFUSED, AccessStore
 from secondme.protocol.access import ABILITY_OF
@@ -44,6 +44,9 @@ class AccessGate:
         self._recent: dict[str, deque[int]] = {}
         self._uses: dict[str, int] = {}
         """Uses per root grant, read once from SQLite and then kept in step with it."""
+        self.on_revoke: list[Callable[[str, str], None]] = []
+        """Called with (revocation id, root grant id) after each revocation: what was joined
+        under a grant (a group) ends with it."""
 
     def _is_revoked(self, revocation_ids: Collection[str]) -> bool:
         return any(rid in self._revoked for rid in revocation_ids)
@@ -52,6 +55,8 @@ class AccessGate:
         """End every grant that holds this block, from the next request on."""
         self._store.revoke(revocation_id, root_id, at_ms=self._clock.now_ms(), by_peer=by_peer)
         self._revoked.add(revocation_id)
+        for observer in self.on_revoke:
+            observer(revocation_id, root_id)
 
     def authorize(self, incoming: IncomingRequest) -> Permit | None:
         """The permit for ``incoming``, ``None`` when its type needs no grant (or the default
@@ -142,7 +147,10 @@ class AccessGate:
         shared: Sequence[str] = (),
         *,
         message: str = "",
+        model: str | None = None,
     ) -> None:
+        """Audit an answered request: what it shared and, where a model wrote the answer, which
+        one (``base`` or an adapter id)."""
         self._store.audit(
             at_ms=self._clock.now_ms(),
             peer_id=str(incoming.peer),
@@ -153,4 +161,5 @@ class AccessGate:
             decision=AUDIT_ALLOWED,
             message=message,
             shared=shared,
+            model=model,
         )

@@ -1,11 +1,90 @@
 """A grant's scope as a vector-store filter: the one place where "what may this peer see"
-becomes "which points may this query touch"."""
+becomes "which points may this query touch".
+
+Topics in a scope are *labels* bound to this node's topic ids, ``<name>#<topic id>`` (the name
+when the label was made, for people; the id, for the filter). Re-clustering may rename a topic
+but carries its id over, so a label keeps meaning that topic, and a new topic that takes the
+old name is not covered. The owner names topics by name (or id); :func:`bind_topics` turns
+them into labels before a grant or a group scope is made. A topic item without ``#`` is a bare
+name, matched against the current names (scopes made before topics were bound).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
+from secondme.node.errors import InvalidRequest
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.vectors import ScopeFilter
 from secondme.protocol.grants import Scope
+
+LABEL_MARK = "#"
+_MAX_ITEM = 128
+
+
+def topic_label(name: str, topic_id: str) -> str:
+    """The scope item for a topic: its name now (cut to fit) and its id."""
+    room = _MAX_ITEM - len(LABEL_MARK) - len(topic_id)
+    name = re.sub(r'[\x00-\x1f"\\]', "", name).replace(LABEL_MARK, " ").strip()
+    return f"{name[:room].strip()}{LABEL_MARK}{topic_id}".lower()
+
+
+def split_label(item: str) -> tuple[str, str | None]:
+    """(name, topic id) of a scope's topic item; the id is ``None`` for a bare name."""
+    name, mark, topic_id = item.rpartition(LABEL_MARK)
+    if not mark or not topic_id:
+        return item, None
+    return name, topic_id
+
+
+def bind_topics(scope: Scope, l1: L1Store) -> Scope:
+    """``scope`` with each topic the owner named (by name, id or label) as its label; raises
+    :class:`InvalidRequest` for a topic this memory does not have."""
+    if not scope.topics:
+        return scope
+    topics = l1.topics()
+    by_id = {t["id"].lower(): t for t in topics}
+    by_name = {t["name"].strip().lower(): t for t in topics}
+    labels = []
+    for item in scope.topics:
+        _, topic_id = split_label(item)
+        topic = by_id.get(item) or by_id.get(topic_id or "") or by_name.get(item)
+        if topic is None:
+            raise InvalidRequest(
+                f"no topic named {item!r} in your memory; `memory topics` lists them"
+            )
+        labels.append(topic_label(topic["name"], topic["id"]))
+    try:
+        return dataclasses.replace(scope, topics=tuple(labels))
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def held_topics(wanted: Scope, held: Scope) -> Scope:
+    """``wanted`` with each topic named as in ``held`` (a scope another node bound): a label
+    of ``held``, or the name part of exactly one of them, becomes that label; anything else is
+    left as it is (and is then outside ``held``)."""
+    if not wanted.topics or not held.topics:
+        return wanted
+    items = []
+    for item in wanted.topics:
+        same = [label for label in held.topics if item in (label, split_label(label)[0])]
+        items.append(same[0] if len(same) == 1 else item)
+    return dataclasses.replace(wanted, topics=tuple(items))
+
+
+def topic_names(scope: Scope, l1: L1Store | None) -> list[str]:
+    """The scope's topics for people: with ``l1`` (this node bound them), each label's topic
+    as it is named now ("(gone)" when it no longer exists); else the names the labels carry."""
+    current = {t["id"].lower(): t["name"] for t in l1.topics()} if l1 and scope.topics else {}
+    names = []
+    for item in scope.topics:
+        name, topic_id = split_label(item)
+        if topic_id is not None and l1 is not None:
+            name = current.get(topic_id, f"{name} (gone)")
+        names.append(name)
+    return names
 
 
 def memory_filter(scope: Scope, l1: L1Store) -> ScopeFilter | None:
@@ -13,15 +92,20 @@ def memory_filter(scope: Scope, l1: L1Store) -> ScopeFilter | None:
 
     Tags and layers map to payload conditions. Topics map to the points that belong to them:
     their L0 chunks and their own L1 topic records (not document insights or entities, which
-    may draw on text outside the topic). A topic that does not exist allows nothing.
+    may draw on text outside the topic). A label matches its topic by id only; a topic that
+    does not exist allows nothing.
     """
     if not scope.memory:
         return None
     point_ids: tuple[str, ...] | None = None
     if scope.topics:
+        topics = l1.topics()
+        by_id = {t["id"].lower(): t for t in topics}
+        by_name = {t["name"].strip().lower(): t for t in topics}
         allowed: list[str] = []
-        for name in scope.topics:
-            topic = l1.find_topic(name)
+        for item in scope.topics:
+            name, topic_id = split_label(item)
+            topic = by_id.get(topic_id) if topic_id is not None else by_name.get(name)
             if topic is None:
                 continue
             allowed += topic["chunks"]

@@ -14,20 +14,21 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from secondme.node.access.gate import AccessGate
-from secondme.node.access.scope import memory_filter
+from secondme.node.access.scope import bind_topics, held_topics, memory_filter, split_label
 from secondme.node.access.store import AUDIT_REFUSED, AccessStore, StoredGrant
 from secondme.node.chat.service import ChatService, Sources
 from secondme.node.config import AccessSettings
 from secondme.node.errors import InvalidRequest, NotFound, PeerRefused
+from secondme.node.memory.l1.profile import PeerProfile, peer_profile
 from secondme.node.memory.retrieval import L1Hit, PeerHit, SearchHit
 from secondme.node.memory.service import Memory
-from secondme.node.models.llm import Finished, Piece
+from secondme.node.models.llm import BASE, Finished, ModelChoice, Piece
 from secondme.node.owner import OwnerStore
 from secondme.node.p2p.handlers import Reply, fit, public_profile
 from secondme.node.p2p.service import P2PService
@@ -136,6 +137,9 @@ class AccessService:
         self._chat = chat
         self._owner = owner
         self._settings = settings
+        self.model_for: Callable[[Scope], ModelChoice] = lambda scope: BASE
+        """Set by the daemon: the model that may answer within a scope (an L2 adapter only
+        when the scope covers all it learned, else the base)."""
         p2p.register(GrantOffer, self._on_grant_offer)
         p2p.register(GrantRevoke, self._on_grant_revoke)
         p2p.register(Ask, self._on_ask)
@@ -161,6 +165,8 @@ class AccessService:
     ) -> dict:
         """Issue a grant to a known peer, keep it, and send it to the peer (if reachable)."""
         peer = self._peers.resolve(peer_name)
+        # Topics are bound to their ids, so that renaming one never moves the grant.
+        scope = bind_topics(scope, self._memory.l1)
         now = _now_ms()
         try:
             terms = GrantTerms(
@@ -176,11 +182,6 @@ class AccessService:
             raise InvalidRequest(str(exc)) from None
         if expires_in_s <= 0:
             raise InvalidRequest("a grant must expire in the future")
-        unknown = [t for t in scope.topics if self._memory.l1.find_topic(t) is None]
-        if unknown:
-            raise InvalidRequest(
-                f"no topic named {unknown[0]!r} in your memory; `memory topics` lists them"
-            )
         token = issue_grant(self._identity, terms, issued_ms=now)
         info = self.gate.verifier.parse(token)
         self.store.add_issued(
@@ -219,7 +220,7 @@ class AccessService:
         abilities = tuple(abilities) if abilities else held.abilities
         if set(abilities) - set(held.abilities):
             raise InvalidRequest(f"the grant allows only {', '.join(held.abilities)}")
-        narrowed = scope if scope is not None else held.scope
+        narrowed = held_topics(scope, held.scope) if scope is not None else held.scope
         if not narrowed.within(held.scope):
             raise InvalidRequest(f"the grant covers only {held.scope.describe()}")
         now = _now_ms()
@@ -377,8 +378,12 @@ class AccessService:
         peer = self._peers.resolve(peer_name)
         grant = self._grant_for(peer, "memory/read", grant_id)
         scope = grant.scope if grant else None
-        if scope is not None and topic.strip().lower() in scope.topics:
-            scope = dataclasses.replace(scope, topics=(topic,))
+        if scope is not None:
+            # A topic the grant names (as its label does) narrows the request to that topic.
+            wanted = topic.strip().lower()
+            named = [t for t in scope.topics if wanted in (t, split_label(t)[0])]
+            if len(named) == 1:
+                scope = dataclasses.replace(scope, topics=tuple(named))
         try:
             request = ContextRequest(query=topic, k=k, scope=scope)
         except ValueError as exc:
@@ -524,6 +529,7 @@ class AccessService:
         message = incoming.message
         assert isinstance(message, Ask) and permit is not None
         shared: list[str] = []
+        model = self.model_for(permit.scope)
 
         async def answer() -> AsyncIterator[AnswerPart | Answer]:
             parts: list[str] = []
@@ -532,6 +538,7 @@ class AccessService:
                 scope=self._scoped(permit),
                 profile=permit.scope.profile,
                 asker=str(incoming.peer),
+                model=model,
             ):
                 if isinstance(event, Sources):
                     shared[:] = [memory_ref(hit) for hit in event.hits]
@@ -543,7 +550,7 @@ class AccessService:
             text = fit("".join(parts).strip(), MAX_ANSWER)
             yield Answer(text=text, grant_id=permit.grant.grant_id, sources=len(shared))
 
-        return Reply(shared=shared, parts=answer())
+        return Reply(shared=shared, parts=answer(), model=model.name)
 
     async def _on_context(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
         message = incoming.message
@@ -578,20 +585,28 @@ class AccessService:
         return Reply(response, shared=[item["ref"] for item in items])
 
     async def _on_profile(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
+        """Public fields to anyone allowed; with a scope that allows the profile, a biography
+        made for that scope (public description, topics and sentences within it), never the
+        owner's own profile."""
         public = public_profile(self._owner)
         shared = [f"profile:public:{k}" for k in sorted(public)]
         biography = None
         if permit is not None and permit.scope.profile:
-            profile = self._memory.l1.profile()
-            if profile and profile.get("first_person"):
-                biography = fit(profile["first_person"], MAX_BIOGRAPHY)
-                shared.append(f"l1:profile:{profile['version']}")
+            made = await asyncio.to_thread(self._peer_profile, permit.scope)
+            if made.text:
+                biography = fit(made.text, MAX_BIOGRAPHY)
+                shared += made.refs
         response = Profile(
             display_name=fit(public.get("name", ""), MAX_DISPLAY_NAME),
             fields=public,
             biography=biography,
         )
         return Reply(response, shared=shared)
+
+    def _peer_profile(self, scope: Scope) -> PeerProfile:
+        memory = self._memory
+        where = memory_filter(scope, memory.l1)
+        return peer_profile(memory.l1, memory.documents, self._owner.get(), where)
 
     # -- what peers shared, for the owner's chat ------------------------------------------------
 

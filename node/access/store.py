@@ -119,9 +119,28 @@ def _received(row) -> StoredGrant:
 _GIVEN = "SELECT g.*, u.uses FROM grants_issued g LEFT JOIN grant_uses u ON u.root_id = g.root_id"
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRetention:
+    """How much of the audit log is kept: rows younger than ``keep_days``, at most
+    ``max_rows`` of them (checked every ``prune_every`` new rows); refusals of one kind from one
+    peer within ``coalesce_ms`` of the last share its row."""
+
+    keep_days: int = 90
+    max_rows: int = 100_000
+    coalesce_ms: int = 60_000
+    prune_every: int = 500
+
+
+def _request_id(request_id: int | None) -> str | None:
+    return None if request_id is None else f"{request_id:016x}"
+
+
 class AccessStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, retention: AuditRetention | None = None) -> None:
         self._db = db
+        self._retention = retention or AuditRetention()
+        self._written = 0
+        """Rows written since the last prune."""
 
     # -- grants -----------------------------------------------------------------------------
 
@@ -207,6 +226,18 @@ class AccessStore:
         rows = self._db.query("SELECT * FROM grants_received ORDER BY received_ms DESC")
         return [_received(r) for r in rows]
 
+    def grant_holders(self, now_ms: int) -> set[str]:
+        """The peers holding a grant this node gave that is live at ``now_ms`` (not revoked,
+        not expired, not used up): the peers the network layer trusts with a larger budget."""
+        rows = self._db.query(
+            "SELECT DISTINCT g.peer_id FROM grants_issued g "
+            "LEFT JOIN grant_uses u ON u.root_id = g.root_id "
+            "WHERE g.revoked_ms IS NULL AND g.expires_ms >= ? "
+            "AND (g.max_uses IS NULL OR COALESCE(u.uses, 0) < g.max_uses)",
+            (now_ms,),
+        )
+        return {row["peer_id"] for row in rows}
+
     def find(self, wanted: str) -> StoredGrant:
         """A grant given or received, by its id or a unique prefix of it (at least 6 digits)."""
         wanted = wanted.strip().lower()
@@ -286,25 +317,76 @@ class AccessStore:
         code: str | None = None,
         message: str = "",
         shared: Collection[str] = (),
+        model: str | None = None,
     ) -> int:
+        """Write one decision; a refusal like the last one from the same peer within the
+        coalescing window adds to that row's count instead (a flood costs one row per window).
+        Returns the row's id."""
         with self._db.transaction() as conn:
+            if decision == AUDIT_REFUSED and self._retention.coalesce_ms > 0:
+                row = conn.execute(
+                    "SELECT id FROM audit WHERE peer_id = ? AND at_ms >= ? "
+                    "ORDER BY id DESC LIMIT 1",
+                    (peer_id, at_ms - self._retention.coalesce_ms),
+                ).fetchone()
+                if (
+                    row is not None
+                    and conn.execute(
+                        "UPDATE audit SET repeats = repeats + 1, last_ms = ?, message = ?, "
+                        "request_id = ? WHERE id = ? AND decision = ? AND request_type = ? "
+                        "AND code IS ?",
+                        (
+                            at_ms,
+                            message,
+                            _request_id(request_id),
+                            row["id"],
+                            AUDIT_REFUSED,
+                            request_type,
+                            code,
+                        ),
+                    ).rowcount
+                ):
+                    return int(row["id"])
             cursor = conn.execute(
                 "INSERT INTO audit (at_ms, peer_id, request_type, request_id, ability, grant_id, "
-                "decision, code, message, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "decision, code, message, shared, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     at_ms,
                     peer_id,
                     request_type,
-                    None if request_id is None else f"{request_id:016x}",
+                    _request_id(request_id),
                     ability,
                     grant_id,
                     decision,
                     code,
                     message,
                     json.dumps(list(shared)),
+                    model,
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            row_id = int(cursor.lastrowid or 0)
+            self._written += 1
+            if self._written >= self._retention.prune_every:
+                self._prune(conn, at_ms)
+            return row_id
+
+    def prune_audit(self, now_ms: int) -> int:
+        """Drop rows past the retention (age, then row count); returns how many went."""
+        with self._db.transaction() as conn:
+            return self._prune(conn, now_ms)
+
+    def _prune(self, conn, now_ms: int) -> int:
+        self._written = 0
+        policy = self._retention
+        dropped = conn.execute(
+            "DELETE FROM audit WHERE at_ms < ?", (now_ms - policy.keep_days * 86_400_000,)
+        ).rowcount
+        newest = conn.execute("SELECT MAX(id) AS id FROM audit").fetchone()["id"]
+        if newest is not None:
+            dropped += conn.execute(
+                "DELETE FROM audit WHERE id <= ?", (newest - policy.max_rows,)
+            ).rowcount
+        return dropped
 
     def audit_count(self) -> int:
         row = self._db.query_one("SELECT COUNT(*) AS n FROM audit")
@@ -318,7 +400,7 @@ class AccessStore:
             where.append("peer_id = ?")
             params.append(peer_id)
         if since_ms is not None:
-            where.append("at_ms >= ?")
+            where.append("COALESCE(last_ms, at_ms) >= ?")
             params.append(since_ms)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._db.query(
@@ -337,6 +419,9 @@ class AccessStore:
                 "code": r["code"],
                 "message": r["message"],
                 "shared": json.loads(r["shared"]),
+                "model": r["model"],
+                "repeats": r["repeats"],
+                "last_ms": r["last_ms"] or r["at_ms"],
             }
             for r in rows
         ]

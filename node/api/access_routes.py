@@ -7,8 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
+from secondme.node.access.scope import topic_names
 from secondme.node.access.service import AskResult
-from secondme.node.api.routes import field, json_body, services, string_list
+from secondme.node.api.routes import field, json_body, path_peer, services, string_list
 from secondme.node.api.sse import open_stream, relay_events
 from secondme.node.config import DEFAULT_POLICIES, save_config
 from secondme.node.errors import InvalidRequest, NotFound
@@ -45,9 +46,21 @@ def _expiry(body: dict[str, Any], *, required: bool) -> float | None:
     return expires
 
 
+def _named(request: web.Request, grant: dict) -> dict:
+    """``grant`` with ``topic_names``: for a grant this node issued, its topics as they are
+    named now (they are bound by id); for others, the names their labels carry."""
+    node = services(request)
+    own = grant["issuer"] == node.access.me
+    scope = Scope.from_json(grant["scope"])
+    return {**grant, "topic_names": topic_names(scope, node.memory.l1 if own else None)}
+
+
 @routes.get("/api/grants")
 async def grants_list(request: web.Request) -> web.Response:
-    return web.json_response(services(request).access.grants())
+    listed = services(request).access.grants()
+    return web.json_response(
+        {direction: [_named(request, g) for g in grants] for direction, grants in listed.items()}
+    )
 
 
 @routes.post("/api/grants")
@@ -70,7 +83,7 @@ async def grants_create(request: web.Request) -> web.Response:
         rate=field(body, "rate", str),
         delegable=bool(field(body, "delegable", bool, False)),
     )
-    return web.json_response(grant, status=201)
+    return web.json_response(_named(request, grant), status=201)
 
 
 @routes.post("/api/grants/{grant}/delegate")
@@ -87,7 +100,7 @@ async def grants_delegate(request: web.Request) -> web.Response:
         scope=scope_from_body(body, required=False),
         expires_in_s=_expiry(body, required=False),
     )
-    return web.json_response(grant, status=201)
+    return web.json_response(_named(request, grant), status=201)
 
 
 @routes.delete("/api/grants/{grant}")
@@ -107,7 +120,7 @@ async def peers_ask(request: web.Request) -> web.StreamResponse:
     if not question:
         raise InvalidRequest("field 'question' is required")
     access = services(request).access
-    peer, grant_id = request.match_info["peer"], field(body, "grant", str)
+    peer, grant_id = path_peer(request), field(body, "grant", str)
     if not field(body, "stream", bool, False):
         result = await access.ask(peer, question, grant_id=grant_id)
         return web.json_response(result.to_json())
@@ -143,16 +156,14 @@ async def peers_context(request: web.Request) -> web.Response:
         raise InvalidRequest("field 'topic' is required")
     k = field(body, "k", int)
     result = await services(request).access.fetch_context(
-        request.match_info["peer"], topic, k=k, grant_id=field(body, "grant", str)
+        path_peer(request), topic, k=k, grant_id=field(body, "grant", str)
     )
     return web.json_response(result, status=201)
 
 
 @routes.get("/api/peers/{peer}/profile")
 async def peers_profile(request: web.Request) -> web.Response:
-    return web.json_response(
-        await services(request).access.read_profile(request.match_info["peer"])
-    )
+    return web.json_response(await services(request).access.read_profile(path_peer(request)))
 
 
 @routes.get("/api/context")

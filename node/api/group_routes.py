@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from secondme.node.api.access_routes import scope_from_body
-from secondme.node.api.routes import field, json_body, services, string_list
+from secondme.node.api.routes import field, json_body, path_peer, services, string_list
 from secondme.node.api.sse import open_stream, relay_events
 from secondme.node.errors import InvalidRequest
 from secondme.node.groups.store import StoredMessage
@@ -21,7 +21,9 @@ async def groups_list(request: web.Request) -> web.Response:
 @routes.post("/api/groups")
 async def groups_create(request: web.Request) -> web.Response:
     """A group moderated by this node; each member is invited at once. ``scope`` fields say
-    what this node's own turns may draw on (none: the public profile only)."""
+    what this node's own turns may draw on (none: the public profile only);
+    ``share_relevance`` whether its turns show how relevant its memory was (default: the
+    ``groups.share_relevance`` setting)."""
     body = await json_body(request)
     name = field(body, "name", str) or ""
     created = await services(request).groups.create(
@@ -29,6 +31,7 @@ async def groups_create(request: web.Request) -> web.Response:
         string_list(body, "members"),
         topic=field(body, "topic", str, "") or "",
         scope=scope_from_body(body, required=False),
+        share_relevance=field(body, "share_relevance", bool),
     )
     return web.json_response(created, status=201)
 
@@ -41,15 +44,31 @@ async def groups_get(request: web.Request) -> web.Response:
 
 @routes.post("/api/groups/{group}/accept")
 async def groups_accept(request: web.Request) -> web.Response:
-    """Join a group this node was invited to, within a scope (``decline``: refuse it)."""
+    """Join a group this node was invited to, within a scope (``decline``: refuse it);
+    ``share_relevance``: tell its moderator how relevant this node's memory is to each
+    message (coarsely; default: the ``groups.share_relevance`` setting)."""
     body = await json_body(request)
     decline = bool(field(body, "decline", bool, False))
     answer = await services(request).groups.accept(
         request.match_info["group"],
         scope=None if decline else scope_from_body(body, required=False),
         accept=not decline,
+        share_relevance=field(body, "share_relevance", bool),
     )
     return web.json_response(answer)
+
+
+@routes.post("/api/groups/{group}/relevance")
+async def groups_relevance(request: web.Request) -> web.Response:
+    """Whether this node tells the group how relevant its memory is to what is said
+    (``share``: true or false)."""
+    body = await json_body(request)
+    share = field(body, "share", bool)
+    if share is None:
+        raise InvalidRequest("field 'share' (true or false) is required")
+    return web.json_response(
+        services(request).groups.share_relevance(request.match_info["group"], share)
+    )
 
 
 @routes.post("/api/groups/{group}/scope")
@@ -128,7 +147,9 @@ async def groups_leave(request: web.Request) -> web.Response:
 @routes.delete("/api/groups/{group}/members/{peer}")
 async def groups_remove(request: web.Request) -> web.Response:
     info = request.match_info
-    return web.json_response(await services(request).groups.remove(info["group"], info["peer"]))
+    return web.json_response(
+        await services(request).groups.remove(info["group"], path_peer(request))
+    )
 
 
 @routes.post("/api/groups/{group}/close")

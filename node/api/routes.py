@@ -21,6 +21,7 @@ from secondme.node.config import VECTOR_BACKENDS, save_config
 from secondme.node.errors import InvalidRequest, NotFound
 from secondme.node.memory.documents import DocumentRecord
 from secondme.node.models.llm import Finished, Piece
+from secondme.node.naming import check_peer_ref
 from secondme.node.services import NodeServices
 
 routes = web.RouteTableDef()
@@ -50,6 +51,12 @@ def field(body: dict[str, Any], name: str, kind: type, default: Any = None) -> A
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InvalidRequest(f"field '{name}' must be {kind.__name__}")
     return value
+
+
+def path_peer(request: web.Request) -> str:
+    """The path's ``{peer}``, refused unless it can name a peer (a peer ID or a name): text
+    that no peer is called by is a mistake or an attempt, and is never looked up."""
+    return check_peer_ref(request.match_info["peer"])
 
 
 def string_list(body: dict[str, Any], name: str) -> list[str]:
@@ -406,7 +413,7 @@ async def peers_add(request: web.Request) -> web.Response:
 @routes.delete("/api/peers/{peer}")
 async def peers_remove(request: web.Request) -> web.Response:
     node = services(request)
-    peer = node.peers.remove(request.match_info["peer"])
+    peer = node.peers.remove(path_peer(request))
     await node.p2p.forget(peer)
     return web.json_response({"removed": peer.to_json()})
 
@@ -418,7 +425,7 @@ async def peers_ping(request: web.Request) -> web.Response:
     count = field(body, "count", int, 1)
     if not 1 <= count <= 100:
         raise InvalidRequest("field 'count' must be between 1 and 100")
-    peer = node.peers.resolve(request.match_info["peer"])
+    peer = node.peers.resolve(path_peer(request))
     rtts = [round(await node.p2p.ping(peer), 3) for _ in range(count)]
     return web.json_response({"peer_id": peer.peer_id, "rtt_ms": rtts})
 
@@ -426,7 +433,7 @@ async def peers_ping(request: web.Request) -> web.Response:
 @routes.post("/api/peers/{peer}/hello")
 async def peers_hello(request: web.Request) -> web.Response:
     node = services(request)
-    peer = node.peers.resolve(request.match_info["peer"])
+    peer = node.peers.resolve(path_peer(request))
     answer = await node.p2p.hello(peer)
     return web.json_response(
         {

@@ -26,6 +26,8 @@ async def train_start(request: web.Request) -> web.Response:
         epochs=epochs,
         samples=field(body, "samples", int),
         exclude_topics=string_list(body, "exclude_topics"),
+        tags=string_list(body, "tags"),
+        topics=string_list(body, "topics"),
         dry_run=bool(field(body, "dry_run", bool, False)),
     )
     return web.json_response(job, status=202)

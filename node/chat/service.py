@@ -16,12 +16,13 @@ from secondme.node.chat.prompt import (
     prompt_budget,
 )
 from secondme.node.config import ModelSettings
+from secondme.node.memory.l1.profile import PEER_PROFILE_REF, peer_profile
 from secondme.node.memory.l1.store import describe_entity
 from secondme.node.memory.l1.text import shorten, words
 from secondme.node.memory.retrieval import L1Hit, PeerHit
 from secondme.node.memory.service import Memory as MemoryService
 from secondme.node.memory.vectors import ScopeFilter
-from secondme.node.models.llm import ChatModel, Finished, Piece
+from secondme.node.models.llm import BASE, ChatModel, Finished, ModelChoice, Piece
 from secondme.node.owner import OwnerProfile, OwnerStore
 from secondme.node.roles import RoleStore
 
@@ -79,16 +80,27 @@ class ChatService:
             found += await self.peer_notes(question)
         return found
 
-    def _profile_note(self) -> list[L1Hit]:
-        profile = self._memory.l1.profile()
-        if not profile or not profile["first_person"]:
+    def _profile_note(
+        self, peer_scope: ScopeFilter | None = None, *, peer: bool = False
+    ) -> list[L1Hit]:
+        """The profile as a memory: the owner's newest version, or with ``peer`` the one made
+        for a peer whose memory scope is ``peer_scope`` (public fields and what the scope
+        covers only: never the owner's private description or topics outside it)."""
+        if peer:
+            memory = self._memory
+            made = peer_profile(memory.l1, memory.documents, self._owner.get(), peer_scope)
+            text, ref = made.text, PEER_PROFILE_REF
+        else:
+            profile = self._memory.l1.profile()
+            text, ref = (profile["first_person"], str(profile["version"])) if profile else ("", "")
+        if not text:
             return []
         return [
             L1Hit(
                 point_id="",
                 kind="profile",
-                ref_id=str(profile["version"]),
-                text=f"My profile\n{shorten(profile['first_person'], _PROFILE_CHARS)}",
+                ref_id=ref,
+                text=f"My profile\n{shorten(text, _PROFILE_CHARS)}",
                 score=1.0,
             )
         ]
@@ -120,17 +132,20 @@ class ChatService:
         scope: ScopeFilter | None,
         profile: bool,
         asker: str,
+        model: ModelChoice = BASE,
     ) -> AsyncIterator[ChatEvent]:
         """Answer another node's question as the owner, from the granted part of memory only.
 
         ``scope`` is the grant's filter (``None``: no memory at all), applied inside the vector
-        search, so nothing outside it is ever retrieved; ``profile`` adds the L1 profile. The
-        prompt holds only the owner's *public* fields, no chat history and no entity notes
-        (those draw on all of memory). Nothing is saved to the owner's chat history.
+        search, so nothing outside it is ever retrieved; ``profile`` adds the profile made for
+        that scope (never the owner's own). The prompt holds only the owner's *public* fields,
+        no chat history and no entity notes (those draw on all of memory). ``model`` is the
+        base unless the caller found an adapter that the peer's scope covers entirely. Nothing
+        is saved to the owner's chat history.
         """
         found: list[Memory] = []
         if profile:
-            found += await asyncio.to_thread(self._profile_note)
+            found += await asyncio.to_thread(self._profile_note, scope, peer=True)
         if scope is not None and self._retrieve_k > 0:
             limits = {
                 layer: k
@@ -158,6 +173,7 @@ class ChatService:
             requester=f"peer:{asker}",
             max_tokens=max_tokens,
             temperature=self._settings.temperature,
+            model=model,
         ):
             yield event
 
@@ -189,6 +205,7 @@ class ChatService:
             requester=requester,
             max_tokens=max_tokens,
             temperature=self._settings.temperature,
+            model=self.model.owner_choice(),
         ):
             if isinstance(event, Piece):
                 parts.append(event.text)
@@ -227,5 +244,6 @@ class ChatService:
             requester=requester,
             max_tokens=max_tokens,
             temperature=self._settings.temperature if temperature is None else temperature,
+            model=self.model.owner_choice(),
         ):
             yield event

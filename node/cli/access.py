@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
-from secondme.node.client import ApiError
+from secondme.node.client import ApiError, api_path, peer_path
 from secondme.node.config import DEFAULT_POLICIES
 from secondme.protocol.grants import ABILITIES, MEMORY_LAYERS
 
@@ -37,14 +37,17 @@ def _when(ms: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
 
 
-def describe_scope(scope: dict) -> str:
+def describe_scope(scope: dict, topic_names: list[str] | None = None) -> str:
+    """A scope in a few words; ``topic_names`` (from the API) stand for its topic labels."""
     if scope["profile_only"]:
         return "profile only"
     parts = ["+".join(scope["layers"]) or "no memory"]
     if scope["tags"]:
         parts.append("tags " + ",".join(scope["tags"]))
     if scope["topics"]:
-        parts.append("topics " + ",".join(scope["topics"]))
+        # A topic label is "<name>#<topic id>"; people read the name.
+        names = topic_names or [t.rpartition("#")[0] or t for t in scope["topics"]]
+        parts.append("topics " + ",".join(names))
     if scope["profile"]:
         parts.append("profile")
     return "; ".join(parts)
@@ -57,16 +60,27 @@ def scope_options(func):
                 "--tags", multiple=True, help="Only documents with one of these tags (comma list)."
             ),
             click.option(
-                "--topics", multiple=True, help="Only memory in these L1 topics (comma list)."
+                "--topics",
+                multiple=True,
+                help="Only memory in these L1 topics (comma list of names from `memory topics`;"
+                " kept by topic id, so a topic renamed later stays in, and another that takes"
+                " its name stays out).",
             ),
             click.option(
                 "--layers",
                 multiple=True,
                 help=f"Memory layers ({', '.join(MEMORY_LAYERS)}; default both).",
             ),
-            click.option("--profile", is_flag=True, help="Also share your L1 profile."),
             click.option(
-                "--profile-only", is_flag=True, help="Share the profile and no memory at all."
+                "--profile",
+                is_flag=True,
+                help="Also share a profile made for this scope: your public fields and the"
+                " topics and sentences within the scope (never your private fields).",
+            ),
+            click.option(
+                "--profile-only",
+                is_flag=True,
+                help="Share a profile of your public fields only: no memory, so no topics.",
             ),
         ]
     ):
@@ -87,7 +101,8 @@ def scope_body(tags, topics, layers, profile, profile_only) -> dict:
 def _print_grant(grant: dict) -> None:
     click.echo(
         f"grant {grant['id']} to {grant['peer_id']}: {', '.join(grant['abilities'])} on "
-        f"{describe_scope(grant['scope'])}, until {_when(grant['expires_ms'])}"
+        f"{describe_scope(grant['scope'], grant.get('topic_names'))}, "
+        f"until {_when(grant['expires_ms'])}"
     )
     if grant.get("delivered_ms"):
         click.echo("sent to the peer")
@@ -176,7 +191,7 @@ def delegate(
         "expires_s": parse_duration(expires) if expires else None,
     }
     with client(data_dir) as api:
-        created = api.post(f"/api/grants/{grant_id}/delegate", body)
+        created = api.post(api_path("grants", grant_id, "delegate"), body)
     if as_json:
         print_json(created)
     else:
@@ -201,7 +216,8 @@ def grants(data_dir: Path | None, as_json: bool) -> None:
             uses = f" {g['uses']}/{g['max_uses'] or '∞'} uses" if direction == "given" else ""
             click.echo(
                 f"  {g['id']}  {g['state']:8} {label} {g['peer_id']}  {','.join(g['abilities'])}"
-                f" on {describe_scope(g['scope'])}; until {_when(g['expires_ms'])}{uses}"
+                f" on {describe_scope(g['scope'], g.get('topic_names'))};"
+                f" until {_when(g['expires_ms'])}{uses}"
             )
 
 
@@ -212,7 +228,7 @@ def grants(data_dir: Path | None, as_json: bool) -> None:
 def revoke(grant_id: str, data_dir: Path | None, as_json: bool) -> None:
     """End a grant now (and every copy handed on from it); GRANT_ID from `grants`."""
     with client(data_dir) as api:
-        result = api.delete(f"/api/grants/{grant_id}")
+        result = api.delete(api_path("grants", grant_id))
     if as_json:
         print_json(result)
         return
@@ -237,13 +253,13 @@ def ask(peer: str, question: str, grant_id: str | None, data_dir: Path | None, a
     if as_json:
         try:
             with client(data_dir) as api:
-                print_json(api.post(f"/api/peers/{peer}/ask", body))
+                print_json(api.post(peer_path(peer, "ask"), body))
         except ApiError as exc:
             _fail_json(exc)
         return
     result = None
     with client(data_dir) as api:
-        for event, data in api.stream(f"/api/peers/{peer}/ask", {**body, "stream": True}):
+        for event, data in api.stream(peer_path(peer, "ask"), {**body, "stream": True}):
             if event == "token":
                 click.echo(data["text"], nl=False)
             elif event == "done":
@@ -280,7 +296,7 @@ def context(
     try:
         with client(data_dir) as api:
             bundle = api.post(
-                f"/api/peers/{peer}/context", {"topic": topic, "k": k, "grant": grant_id}
+                peer_path(peer, "context"), {"topic": topic, "k": k, "grant": grant_id}
             )
     except ApiError as exc:
         if as_json:
@@ -322,7 +338,7 @@ def contexts(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
 def contexts_forget(bundle_id: str, data_dir: Path | None) -> None:
     """Drop a kept context bundle."""
     with client(data_dir) as api:
-        api.delete(f"/api/context/{bundle_id}")
+        api.delete(api_path("context", bundle_id))
     click.echo(f"context {bundle_id} forgotten")
 
 
@@ -333,7 +349,7 @@ def contexts_forget(bundle_id: str, data_dir: Path | None) -> None:
 def peer_profile(peer: str, data_dir: Path | None, as_json: bool) -> None:
     """Read PEER's profile: public fields, and its biography if its grant shares it."""
     with client(data_dir) as api:
-        profile = api.get(f"/api/peers/{peer}/profile")
+        profile = api.get(peer_path(peer, "profile"))
     if as_json:
         print_json(profile)
         return
@@ -363,9 +379,11 @@ def audit(peer: str | None, limit: int, data_dir: Path | None, as_json: bool) ->
         outcome = "allowed" if e["decision"] == "allowed" else f"REFUSED {e['code']}"
         grant_text = f" grant {e['grant_id']}" if e["grant_id"] else ""
         shared = f", shared {len(e['shared'])}" if e["shared"] else ""
+        model = f", answered by {e['model']}" if e.get("model") else ""
+        repeats = f" ×{e['repeats']} until {_when(e['last_ms'])}" if e.get("repeats", 1) > 1 else ""
         click.echo(
             f"{_when(e['at_ms'])}  {e['peer_id'][-12:]}  {e['request']:14} {outcome}"
-            f"{grant_text}{shared}"
+            f"{repeats}{grant_text}{shared}{model}"
         )
 
 

@@ -4,12 +4,15 @@ memory on its own node."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
 
 from secondme.node.cli.access import describe_scope, scope_body, scope_options
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
+from secondme.node.client import api_path
+from secondme.node.naming import check_peer_ref
 
 
 @click.group()
@@ -33,6 +36,17 @@ def _group_scope_options(func):
     return scope_options(func)
 
 
+def _share_relevance_option(func):
+    return click.option(
+        "--share-relevance",
+        is_flag=True,
+        default=None,
+        help="Tell the moderator (and the transcript) how relevant your memory is to each "
+        "message, in five coarse levels, so it can choose who speaks; each answer tells it "
+        "a little about your memory. Default: the groups.share_relevance setting (off).",
+    )(func)
+
+
 def _print_group(g: dict) -> None:
     scope = describe_scope(g["scope"]) if g["scope"] else "not accepted yet"
     members = ", ".join(f"{m['name']} ({m['status']})" for m in g["members"])
@@ -44,6 +58,11 @@ def _print_group(g: dict) -> None:
         click.echo(f"  topic: {g['topic']}")
     click.echo(f"  moderator: {g['moderator_name']}; members: {members or '-'}")
     click.echo(f"  your memory it may draw on: {scope}")
+    shared = "shared (coarsely)" if g.get("share_relevance") else "not shared"
+    click.echo(f"  how relevant your memory is to what is said: {shared}")
+    if g.get("invitation_expires_ms"):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(g["invitation_expires_ms"] / 1000))
+        click.echo(f"  the invitation waits for your answer until {when} (group accept)")
 
 
 @group.command("create")
@@ -51,10 +70,11 @@ def _print_group(g: dict) -> None:
 @click.option("--members", required=True, help="The other members: peer names or IDs, commas.")
 @click.option("--topic", default="", help="What the group is about (members' models see it).")
 @_group_scope_options
+@_share_relevance_option
 @data_dir_option
 @json_option
 def group_create(name, members, topic, tags, topics, layers, profile, profile_only, all_memory,
-                 data_dir: Path | None, as_json: bool) -> None:  # fmt: skip
+                 share_relevance, data_dir: Path | None, as_json: bool) -> None:  # fmt: skip
     """Create a group moderated by this node and invite each member's node.
 
     A member's node joins at once if its owner gave you a `group/join` grant; otherwise its
@@ -63,6 +83,7 @@ def group_create(name, members, topic, tags, topics, layers, profile, profile_on
         "name": name,
         "members": [m.strip() for m in members.split(",") if m.strip()],
         "topic": topic,
+        "share_relevance": share_relevance,
         **_scope_from(tags, topics, layers, profile, profile_only, all_memory),
     }
     with client(data_dir) as api:
@@ -79,7 +100,7 @@ def group_create(name, members, topic, tags, topics, layers, profile, profile_on
 @data_dir_option
 @json_option
 def group_list(data_dir: Path | None, as_json: bool) -> None:
-    """Groups this node moderates or was invited to."""
+    """Groups this node moderates or is in, and invitations waiting for your answer."""
     with client(data_dir) as api:
         groups = api.get("/api/groups")
     if as_json:
@@ -94,18 +115,21 @@ def group_list(data_dir: Path | None, as_json: bool) -> None:
 @group.command("accept")
 @click.argument("group_name")
 @_group_scope_options
+@_share_relevance_option
 @click.option("--decline", is_flag=True, help="Refuse the invitation instead.")
 @data_dir_option
 @json_option
-def group_accept(group_name, tags, topics, layers, profile, profile_only, all_memory, decline,
-                 data_dir: Path | None, as_json: bool) -> None:  # fmt: skip
+def group_accept(group_name, tags, topics, layers, profile, profile_only, all_memory,
+                 share_relevance, decline, data_dir: Path | None,
+                 as_json: bool) -> None:  # fmt: skip
     """Join a group you were invited to, saying what of your memory it may draw on."""
     body = {
         "decline": decline,
+        "share_relevance": share_relevance,
         **_scope_from(tags, topics, layers, profile, profile_only, all_memory),
     }
     with client(data_dir) as api:
-        answer = api.post(f"/api/groups/{group_name}/accept", body)
+        answer = api.post(api_path("groups", group_name, "accept"), body)
     if as_json:
         print_json(answer)
     else:
@@ -122,7 +146,25 @@ def group_scope(group_name, tags, topics, layers, profile, profile_only, all_mem
     """Change what of your memory a group may draw on (from the next turn)."""
     body = _scope_from(tags, topics, layers, profile, profile_only, all_memory)
     with client(data_dir) as api:
-        answer = api.post(f"/api/groups/{group_name}/scope", body)
+        answer = api.post(api_path("groups", group_name, "scope"), body)
+    if as_json:
+        print_json(answer)
+    else:
+        _print_group(answer)
+
+
+@group.command("relevance")
+@click.argument("group_name")
+@click.argument("share", type=click.Choice(["on", "off"]))
+@data_dir_option
+@json_option
+def group_relevance(group_name, share, data_dir: Path | None, as_json: bool) -> None:
+    """Turn on or off telling GROUP how relevant your memory is to what is said.
+
+    On, the moderator learns for each message one of five levels of how near your memory (within
+    the group's scope) is to it, and picks speakers by it; off, it learns nothing of it."""
+    with client(data_dir) as api:
+        answer = api.post(api_path("groups", group_name, "relevance"), {"share": share == "on"})
     if as_json:
         print_json(answer)
     else:
@@ -152,7 +194,7 @@ def _print_message(m: dict) -> None:
 
 def _watch(api, group_name: str, after: int, follow: bool, as_json: bool) -> None:
     for event, data in api.stream(
-        f"/api/groups/{group_name}/watch", {"after": after, "follow": follow}
+        api_path("groups", group_name, "watch"), {"after": after, "follow": follow}
     ):
         if event == "error":
             raise click.ClickException(data.get("message", "the stream failed"))
@@ -194,7 +236,7 @@ def group_discuss(group_name, question, rounds, until, budget_s, resume, detach,
     body = {"question": question, "rounds": rounds, "until": until, "budget_s": budget_s,
             "resume": resume}  # fmt: skip
     with client(data_dir) as api:
-        started = api.post(f"/api/groups/{group_name}/discuss", body)
+        started = api.post(api_path("groups", group_name, "discuss"), body)
         if detach:
             if as_json:
                 print_json(started)
@@ -223,7 +265,7 @@ def group_watch(group_name, after, follow, data_dir: Path | None, as_json: bool)
 def group_stop(group_name, data_dir: Path | None, as_json: bool) -> None:
     """End the running discussion after the current turn (with its summary)."""
     with client(data_dir) as api:
-        answer = api.post(f"/api/groups/{group_name}/stop")
+        answer = api.post(api_path("groups", group_name, "stop"))
     print_json(answer) if as_json else click.echo("stopping after the current turn")
 
 
@@ -235,7 +277,7 @@ def group_stop(group_name, data_dir: Path | None, as_json: bool) -> None:
 def group_say(group_name, text, data_dir: Path | None, as_json: bool) -> None:
     """Speak in the group yourself: you get the next turn."""
     with client(data_dir) as api:
-        answer = api.post(f"/api/groups/{group_name}/say", {"text": text})
+        answer = api.post(api_path("groups", group_name, "say"), {"text": text})
     print_json(answer) if as_json else click.echo("said (it is yours at the next turn)")
 
 
@@ -246,7 +288,7 @@ def group_say(group_name, text, data_dir: Path | None, as_json: bool) -> None:
 def group_transcript(group_name, data_dir: Path | None, as_json: bool) -> None:
     """The whole transcript, checked again (signatures, keys, hash chain) as it is read."""
     with client(data_dir) as api:
-        transcript = api.get(f"/api/groups/{group_name}/transcript")
+        transcript = api.get(api_path("groups", group_name, "transcript"))
     if as_json:
         print_json(transcript)
         return
@@ -262,7 +304,7 @@ def group_transcript(group_name, data_dir: Path | None, as_json: bool) -> None:
 def group_summary(group_name, data_dir: Path | None, as_json: bool) -> None:
     """The last discussion's summary: each member's position and what was agreed."""
     with client(data_dir) as api:
-        summary = api.get(f"/api/groups/{group_name}/summary")
+        summary = api.get(api_path("groups", group_name, "summary"))
     if as_json:
         print_json(summary)
         return
@@ -280,7 +322,7 @@ def group_summary(group_name, data_dir: Path | None, as_json: bool) -> None:
 def group_leave(group_name, data_dir: Path | None, as_json: bool) -> None:
     """Leave a group (its key changes, so you read nothing said after)."""
     with client(data_dir) as api:
-        answer = api.post(f"/api/groups/{group_name}/leave")
+        answer = api.post(api_path("groups", group_name, "leave"))
     print_json(answer) if as_json else click.echo(f"left {answer['name']}")
 
 
@@ -292,7 +334,7 @@ def group_leave(group_name, data_dir: Path | None, as_json: bool) -> None:
 def group_remove(group_name, peer, data_dir: Path | None, as_json: bool) -> None:
     """Remove PEER from a group you moderate; the group key rotates without it."""
     with client(data_dir) as api:
-        answer = api.delete(f"/api/groups/{group_name}/members/{peer}")
+        answer = api.delete(api_path("groups", group_name, "members", check_peer_ref(peer)))
     print_json(answer) if as_json else _print_group(answer)
 
 
@@ -303,5 +345,5 @@ def group_remove(group_name, peer, data_dir: Path | None, as_json: bool) -> None
 def group_close(group_name, data_dir: Path | None, as_json: bool) -> None:
     """Close a group you moderate; every member is told."""
     with client(data_dir) as api:
-        answer = api.post(f"/api/groups/{group_name}/close")
+        answer = api.post(api_path("groups", group_name, "close"))
     print_json(answer) if as_json else click.echo(f"closed {answer['name']}")

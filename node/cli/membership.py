@@ -10,6 +10,7 @@ import click
 
 from secondme.node.cli.access import parse_duration
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
+from secondme.node.client import api_path
 
 
 def _when(ms: int | None) -> str:
@@ -113,7 +114,7 @@ def network_remove(peer: str, network_name: str | None, data_dir: Path | None, a
 def network_leave(network_name: str, data_dir: Path | None, as_json: bool) -> None:
     """Leave a network you joined."""
     with client(data_dir) as api:
-        left = api.post(f"/api/networks/{network_name}/leave")
+        left = api.post(api_path("networks", network_name, "leave"))
     if as_json:
         print_json(left)
         return
@@ -130,7 +131,7 @@ def network_close(network_name: str, yes: bool, data_dir: Path | None, as_json: 
     if not yes and not as_json:
         click.confirm(f"close {network_name} for every member?", abort=True)
     with client(data_dir) as api:
-        closed = api.delete(f"/api/networks/{network_name}")
+        closed = api.delete(api_path("networks", network_name))
     if as_json:
         print_json(closed)
         return
@@ -156,7 +157,9 @@ def network_refresh(data_dir: Path | None, as_json: bool) -> None:
 
 def _members_path(network_name: str | None) -> str:
     """The members route of a network; the daemon picks the only one when none is named."""
-    return f"/api/networks/{network_name}/members" if network_name else "/api/networks/members"
+    if not network_name:
+        return api_path("networks", "members")
+    return api_path("networks", network_name, "members")
 
 
 @click.group(invoke_without_command=True)
@@ -223,7 +226,7 @@ def invite_list(data_dir: Path | None, as_json: bool) -> None:
 def invite_revoke(invite_id: str, data_dir: Path | None, as_json: bool) -> None:
     """Make an invite useless (a unique prefix of its id is enough)."""
     with client(data_dir) as api:
-        revoked = api.delete(f"/api/invites/{invite_id}")
+        revoked = api.delete(api_path("invites", invite_id))
     if as_json:
         print_json(revoked)
         return

@@ -10,6 +10,7 @@ import click
 from tqdm import tqdm
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
+from secondme.node.client import api_path
 from secondme.node.config import VECTOR_BACKENDS
 from secondme.node.errors import NodeError
 
@@ -198,7 +199,7 @@ def forget(target: str, yes: bool, data_dir: Path | None, as_json: bool) -> None
     with client(data_dir) as api:
         doc = find_document(api, target)
         if doc is not None:
-            result = api.delete(f"/api/memory/documents/{doc['id']}")
+            result = api.delete(api_path("memory", "documents", doc["id"]))
             if as_json:
                 print_json(result)
             else:
@@ -222,7 +223,7 @@ def forget(target: str, yes: bool, data_dir: Path | None, as_json: bool) -> None
                 f"({names})?",
                 abort=True,
             )
-        result = api.delete(f"/api/memory/topics/{topic['id']}")
+        result = api.delete(api_path("memory", "topics", topic["id"]))
     if as_json:
         print_json(result)
     else:
@@ -377,7 +378,7 @@ def show(document: str, data_dir: Path | None, as_json: bool) -> None:
         doc = find_document(api, document)
         if doc is None:
             raise click.ClickException(f"no document {document!r} in memory")
-        result = api.get(f"/api/memory/documents/{doc['id']}/insight")
+        result = api.get(api_path("memory", "documents", doc["id"], "insight"))
     if as_json:
         print_json(result)
         return

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
+from secondme.node.client import peer_path
 
 
 def _ago(timestamp: float | None) -> str:
@@ -69,7 +70,7 @@ def peers_add(multiaddr: str, name: str | None, data_dir: Path | None, as_json: 
 def peers_rm(peer: str, data_dir: Path | None) -> None:
     """Forget a peer (by name or peer ID)."""
     with client(data_dir) as api:
-        removed = api.delete(f"/api/peers/{peer}")["removed"]
+        removed = api.delete(peer_path(peer))["removed"]
     click.echo(f"removed {removed['peer_id']}")
 
 
@@ -88,7 +89,7 @@ def peers_rm(peer: str, data_dir: Path | None) -> None:
 def ping(peer: str, count: int, data_dir: Path | None, as_json: bool) -> None:
     """Measure round trips to a known peer (by name or peer ID)."""
     with client(data_dir) as api:
-        result = api.post(f"/api/peers/{peer}/ping", {"count": count})
+        result = api.post(peer_path(peer, "ping"), {"count": count})
     if as_json:
         print_json(result)
         return
@@ -108,7 +109,7 @@ def ping(peer: str, count: int, data_dir: Path | None, as_json: bool) -> None:
 def hello(peer: str, data_dir: Path | None, as_json: bool) -> None:
     """Ask a known peer who it is: name, protocol versions, public profile."""
     with client(data_dir) as api:
-        answer = api.post(f"/api/peers/{peer}/hello")
+        answer = api.post(peer_path(peer, "hello"))
     if as_json:
         print_json(answer)
         return

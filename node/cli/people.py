@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
+from secondme.node.client import api_path
 from secondme.node.owner import OWNER_FIELDS
 from secondme.node.roles import MEMORY_LAYERS
 
@@ -149,5 +150,5 @@ def role_list(data_dir: Path | None, as_json: bool) -> None:
 def role_rm(name: str, data_dir: Path | None) -> None:
     """Remove a role."""
     with client(data_dir) as api:
-        api.delete(f"/api/roles/{name}")
+        api.delete(api_path("roles", name))
     click.echo(f"role {name} removed")

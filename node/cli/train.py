@@ -61,6 +61,18 @@ class JobFailed(NodeError):
     multiple=True,
     help="Keep an L1 topic (name) out of training (repeatable).",
 )
+@click.option(
+    "--tags",
+    "tags",
+    help="Learn only from documents with any of these tags (comma-separated): an adapter that "
+    "may answer peers whose grant covers them. Without --tags or --topics the adapter learns "
+    "all of memory and answers only you.",
+)
+@click.option(
+    "--topics",
+    "topics",
+    help="Learn only from these L1 topics (names or ids, comma-separated); see --tags.",
+)
 @click.option("--dry-run", is_flag=True, help="Only synthesize the training data and print it.")
 @click.option(
     "--resume", "resume", is_flag=True, help="Continue the newest interrupted or failed job."
@@ -70,14 +82,18 @@ class JobFailed(NodeError):
 @data_dir_option
 @json_option
 @click.pass_context
-def train(ctx: click.Context, preset, steps, epochs, samples, exclude_topics, dry_run, resume,
-          job_id, detach: bool, data_dir: Path | None, as_json: bool) -> None:  # fmt: skip
+def train(ctx: click.Context, preset, steps, epochs, samples, exclude_topics, tags, topics,
+          dry_run, resume, job_id, detach: bool, data_dir: Path | None,
+          as_json: bool) -> None:  # fmt: skip
     """Train your own model (L2) from your memory and serve it, without a restart.
 
     Stages: synthesize questions about you answered from your memory (with preference pairs),
     LoRA SFT, DPO, export to GGUF, evaluate before and after, swap into the daemon. A job killed
     at any stage continues with `train --resume`. `train --dry-run` shows what it would learn
     from; `model rollback` undoes a swap.
+
+    An adapter answers peers only when their grant covers everything it learned: train one with
+    `--tags public` (say) for that, and `model list` shows whom each adapter may answer.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -87,7 +103,12 @@ def train(ctx: click.Context, preset, steps, epochs, samples, exclude_topics, dr
     if resume:
         started = api.post("/api/train", {"resume": True, "job": job_id})
     else:
-        body: dict[str, Any] = {"exclude_topics": list(exclude_topics), "dry_run": dry_run}
+        body: dict[str, Any] = {
+            "exclude_topics": list(exclude_topics),
+            "tags": _split(tags),
+            "topics": _split(topics),
+            "dry_run": dry_run,
+        }
         if preset:
             body["preset"] = preset
         if steps is not None:
@@ -122,6 +143,10 @@ def train(ctx: click.Context, preset, steps, epochs, samples, exclude_topics, dr
         raise JobFailed(
             f"job {job['id']} {job['state']}: {job.get('error') or 'see `train status`'}"
         )
+
+
+def _split(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
 def _follow(api: NodeClient, job_id: str, *, quiet: bool) -> dict[str, Any]:
@@ -265,7 +290,8 @@ def model() -> None:
 @data_dir_option
 @json_option
 def model_list(data_dir: Path | None, as_json: bool) -> None:
-    """Base models and adapters (training data version, metrics, date); * marks the one in use."""
+    """Base models and adapters (training data version, metrics, date, what each learned from
+    and whom it may answer); * marks the one your own chat uses."""
     models = client(data_dir).get("/api/models")
     if as_json:
         print_json(models)
@@ -283,6 +309,7 @@ def model_list(data_dir: Path | None, as_json: bool) -> None:
             f"{a['bytes'] // 1024} KiB"
             + (f"  held-out log-lik {score:.3f}" if score is not None else "")
         )
+        click.echo(f"    learned from {a['learned_from']}; answers {a['serves']}")
     if models["active"] is None:
         click.echo("serving: the base model alone")
 

@@ -55,7 +55,7 @@ async def _give_turn(
     service: GroupService, group: Group, peer: str, reason: str
 ) -> StoredMessage | str:
     if peer == service.me:
-        body = await service.speak(group, reason)
+        body, _ = await service.speak(group, reason)
         return await service.publish(group.group_id, body)
     transcript = service.chain(group.group_id)
     key = service.store.latest_key(group.group_id)
@@ -69,8 +69,8 @@ async def _give_turn(
     started = time.monotonic()
     try:
         answer = await asyncio.wait_for(
-            service.p2p.request(
-                service.peer_record(peer), turn, timeout=service.settings.turn_timeout_s
+            service.send_member(
+                group.group_id, peer, turn, timeout=service.settings.turn_timeout_s
             ),
             service.settings.turn_timeout_s + 5,
         )

@@ -22,21 +22,25 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from secondme.node.access.gate import AccessGate
-from secondme.node.access.scope import memory_filter
+from secondme.node.access.scope import bind_topics, memory_filter
 from secondme.node.access.service import AccessService
 from secondme.node.chat.service import ChatService
 from secondme.node.config import GroupSettings
 from secondme.node.errors import InvalidRequest, NodeError, NotFound, PeerUnreachable
 from secondme.node.groups.discussion import RAISED, Discussion, give_turn
+from secondme.node.groups.inbox import InviteInbox
 from secondme.node.groups.policy import UNTIL
 from secondme.node.groups.prompts import turn_messages
+from secondme.node.groups.quota import StorageQuota
 from secondme.node.groups.store import (
     ACTIVE,
     INVITED,
     Group,
     GroupStore,
     StoredMessage,
+    key_bytes,
 )
+from secondme.node.memory.l1.profile import peer_profile
 from secondme.node.memory.service import Memory
 from secondme.node.owner import OwnerStore
 from secondme.node.p2p.handlers import Reply, fit
@@ -44,7 +48,15 @@ from secondme.node.p2p.service import P2PService
 from secondme.node.peers import PeerRecord, PeerStore
 from secondme.protocol.clock import Clock
 from secondme.protocol.errors import RateLimited
-from secondme.protocol.grants import Permit, Scope
+from secondme.protocol.grants import (
+    GrantError,
+    GrantExpired,
+    NoGrant,
+    Permit,
+    RevokedGrant,
+    Scope,
+    short_id,
+)
 from secondme.protocol.group_messages import (
     GroupAccept,
     GroupClosed,
@@ -63,6 +75,7 @@ from secondme.protocol.group_messages import (
     GroupTurn,
     NotModerator,
     UnknownGroup,
+    coarse_relevance,
 )
 from secondme.protocol.groups import (
     MAX_MEMBERS,
@@ -84,6 +97,9 @@ log = logging.getLogger(__name__)
 
 NO_MEMORY = Scope(profile_only=True)
 """The scope of a group whose owner said nothing: the public profile, no memory."""
+UNNAMED = "a member of this group"
+"""How a turn's prompt names a member whose name is not public (this node's owner included)."""
+JOIN = "group/join"
 DELIVERY_TIMEOUT_S = 20.0
 DELIVERY_BACKOFF_S = 30.0
 SYNC_PAGE = 64
@@ -125,6 +141,9 @@ class GroupService:
         self._watchers: defaultdict[str, set[asyncio.Queue[StoredMessage | None]]] = defaultdict(
             set
         )
+        self.quota = StorageQuota(store, settings, self.me)
+        self.inbox = InviteInbox(store, settings, clock, me=self.me, quota=self.quota)
+        gate.on_revoke.append(self._grant_revoked)
         self._closing = False
         self._hands: dict[str, asyncio.Task] = {}
         self._unreachable: dict[str, float] = {}
@@ -134,8 +153,8 @@ class GroupService:
         self._raise_times: defaultdict[tuple[str, str], deque[float]] = defaultdict(deque)
         self.raised: defaultdict[str, list[str]] = defaultdict(list)
         """Moderator: members whose owners asked to speak, oldest first, per group."""
-        self.relevance: defaultdict[str, dict[str, int]] = defaultdict(dict)
-        """Moderator: what each member last reported, per group."""
+        self.relevance: defaultdict[str, dict[str, int | None]] = defaultdict(dict)
+        """Moderator: what each member last reported, per group (``None``: nothing)."""
         self._to_say: defaultdict[str, list[str]] = defaultdict(list)
         """Member: what this node's owner is waiting to say, per group."""
         self.discussions: dict[str, asyncio.Task] = {}
@@ -209,9 +228,13 @@ class GroupService:
             "head": head.hex() if head else None,
             "discussing": group.group_id in self.discussions,
             "state": self.discussion_state(group.group_id),
+            "invitation_expires_ms": (
+                self.inbox.expires_ms(group) if group.status == INVITED else None
+            ),
         }
 
     def list(self) -> list[dict]:
+        self.inbox.expire()
         return [self.describe(group) for group in self.store.list()]
 
     def discussion_state(self, group_id: str) -> str:
@@ -318,9 +341,16 @@ class GroupService:
         :class:`GroupMessageError` and keeps nothing otherwise."""
         transcript = self.chain(group_id)
         message = transcript.append(data)
+        size = 0
         try:
             body = Body.decode(message.body)
-            self.store.append(message, body)
+            size = len(data) + len(message.body)
+            self.quota.take(group_id, size, messages=1)
+            try:
+                self.store.append(message, body)
+            except BaseException:
+                self.quota.give_back(group_id, size, messages=1)
+                raise
         except BaseException:
             transcript.messages.pop()
             raise
@@ -332,8 +362,17 @@ class GroupService:
         return stored
 
     def _add_key(self, key: GroupKey) -> None:
-        self.store.add_key(key)
-        self.chain(key.group).add_key(key)
+        transcript = self.chain(key.group)
+        if key.epoch in transcript.keys:  # sent again: nothing new to keep
+            return
+        size = key_bytes(key)
+        self.quota.take(key.group, size)
+        try:
+            self.store.add_key(key)
+        except BaseException:
+            self.quota.give_back(key.group, size)
+            raise
+        transcript.add_key(key)
 
     def write(self, group_id: str, body: Body, *, epoch: int | None = None) -> bytes:
         """A message by this node as the next of the transcript (not kept yet)."""
@@ -377,7 +416,7 @@ class GroupService:
             and now - self._unreachable.get(p, -DELIVERY_BACKOFF_S) >= DELIVERY_BACKOFF_S
         ]
         post = GroupPost(group=group_id, message=data)
-        for peer, result in (await self._to_each(others, lambda _: post)).items():
+        for peer, result in (await self._to_each(group_id, others, lambda _: post)).items():
             if isinstance(result, BaseException):
                 # Not tried again for a while from now, the failure (it catches up later).
                 self._unreachable[peer] = time.monotonic()
@@ -387,20 +426,31 @@ class GroupService:
             else:
                 assert isinstance(result, GroupPosted)
                 self._unreachable.pop(peer, None)
-                self.relevance[group_id][peer] = result.relevance
+                self.relevance[group_id][peer] = result.relevance or None  # 0: not shared
 
     async def _to_each(
-        self, peers: Sequence[str], message_for: Callable[[str], Request]
+        self, group_id: str, peers: Sequence[str], message_for: Callable[[str], Request]
     ) -> dict[str, Response | BaseException]:
-        """Send each peer its message at once; each one's answer, or why it failed."""
+        """Send each member its message at once; each one's answer, or why it failed."""
 
         async def send(peer: str) -> Response:
-            return await self.p2p.request(
-                self.peer_record(peer), message_for(peer), timeout=DELIVERY_TIMEOUT_S
+            return await self.send_member(
+                group_id, peer, message_for(peer), timeout=DELIVERY_TIMEOUT_S
             )
 
         results = await asyncio.gather(*(send(p) for p in peers), return_exceptions=True)
         return dict(zip(peers, results, strict=True))
+
+    async def send_member(
+        self, group_id: str, peer: str, message: Request, *, timeout: float
+    ) -> Response:
+        """Moderator: a request to a member, carrying the ``group/join`` grant the member joined
+        by (it authorises every request again with it); none for a member its owner let in."""
+        grant = self.store.member_grant(group_id, peer)
+        if grant is None:  # joined before the roll kept grants, or by hand
+            held = self._access.usable_grant(peer, JOIN)
+            grant = held.token if held else None
+        return await self.p2p.request(self.peer_record(peer), message, grant=grant, timeout=timeout)
 
     def peer_record(self, peer_id: str) -> PeerRecord:
         peer = self._peers.find(peer_id)
@@ -408,23 +458,34 @@ class GroupService:
             raise PeerUnreachable(f"peer {peer_id} is not known to this node")
         return peer
 
-    async def relevance_of(self, group: Group, text: str) -> int:
-        """How near this node's memory, within the group's scope, is to ``text`` (per mille)."""
+    async def relevance_of(self, group: Group, text: str) -> int | None:
+        """How near this node's memory, within the group's scope, is to ``text``: per mille in
+        coarse steps, or ``None`` when its owner does not share that with the group."""
+        group = self.store.get(group.group_id) or group  # its owner may have changed it
+        if not group.share_relevance:
+            return None
         scope = memory_filter(group.scope, self.memory.l1) if group.scope else None
         if scope is None or not text.strip():
             return 0
         hits = await self.memory.search(text, k=1, layers=scope.layers, scope=scope)
-        return per_mille(hits[0].score) if hits else 0
+        return coarse_relevance(per_mille(hits[0].score)) if hits else 0
 
     # -- the owner's commands ------------------------------------------------------------
 
     async def create(
-        self, name: str, members: Sequence[str], *, topic: str = "", scope: Scope | None = None
+        self,
+        name: str,
+        members: Sequence[str],
+        *,
+        topic: str = "",
+        scope: Scope | None = None,
+        share_relevance: bool | None = None,
     ) -> dict:
         """A new group moderated here, and an invitation to each member's node."""
         name = name.strip()
         if not name:
             raise InvalidRequest("a group needs a name")
+        scope = bind_topics(scope, self.memory.l1) if scope else None
         peers: list[PeerRecord] = []
         for member in members:
             peer = self._peers.resolve(member)
@@ -438,7 +499,8 @@ class GroupService:
             raise InvalidRequest(f"a group has at most {MAX_MEMBERS} members")
         group_id = os.urandom(16).hex()
         now = self.clock.now_ms()
-        group = Group(group_id, name, topic, self.me, now, ACTIVE, scope or NO_MEMORY, None)
+        share = self.settings.share_relevance if share_relevance is None else share_relevance
+        group = Group(group_id, name, topic, self.me, now, ACTIVE, scope or NO_MEMORY, None, share)
         self.store.add(group)
         self.store.set_member(group_id, self.me, ACTIVE, now)
         for peer in peers:
@@ -452,7 +514,7 @@ class GroupService:
         return described
 
     async def _invite(self, group: Group, key: GroupKey, everyone: list[str], peer: PeerRecord):
-        held = self._access.usable_grant(peer.peer_id, "group/join")
+        held = self._access.usable_grant(peer.peer_id, JOIN)
         invite = GroupInvite(
             group=group.group_id,
             name=fit(group.name, 128),
@@ -470,16 +532,28 @@ class GroupService:
             return f"not delivered: {exc}"
         assert isinstance(answer, GroupInvited)
         if answer.accepted:
-            self.store.set_member(group.group_id, peer.peer_id, ACTIVE, self.clock.now_ms())
+            assert held is not None, "a node joins at once only by a grant"
+            self.store.set_member(
+                group.group_id, peer.peer_id, ACTIVE, self.clock.now_ms(), grant_token=held.token
+            )
             return "accepted (a group/join grant)"
         return "waiting for its owner (group accept)"
 
-    async def accept(self, name: str, *, scope: Scope | None, accept: bool = True) -> dict:
+    async def accept(
+        self,
+        name: str,
+        *,
+        scope: Scope | None,
+        accept: bool = True,
+        share_relevance: bool | None = None,
+    ) -> dict:
+        self.inbox.expire()
         group = self.find(name)
         if group.status != INVITED:
             raise InvalidRequest(
                 f"group {group.name!r} is {group.status}, not waiting for an answer"
             )
+        scope = bind_topics(scope, self.memory.l1) if scope else None
         await self.p2p.request(
             self.peer_record(group.moderator),
             GroupAccept(group=group.group_id, accept=accept),
@@ -487,13 +561,22 @@ class GroupService:
         )
         if accept:
             self.store.set_status(group.group_id, ACTIVE, scope=scope or NO_MEMORY)
+            if share_relevance is not None:
+                self.store.set_share_relevance(group.group_id, share_relevance)
         else:
             self.store.set_status(group.group_id, "declined")
         return self.describe(self.find(group.group_id))
 
     def set_scope(self, name: str, scope: Scope) -> dict:
         group = self.find(name)
+        scope = bind_topics(scope, self.memory.l1)
         self.store.set_status(group.group_id, group.status, scope=scope, grant_id=group.grant_id)
+        return self.describe(self.find(group.group_id))
+
+    def share_relevance(self, name: str, share: bool) -> dict:
+        """Whether this node tells the group how near its memory is to what is said."""
+        group = self.find(name)
+        self.store.set_share_relevance(group.group_id, share)
         return self.describe(self.find(group.group_id))
 
     async def say(self, name: str, text: str) -> dict:
@@ -539,7 +622,7 @@ class GroupService:
             return GroupKeyUpdate(group=group.group_id, key=sealed)
 
         others = [m for m in members if m != self.me]
-        for peer, result in (await self._to_each(others, sealed_to)).items():
+        for peer, result in (await self._to_each(group.group_id, others, sealed_to)).items():
             if isinstance(result, BaseException):
                 log.info(
                     "group %s: key %d not delivered to %s: %s",
@@ -573,8 +656,11 @@ class GroupService:
             raise NotFound(f"{self.name_of(peer.peer_id)} is not in group {group.name!r}")
         await self.member_gone(group, peer.peer_id, "removed", "removed by the moderator")
         with contextlib.suppress(NodeError):
-            await self.p2p.request(
-                peer, GroupEnd(group=group.group_id, reason="removed"), timeout=DELIVERY_TIMEOUT_S
+            await self.send_member(
+                group.group_id,
+                peer.peer_id,
+                GroupEnd(group=group.group_id, reason="removed"),
+                timeout=DELIVERY_TIMEOUT_S,
             )
         return self.describe(self.find(group.group_id))
 
@@ -584,6 +670,11 @@ class GroupService:
             raise InvalidRequest("the moderator cannot leave its group; close it (group close)")
         if group.status not in (ACTIVE, INVITED):
             raise InvalidRequest(f"group {group.name!r} is {group.status}")
+        notified = await self._leave(group)
+        return {**self.describe(self.find(group.group_id)), "moderator_notified": notified}
+
+    async def _leave(self, group: Group) -> bool:
+        """Leave ``group`` and tell its moderator; whether it was told."""
         self.store.set_status(group.group_id, "left")
         self._transcripts.pop(group.group_id, None)
         notified = True
@@ -596,7 +687,23 @@ class GroupService:
         except NodeError as exc:
             notified = False
             log.info("group %s: the moderator was not told we left: %s", group.group_id[:8], exc)
-        return {**self.describe(self.find(group.group_id)), "moderator_notified": notified}
+        return notified
+
+    def _grant_revoked(self, revocation_id: str, root_id: str) -> None:
+        """The owner revoked a grant: leave every group joined under it. (Revoking a copy
+        handed on from it ends such a group at the moderator's next request instead, when
+        the copy's grant fails; this node does not know which copy a group came by.)"""
+        if revocation_id != root_id:
+            return
+        for group in self.store.joined_by(root_id):
+            self.spawn(self._grant_ended(group, "its group/join grant was revoked"))
+
+    async def _grant_ended(self, group: Group, why: str) -> None:
+        current = self.store.get(group.group_id)
+        if current is None or current.status not in (ACTIVE, INVITED):
+            return
+        log.info("group %s: leaving, %s", group.group_id[:8], why)
+        await self._leave(current)
 
     async def close_group(self, name: str) -> dict:
         group = self._moderated(name)
@@ -607,7 +714,9 @@ class GroupService:
                 await task
         members = [p for p in self.active_members(group.group_id) if p != self.me]
         self.store.set_status(group.group_id, "closed")
-        await self._to_each(members, lambda _: GroupEnd(group=group.group_id, reason="closed"))
+        await self._to_each(
+            group.group_id, members, lambda _: GroupEnd(group=group.group_id, reason="closed")
+        )
         return self.describe(self.find(group.group_id))
 
     # -- discussions ---------------------------------------------------------------------
@@ -672,27 +781,40 @@ class GroupService:
     # -- speaking ------------------------------------------------------------------------
 
     def said(self, group_id: str) -> tuple[str, list[tuple[str, str]]]:
-        """The current discussion's question and what was said since, as (name, text)."""
+        """The current discussion's question and what was said since, as (public name,
+        text)."""
         question, lines = "", []
         for message in self.store.messages(group_id):
             kind = message.body.kind
             if kind is BodyKind.QUESTION:
                 question, lines = message.body.text, []
             elif kind in (BodyKind.TURN, BodyKind.OWNER):
-                lines.append((self.name_of(message.sender), message.body.text))
+                lines.append((self.public_name_of(message.sender), message.body.text))
         return question, lines
 
-    async def speak(self, group: Group, reason: str) -> Body:
+    def public_name_of(self, peer_id: str) -> str:
+        """How a turn's prompt names a member. What the model reads may end up in what it says
+        to the group, so only a name that member made public: never the owner's private name,
+        nor the name this owner gave a peer."""
+        if peer_id == self.me:
+            return self._owner.get().public_fields().get("name") or UNNAMED
+        peer = self._peers.find(peer_id)
+        return (peer.display_name if peer else None) or UNNAMED
+
+    async def speak(self, group: Group, reason: str) -> tuple[Body, str | None]:
         """This node's turn: its owner's waiting words, or its model speaking from the
-        memories the group's scope allows (searched with the question and the last turn)."""
+        memories the group's scope allows (searched with the question and the last turn); and
+        the model that wrote it (``base`` or an adapter the scope covers; None: the owner)."""
         waiting = self._to_say.get(group.group_id)
         if waiting:
-            return Body(kind=BodyKind.OWNER, text=waiting.pop(0), reason=reason)
+            return Body(kind=BodyKind.OWNER, text=waiting.pop(0), reason=reason), None
+        group = self.store.get(group.group_id) or group  # as its owner set it now
         question, lines = self.said(group.group_id)
         query = " ".join([question, *(text for _, text in lines[-1:])])
-        me = self._owner.get().name or "me"
+        me = self.public_name_of(self.me)
         started = time.monotonic()
         memories, relevance = await self._memories(group.scope or NO_MEMORY, query)
+        shared = coarse_relevance(relevance) if group.share_relevance else None
         searched = time.monotonic()
         messages = turn_messages(
             me=me,
@@ -703,11 +825,13 @@ class GroupService:
             said=lines,
             quote_turns=self.settings.quote_turns,
         )
+        model = self._access.model_for(group.scope or NO_MEMORY)
         text, _ = await self.chat.model.complete(
             messages,
             max_tokens=self.settings.max_turn_tokens,
             temperature=self.settings.temperature,
             requester=f"group:{group.group_id[:8]}",
+            model=model,
         )
         log.info(
             "group %s: spoke (memory %.0f ms, model %.0f ms)",
@@ -716,18 +840,19 @@ class GroupService:
             (time.monotonic() - searched) * 1000,
         )
         text = fit(text.strip() or "(nothing to add)", MAX_TEXT)
-        return Body(kind=BodyKind.TURN, text=text, reason=reason, relevance=relevance)
+        return Body(kind=BodyKind.TURN, text=text, reason=reason, relevance=shared), model.name
 
     async def _memories(self, scope: Scope, query: str) -> tuple[list[str], int]:
         """What this node may draw on for the group: memory within ``scope`` (nothing outside
-        it is ever searched) and, if the scope allows, the L1 profile; and how relevant the
-        best of that memory is to ``query`` (per mille, as :meth:`relevance_of`)."""
+        it is ever searched) and, if the scope allows, the profile made for that scope; and how
+        relevant the best of that memory is to ``query`` (per mille, as :meth:`relevance_of`)."""
         found, relevance = [], 0
-        if scope.profile:
-            profile = await asyncio.to_thread(self.memory.l1.profile)
-            if profile and profile.get("first_person"):
-                found.append(profile["first_person"])
         search = memory_filter(scope, self.memory.l1)
+        if scope.profile:
+            memory, owner = self.memory, self._owner.get()
+            made = await asyncio.to_thread(peer_profile, memory.l1, memory.documents, owner, search)
+            if made.text:
+                found.append(made.text)
         if search is not None and query.strip() and self.settings.turn_memories > 0:
             # The owner's own words (L0) first, then one L1 note: a small model leans on the
             # first memory it reads, and L0 is what the owner actually said.
@@ -742,15 +867,48 @@ class GroupService:
 
     # -- handlers: the member's side -----------------------------------------------------
 
-    def _from_moderator(self, incoming: IncomingRequest, group_id: str) -> Group:
+    def _from_moderator(
+        self, incoming: IncomingRequest, group_id: str, *, invited: bool = False
+    ) -> tuple[Group, Permit | None]:
+        """The group a moderator's request is about, once the request may be served: the
+        node is in it (``active``; or ``invited`` too, for ``invited``), the peer moderates
+        it, and the grant it joined by (if any) still allows ``group/join`` to that peer; with
+        that grant's permit (None for a group the owner accepted by hand)."""
         group = self.store.get(group_id)
         if group is None:
             raise UnknownGroup(f"this node is not in group {group_id}")
         if str(incoming.peer) != group.moderator:
             raise NotModerator(f"only the moderator of group {group_id} sends that")
+        permit = self._reauthorize(incoming, group) if group.grant_id is not None else None
         if group.status not in (ACTIVE, INVITED):
             raise GroupClosed(f"this node is {group.status} from group {group_id}")
-        return group
+        if group.status == INVITED and not invited:
+            raise GroupClosed(
+                f"this node's owner has not accepted the invitation to group {group_id}:"
+                " it takes nothing of the group before"
+            )
+        return group, permit
+
+    def _reauthorize(self, incoming: IncomingRequest, group: Group) -> Permit:
+        """Check the request's grant through the gate, as for any request (revocation, expiry,
+        uses, rate), and that it is the grant the group was joined by. A grant revoked or
+        expired ends the membership: the node leaves (a used-up or busy one only refuses)."""
+        try:
+            if incoming.grant is None:
+                raise NoGrant(
+                    f"this node joined group {group.group_id} by grant"
+                    f" {short_id(group.grant_id or '')}; each request must carry it"
+                )
+            permit = self._gate.authorize_ability(incoming, JOIN)
+        except (RevokedGrant, GrantExpired) as exc:
+            self.spawn(self._grant_ended(group, exc.message))
+            raise
+        if permit.grant.grant_id != group.grant_id:
+            raise GrantError(
+                f"this node joined group {group.group_id} by grant"
+                f" {short_id(group.grant_id or '')}, not {short_id(permit.grant.grant_id)}"
+            )
+        return permit
 
     async def _on_invite(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
         message = incoming.message
@@ -761,11 +919,14 @@ class GroupService:
         existing = self.store.get(message.group)
         if existing is not None and existing.moderator != moderator:
             raise UnknownGroup(f"group {message.group} has another moderator here")
-        permit = self._gate.authorize_ability(incoming, "group/join") if incoming.grant else None
+        permit = self._gate.authorize_ability(incoming, JOIN) if incoming.grant else None
         key = GroupKey.open(self._identity, message.key, moderator=incoming.peer)
         if key.group != message.group or {str(m) for m in key.members} != set(message.members):
             raise MalformedGroupMessage("the sealed key is for another group or other members")
         if existing is None:
+            self.quota.admit_group(moderator)
+            if permit is None:
+                self.inbox.admit(moderator)
             self.store.add(
                 Group(
                     message.group,
@@ -776,11 +937,13 @@ class GroupService:
                     ACTIVE if permit else INVITED,
                     permit.scope if permit else None,
                     permit.grant.grant_id if permit else None,
+                    self.settings.share_relevance,
                 )
             )
             if self._peers.find(moderator) is None:  # reachable on the connection it used
                 self._peers.add(moderator, [])
-        self._add_key(key)
+        if existing is None or existing.status == ACTIVE:  # an invitation waits with one key
+            self._add_key(key)
         accepted = self.store.get(message.group).status == ACTIVE  # type: ignore[union-attr]
         note = "joined by a group/join grant" if accepted else "waiting for the owner"
         log.info("group %s invitation from %s: %s", message.name, moderator, note)
@@ -789,17 +952,17 @@ class GroupService:
     async def _on_key(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
         message = incoming.message
         assert isinstance(message, GroupKeyUpdate)
-        self._from_moderator(incoming, message.group)
+        _, joined_by = self._from_moderator(incoming, message.group)  # an invitation waits
         key = GroupKey.open(self._identity, message.key, moderator=incoming.peer)
         if key.group != message.group:
             raise MalformedGroupMessage("the sealed key is for another group")
         self._add_key(key)
-        return Reply(GroupOk(), note=f"group key epoch {key.epoch}")
+        return Reply(GroupOk(), note=f"group key epoch {key.epoch}", permit=joined_by)
 
     async def _on_post(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
         message = incoming.message
         assert isinstance(message, GroupPost)
-        group = self._from_moderator(incoming, message.group)
+        group, joined_by = self._from_moderator(incoming, message.group)
         async with self._locks[group.group_id]:
             try:
                 stored = self._keep(group.group_id, message.message)
@@ -809,12 +972,12 @@ class GroupService:
                     await self._catch_up(group)
                     held = self._held(group.group_id, message.message)
                 stored = held or self._keep(group.group_id, message.message)
-        relevance = (
-            await self.relevance_of(group, stored.body.text) if group.status == ACTIVE else 0
-        )
+        relevance = await self.relevance_of(group, stored.body.text)
         head = self.chain(group.group_id).head
         return Reply(
-            GroupPosted(relevance=relevance, head=head), note=f"group message {stored.seq}"
+            GroupPosted(relevance=relevance or 0, head=head),
+            note=f"group message {stored.seq}",
+            permit=joined_by,
         )
 
     def _held(self, group_id: str, data: bytes) -> StoredMessage | None:
@@ -827,9 +990,11 @@ class GroupService:
         return None
 
     async def _catch_up(self, group: Group) -> int:
-        """Fetch the messages this node missed (it was offline, say) from the moderator."""
+        """Fetch the messages this node missed (it was offline, say) from the moderator: at
+        most ``catch_up_pages`` answers (the rest with the next message), and never past the
+        group's quota."""
         fetched = 0
-        while True:
+        for _ in range(self.settings.catch_up_pages):
             transcript = self.chain(group.group_id)
             answer = await self.p2p.request(
                 self.peer_record(group.moderator),
@@ -847,14 +1012,13 @@ class GroupService:
                 self._keep(group.group_id, data)
                 fetched += 1
             if not answer.more or not answer.messages:
-                return fetched
+                break
+        return fetched
 
     async def _on_turn(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
         message = incoming.message
         assert isinstance(message, GroupTurn)
-        group = self._from_moderator(incoming, message.group)
-        if group.status != ACTIVE:
-            raise GroupClosed("this node has not accepted the invitation")
+        group, joined_by = self._from_moderator(incoming, message.group)
         transcript = self.chain(group.group_id)
         if transcript.next_seq != message.seq or transcript.head != message.prev:
             async with self._locks[group.group_id]:
@@ -865,23 +1029,25 @@ class GroupService:
             )
         if message.epoch not in transcript.keys:
             raise UnknownEpoch(f"this node holds no key of epoch {message.epoch}")
-        body = await self.speak(group, message.reason)
+        body, model = await self.speak(group, message.reason)
         async with self._locks[group.group_id]:
             data = self.write(group.group_id, body, epoch=message.epoch)
         return Reply(
             GroupSaid(message=data),
             shared=[f"group:{group.group_id}:turn"],
             note="spoke in a group",
+            model=model,
+            permit=joined_by,
         )
 
     async def _on_end(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
         message = incoming.message
         assert isinstance(message, GroupEnd)
-        group = self._from_moderator(incoming, message.group)
+        group, joined_by = self._from_moderator(incoming, message.group, invited=True)
         self.store.set_status(group.group_id, message.reason)
         self._transcripts.pop(group.group_id, None)
         log.info("group %s: %s by the moderator", group.name, message.reason)
-        return Reply(GroupOk(), note=f"group {message.reason}")
+        return Reply(GroupOk(), note=f"group {message.reason}", permit=joined_by)
 
     # -- handlers: the moderator's side --------------------------------------------------
 

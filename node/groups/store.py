@@ -33,6 +33,9 @@ class Group:
     status: str
     scope: Scope | None
     grant_id: str | None
+    """The root id of the ``group/join`` grant this node joined by (``None``: its owner
+    accepted, or it moderates)."""
+    share_relevance: bool = False
 
     def to_json(self) -> dict:
         return {
@@ -44,7 +47,16 @@ class Group:
             "status": self.status,
             "scope": self.scope.to_json() if self.scope else None,
             "grant_id": self.grant_id,
+            "share_relevance": self.share_relevance,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What this node keeps of some groups: messages, and bytes of messages and keys."""
+
+    messages: int
+    bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +90,15 @@ class StoredMessage:
         return entry
 
 
+def _members_json(key: GroupKey) -> str:
+    return json.dumps(sorted(str(m) for m in key.members))
+
+
+def key_bytes(key: GroupKey) -> int:
+    """What keeping ``key`` costs, as :meth:`GroupStore.usage` counts it."""
+    return len(key.key) + len(_members_json(key).encode())
+
+
 def _group(row) -> Group:
     return Group(
         group_id=row["group_id"],
@@ -88,6 +109,7 @@ def _group(row) -> Group:
         status=row["status"],
         scope=Scope.from_json(json.loads(row["scope"])) if row["scope"] else None,
         grant_id=row["grant_id"],
+        share_relevance=bool(row["share_relevance"]),
     )
 
 
@@ -101,7 +123,7 @@ class GroupStore:
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO groups (group_id, name, topic, moderator, created_ms, status, scope,"
-                " grant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " grant_id, share_relevance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(group_id) DO NOTHING",
                 (
                     group.group_id,
@@ -112,6 +134,7 @@ class GroupStore:
                     group.status,
                     json.dumps(group.scope.to_json()) if group.scope else None,
                     group.grant_id,
+                    int(group.share_relevance),
                 ),
             )
 
@@ -151,16 +174,98 @@ class GroupStore:
                     (json.dumps(scope.to_json()), grant_id, group_id),
                 )
 
-    # -- the moderator's roll ------------------------------------------------------------
-
-    def set_member(self, group_id: str, peer_id: str, status: str, at_ms: int) -> None:
+    def set_share_relevance(self, group_id: str, share: bool) -> None:
         with self._db.transaction() as conn:
             conn.execute(
-                "INSERT INTO group_members (group_id, peer_id, status, updated_ms)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT(group_id, peer_id)"
-                " DO UPDATE SET status = excluded.status, updated_ms = excluded.updated_ms",
-                (group_id, peer_id, status, at_ms),
+                "UPDATE groups SET share_relevance = ? WHERE group_id = ?", (int(share), group_id)
             )
+
+    def joined_by(self, grant_id: str) -> list[Group]:
+        """The groups this node is in (or invited to) under the grant with this root id."""
+        rows = self._db.query(
+            "SELECT * FROM groups WHERE grant_id = ? AND status IN (?, ?)",
+            (grant_id, ACTIVE, INVITED),
+        )
+        return [_group(row) for row in rows]
+
+    # -- what other nodes make this node keep ---------------------------------------------
+
+    def invitations(self, *, moderator: str | None = None, me: str) -> list[Group]:
+        """Invitations waiting for the owner (from ``moderator``, or from anyone), oldest
+        first."""
+        rows = self._db.query(
+            "SELECT * FROM groups WHERE status = ? AND moderator != ?"
+            " AND (? IS NULL OR moderator = ?) ORDER BY created_ms",
+            (INVITED, me, moderator, moderator),
+        )
+        return [_group(row) for row in rows]
+
+    def drop(self, group_id: str) -> None:
+        """Forget a group entirely: its row, roll, keys and transcript."""
+        with self._db.transaction() as conn:
+            for table in ("group_messages", "group_keys", "group_members", "groups"):
+                conn.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
+
+    def live_groups(self, moderator: str) -> int:
+        """Groups ``moderator`` has this node in now (invited or active)."""
+        row = self._db.query_one(
+            "SELECT COUNT(*) AS n FROM groups WHERE moderator = ? AND status IN (?, ?)",
+            (moderator, ACTIVE, INVITED),
+        )
+        return row["n"] if row else 0
+
+    def usage(self, *, group_id: str | None = None, moderator: str | None = None) -> Usage:
+        """What this node keeps of one group, or of every group one peer moderates: messages
+        (as received and decrypted) and epoch keys."""
+        if group_id is not None:
+            where, value = "group_id = ?", group_id
+        else:
+            where, value = (
+                "group_id IN (SELECT group_id FROM groups WHERE moderator = ?)",
+                moderator,
+            )
+        messages = self._db.query_one(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(length(encoded) + length(body)), 0) AS size"
+            f" FROM group_messages WHERE {where}",
+            (value,),
+        )
+        keys = self._db.query_one(
+            "SELECT COALESCE(SUM(length(key) + length(members)), 0) AS size"
+            f" FROM group_keys WHERE {where}",
+            (value,),
+        )
+        assert messages is not None and keys is not None
+        return Usage(messages["n"], messages["size"] + keys["size"])
+
+    # -- the moderator's roll ------------------------------------------------------------
+
+    def set_member(
+        self,
+        group_id: str,
+        peer_id: str,
+        status: str,
+        at_ms: int,
+        *,
+        grant_token: bytes | None = None,
+    ) -> None:
+        """Put a member on the roll; ``grant_token``: the ``group/join`` grant it joined by (a
+        token already kept stays unless another is given)."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO group_members (group_id, peer_id, status, updated_ms, grant_token)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(group_id, peer_id)"
+                " DO UPDATE SET status = excluded.status, updated_ms = excluded.updated_ms,"
+                " grant_token = COALESCE(excluded.grant_token, group_members.grant_token)",
+                (group_id, peer_id, status, at_ms, grant_token),
+            )
+
+    def member_grant(self, group_id: str, peer_id: str) -> bytes | None:
+        """The grant ``peer_id`` joined the group by, as this node (its moderator) holds it."""
+        row = self._db.query_one(
+            "SELECT grant_token FROM group_members WHERE group_id = ? AND peer_id = ?",
+            (group_id, peer_id),
+        )
+        return bytes(row["grant_token"]) if row and row["grant_token"] is not None else None
 
     def members(self, group_id: str) -> dict[str, str]:
         rows = self._db.query(
@@ -172,7 +277,7 @@ class GroupStore:
     # -- keys ----------------------------------------------------------------------------
 
     def add_key(self, key: GroupKey) -> None:
-        members = json.dumps(sorted(str(m) for m in key.members))
+        members = _members_json(key)
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO group_keys (group_id, epoch, key, members) VALUES (?, ?, ?, ?)"

@@ -7,6 +7,11 @@ vector store); the rest (base model, SFT, DPO, export, evaluation) runs in a wor
 crash resumes from the last finished stage. When the worker finishes, the adapter is filed under
 ``models/adapters/`` and swapped into the running model; if llama.cpp refuses it, the model that
 served before keeps serving. One job runs at a time.
+
+A job may be limited to part of memory (``--tags``, ``--topics``): its data is then drawn only
+from those documents, with the owner's public persona, and the adapter records that scope
+(:mod:`secondme.node.l2.scope`). :meth:`TrainService.model_for` is how a peer's answer finds the
+adapter it may be written by.
 """
 
 from __future__ import annotations
@@ -25,18 +30,22 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from secondme.node.access.scope import bind_topics, split_label
 from secondme.node.chat.prompt import memory_block, persona_prompt
 from secondme.node.config import DataDir, L2Settings
 from secondme.node.errors import InvalidRequest, NotFound, TrainingBusy, TrainingError
 from secondme.node.fsutil import atomic_write
 from secondme.node.l2 import resources
 from secondme.node.l2.presets import settings_for
+from secondme.node.l2.scope import OWNER_ONLY, TrainingScope, why_not_covered
 from secondme.node.l2.store import L2Store
 from secondme.node.l2.synth import NotEnoughData, Passage, check_enough, synthesize, usable
 from secondme.node.memory.retrieval import SearchHit
 from secondme.node.memory.service import Memory
-from secondme.node.models.llm import AdapterLoadFailed, ChatModel
-from secondme.node.owner import OwnerStore
+from secondme.node.memory.vectors import ScopeFilter
+from secondme.node.models.llm import BASE, AdapterLoadFailed, ChatModel, ModelChoice
+from secondme.node.owner import OwnerProfile, OwnerStore
+from secondme.protocol.grants import Scope
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +153,12 @@ class TrainService:
         epochs: float | None = None,
         samples: int | None = None,
         exclude_topics: list[str] | None = None,
+        tags: list[str] | None = None,
+        topics: list[str] | None = None,
         dry_run: bool = False,
     ) -> dict[str, Any]:
-        """Check everything that can be checked up front, then start a job in the background."""
+        """Check everything that can be checked up front, then start a job in the background.
+        ``tags`` and ``topics`` limit what the adapter learns (and so whom it may answer)."""
         self._refuse_if_running()
         try:
             settings = settings_for(preset or self._settings.preset, steps=steps, epochs=epochs)
@@ -157,11 +169,21 @@ class TrainService:
                 raise InvalidRequest(f"samples must be between {MIN_SAMPLES} and {MAX_SAMPLES}")
             settings = dataclasses.replace(settings, samples=samples)
         excluded = [t.strip() for t in exclude_topics or [] if t.strip()]
-        passages = await asyncio.to_thread(self._passages)
+        limit = {
+            "tags": sorted({t.strip().lower() for t in tags or [] if t.strip()}),
+            "topics": self._topic_ids(topics or []),
+        }
+        passages, _ = await asyncio.to_thread(self._passages, limit)
+        where = _describe_limit(limit)
+        if where and not passages:
+            raise TrainingError(
+                f"nothing in memory is within {where}: `memory documents` shows the tags of each"
+                " document, `memory topics` the topics"
+            )
         try:
             check_enough(usable(passages, excluded))
         except NotEnoughData as exc:
-            raise TrainingError(str(exc)) from None
+            raise TrainingError(f"{exc}{f' (within {where})' if where else ''}") from None
         if not dry_run:
             needs = resources.estimate(self._model.path, self._base_folder())
             resources.check(needs, self._data_dir.models)
@@ -169,6 +191,7 @@ class TrainService:
         params = {
             "settings": settings.to_json(),
             "exclude_topics": excluded,
+            "limit": limit,
             "dry_run": dry_run,
         }
         self.store.create_job(job_id, params)
@@ -265,22 +288,34 @@ class TrainService:
         self._enter(job_id, "synth")
         started = time.perf_counter()
         settings = params["settings"]
-        system = persona_prompt(self._owner.get())
+        limit = params.get("limit") or {}
+        system = self._persona(limit)
+        passages, scope = await asyncio.to_thread(self._passages, limit)
+        # A limited job retrieves only among its own passages (nothing else reaches its data).
+        within = (
+            None
+            if scope.everything
+            else ScopeFilter(layers=("l0",), point_ids=tuple(p.chunk_id for p in passages))
+        )
 
         async def generate(messages, max_tokens: int, temperature: float) -> str:
+            # The base model writes the data: an adapter would carry what it learned elsewhere.
             text, _ = await self._model.complete(
                 messages, requester="l2", max_tokens=max_tokens, temperature=temperature
             )
             return text
 
         async def retrieve(question: str) -> tuple[str, tuple[str, ...]]:
-            hits = await self._memory.search(question, k=self._memory.settings.retrieve_k)
+            k = self._memory.settings.retrieve_k
+            if within is None:
+                hits = await self._memory.search(question, k=k)
+            else:
+                hits = await self._memory.search(question, k=k, layers=within.layers, scope=within)
             return memory_block(hits), tuple(h.chunk_id for h in hits if isinstance(h, SearchHit))
 
         def progress(done: int, total: int) -> None:
             self._progress = {"stage": "synth", "step": done, "total": total}
 
-        passages = await asyncio.to_thread(self._passages)
         report = await synthesize(
             passages,
             samples=settings["samples"],
@@ -300,27 +335,67 @@ class TrainService:
             "dataset": version,
             "counts": report.counts(),
             "samples_per_s": round(len(report.samples) / seconds, 3) if seconds else None,
+            "scope": scope.to_json(),
         }
         self.store.update_job(job_id, dataset=version, stages=stages)
         log.info("L2: job %s synthesized dataset %d: %s", job_id, version, report.counts())
         return version
 
-    def _passages(self) -> list[Passage]:
-        """Every chunk of the owner's documents, with its topic (L1) when it has one."""
+    def _passages(self, limit: dict[str, Any]) -> tuple[list[Passage], TrainingScope]:
+        """The chunks a job may learn from (every chunk, or those within ``limit``), each with
+        its topic (L1) when it has one, and the scope they make up.
+
+        Within a limit, a passage is labelled with its topic only when the whole topic lies
+        within the limit: a topic's name is written from its members, and members outside the
+        limit must not reach the data.
+        """
         l1 = self._memory.l1
+        tags, topics = set(limit.get("tags", ())), set(limit.get("topics", ()))
+        members = l1.topic_members()
+        allowed_chunks = (
+            frozenset().union(*(members.get(t, frozenset()) for t in topics)) if topics else None
+        )
+        found, documents = [], {}
+        for batch in self._memory.documents.iter_chunks():
+            for chunk, doc in batch:
+                if tags and not tags & set(doc.tags):
+                    continue
+                if allowed_chunks is not None and chunk.id not in allowed_chunks:
+                    continue
+                documents[doc.id] = tuple(doc.tags)
+                found.append(Passage(chunk.id, doc.title or doc.name, chunk.text, None))
+        chosen = {p.chunk_id for p in found}
         names = l1.topic_names()
         topic_of = {
             chunk: names[topic]["name"]
-            for topic, chunks in l1.topic_members().items()
-            if topic in names
+            for topic, chunks in members.items()
+            if topic in names and (not (tags or topics) or chunks <= chosen)
             for chunk in chunks
         }
-        found = []
-        for batch in self._memory.documents.iter_chunks():
-            for chunk, doc in batch:
-                title = doc.title or doc.name
-                found.append(Passage(chunk.id, title, chunk.text, topic_of.get(chunk.id)))
-        return found
+        found = [dataclasses.replace(p, topic=topic_of.get(p.chunk_id)) for p in found]
+        scope = TrainingScope.limited(
+            tags=sorted(tags),
+            topics=sorted(topics),
+            documents=documents,
+            layers=("l0", "l1") if any(p.topic for p in found) else ("l0",),
+        )
+        return found, scope
+
+    def _topic_ids(self, wanted: list[str]) -> list[str]:
+        """Topic names, ids or labels as ids; an unknown one is a clear error."""
+        try:
+            bound = bind_topics(Scope(topics=tuple(wanted)), self._memory.l1)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        return sorted({topic_id for _, topic_id in map(split_label, bound.topics) if topic_id})
+
+    def _persona(self, limit: dict[str, Any]) -> str:
+        """The system prompt of the training data: the owner's full persona for a job on all
+        of memory, the public one for a limited job (whose adapter may answer peers)."""
+        owner = self._owner.get()
+        if limit.get("tags") or limit.get("topics"):
+            owner = OwnerProfile(fields=owner.public_fields(), public=owner.public)
+        return persona_prompt(owner)
 
     def _base_folder(self) -> Path | None:
         if self._settings.base_model:
@@ -333,7 +408,7 @@ class TrainService:
         folder.mkdir(parents=True, exist_ok=True)
         if (folder / "data.json").is_file():
             return folder
-        system = persona_prompt(self._owner.get())
+        system = self._persona(job["params"].get("limit") or {})
         samples = self.store.samples(job["dataset"])
         sft, pairs, heldout = [], [], []
         for s in samples:
@@ -459,6 +534,7 @@ class TrainService:
                 size=target.stat().st_size,
                 metrics=result["metrics"],
                 settings=job["params"]["settings"],
+                scope=stages.get("synth", {}).get("scope") or {"all": True},
             )
         try:
             await self._model.use_adapter(target)
@@ -488,11 +564,52 @@ class TrainService:
                 ),
             ],
             "adapters": [
-                {**adapter, "active": adapter["id"] == active} for adapter in self.store.adapters()
+                {
+                    **adapter,
+                    "active": adapter["id"] == active,
+                    "learned_from": TrainingScope.from_json(adapter["scope"]).describe(),
+                    "serves": self._serves(adapter),
+                }
+                for adapter in self.store.adapters()
             ],
             "active": active,
             "serving": str(self._model.adapter) if self._model.adapter else None,
         }
+
+    def _serves(self, adapter: dict[str, Any]) -> str:
+        """Whom ``adapter`` may answer: the owner only, or peers whose scope covers it."""
+        training = TrainingScope.from_json(adapter["scope"])
+        if training.everything:
+            return OWNER_ONLY
+        gone = set(training.documents) - self._memory.documents.ids()
+        if gone:
+            return f"{OWNER_ONLY} (it learned {len(gone)} forgotten document(s): train again)"
+        if adapter["base_model"] != self._model.path.name:
+            return f"{OWNER_ONLY} (made for {adapter['base_model']})"
+        return f"you, and peers whose grant covers all of it ({training.describe()})"
+
+    def model_for(self, scope: Scope) -> ModelChoice:
+        """The model that may answer a peer within ``scope``: the owner's adapter if ``scope``
+        covers all it learned, else the newest adapter that ``scope`` covers, else the base.
+        An adapter made for another base model, or whose file is gone, never answers."""
+        active = self.store.active_adapter()
+        candidates = sorted(
+            self.store.adapters(), key=lambda a: (a["id"] == active, a["created_at"]), reverse=True
+        )
+        present: set[str] | None = None
+        for adapter in candidates:
+            if adapter["base_model"] != self._model.path.name:
+                continue
+            training = TrainingScope.from_json(adapter["scope"])
+            if training.everything:
+                continue
+            if present is None:
+                present = self._memory.documents.ids()
+            if why_not_covered(scope, training, present=present) is None:
+                path = Path(adapter["path"])
+                if path.is_file():
+                    return ModelChoice(adapter["id"], path)
+        return BASE
 
     async def use(self, wanted: str) -> dict[str, Any]:
         """Serve an adapter by id (or prefix), or ``base`` for the base model alone."""
@@ -529,3 +646,12 @@ class TrainService:
             await self._model.use_adapter(path)
         except AdapterLoadFailed as exc:
             raise TrainingError(f"{exc}; the current model keeps serving") from None
+
+
+def _describe_limit(limit: dict[str, Any]) -> str:
+    parts = []
+    if limit.get("tags"):
+        parts.append("tags " + ", ".join(limit["tags"]))
+    if limit.get("topics"):
+        parts.append(f"{len(limit['topics'])} topic(s)")
+    return " and ".join(parts)

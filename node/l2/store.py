@@ -149,11 +149,14 @@ class L2Store:
         size: int,
         metrics: dict[str, Any],
         settings: dict[str, Any],
+        scope: dict[str, Any] | None = None,
     ) -> None:
+        """Record an adapter; ``scope`` is what it learned from (none recorded: all of memory,
+        so it serves the owner only)."""
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO l2_adapters (id, base_model, dataset, job_id, path, bytes, metrics, "
-                "settings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "settings, created_at, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     adapter_id,
                     base_model,
@@ -164,6 +167,7 @@ class L2Store:
                     json.dumps(metrics),
                     json.dumps(settings),
                     time.time(),
+                    json.dumps(scope or {"all": True}),
                 ),
             )
 
@@ -240,4 +244,5 @@ def _adapter(row) -> dict[str, Any]:
         "metrics": json.loads(row["metrics"]),
         "settings": json.loads(row["settings"]),
         "created_at": row["created_at"],
+        "scope": json.loads(row["scope"]),
     }

@@ -111,6 +111,10 @@ class DocumentStore:
         row = self._db.query_one("SELECT * FROM documents WHERE id = ?", (doc_id,))
         return None if row is None else _document(row)
 
+    def ids(self) -> set[str]:
+        """The ids of every document in memory."""
+        return {r["id"] for r in self._db.query("SELECT id FROM documents")}
+
     def list(self, tag: str | None = None) -> list[DocumentRecord]:
         rows = self._db.query("SELECT * FROM documents ORDER BY ingested_at, path")
         docs = [_document(r) for r in rows]

@@ -88,7 +88,8 @@ class L1Hit:
 
     def citation(self) -> str:
         if self.kind == "profile":
-            return f"my profile, version {self.ref_id}"
+            # The owner's profile has versions; the one made for a peer's scope has none.
+            return f"my profile, version {self.ref_id}" if self.ref_id.isdigit() else "my profile"
         labels = {"insight": "my notes on", "topic": "my topic", "entity": "what I know of"}
         return f"{labels.get(self.kind, self.kind)} '{self.title}'"
 

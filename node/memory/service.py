@@ -238,11 +238,12 @@ class Memory:
         return await asyncio.to_thread(self._retriever.search_each, query, limits, scope=scope)
 
     async def forget(self, doc: DocumentRecord) -> int:
-        """Remove a document, its chunks, and every L1 record made only from them."""
+        """Remove a document, its chunks, every L1 record made only from them, and the
+        vectors of every L1 record that drew on them (L1 makes those again from the rest)."""
         assert self._ingestor is not None, "memory is not open"
         chunk_ids = [c.id for c in self.documents.chunks_of(doc.id)]
-        self.l1.forget_chunks(chunk_ids)
-        ids = self.documents.remove_document(doc.id)
+        ids = self.l1.forget_chunks(chunk_ids)
+        ids += self.documents.remove_document(doc.id)
         ids += self.l1.prune()
         self.l1.drop_jobs(doc.id)
         return await asyncio.to_thread(self._ingestor.collect_garbage, ids)

@@ -49,9 +49,25 @@ class _Job:
     max_tokens: int
     temperature: float
     response_format: dict[str, Any] | None
+    adapter: Path | None
     loop: asyncio.AbstractEventLoop
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+BASE_MODEL = "base"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """Which weights write an answer: the base model alone (``adapter`` None) or the base with
+    an L2 adapter. ``name`` is what the audit log records: ``base`` or the adapter's id."""
+
+    name: str
+    adapter: Path | None = None
+
+
+BASE = ModelChoice(BASE_MODEL)
 
 
 class ModelClosed(RuntimeError):
@@ -63,6 +79,17 @@ class AdapterLoadFailed(RuntimeError):
 
 
 class ChatModel:
+    """One llama.cpp model; each generation runs with the adapter its caller chose.
+
+    The base weights are loaded once. L2 adapters are loaded beside them on demand (a few MB
+    each, at most :data:`KEPT_ADAPTERS` kept) and switched per generation, so the owner's chat
+    can run with the owner's adapter while a peer's answer runs on the base model or on an
+    adapter the peer's grant covers. ``adapter`` is the owner's: what :meth:`owner_choice`
+    names and the probe uses.
+    """
+
+    KEPT_ADAPTERS = 4
+
     def __init__(
         self,
         path: Path,
@@ -73,10 +100,14 @@ class ChatModel:
     ) -> None:
         self.path = path
         self.adapter = adapter
-        """The L2 LoRA adapter (GGUF) applied to the base, or None for the base alone."""
+        """The owner's L2 LoRA adapter (GGUF), or None for the base alone."""
         self.context_tokens = context_tokens
         self._threads = threads
         self._llama: Any = None
+        self._handles: dict[Path, Any] = {}
+        """Loaded adapters, least recently used first."""
+        self._applied: Path | None = None
+        """The adapter set on the llama context now."""
         self._queue: FairQueue[_Job] = FairQueue()
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
@@ -88,55 +119,98 @@ class ChatModel:
     def name(self) -> str:
         return self.path.stem
 
+    def owner_choice(self) -> ModelChoice:
+        """The model the owner's own chat runs on: the adapter in use, or the base."""
+        if self.adapter is None:
+            return BASE
+        return ModelChoice(self.adapter.stem, self.adapter)
+
     async def start(self) -> None:
         """Load the weights (in the model thread) and start serving the queue."""
         loop = asyncio.get_running_loop()
-        self._llama = await loop.run_in_executor(self._executor, self._load, self.adapter)
+        self._llama = await loop.run_in_executor(self._executor, self._load)
+        if self.adapter is not None:
+            try:
+                await loop.run_in_executor(self._executor, self._handle, self.adapter)
+            except AdapterLoadFailed:
+                self.adapter = None
+                raise
         self._worker = asyncio.create_task(self._serve(), name="chat-model-worker")
 
-    def _load(self, adapter: Path | None) -> Any:
+    def _load(self) -> Any:
         from llama_cpp import Llama
 
         # llama-cpp-python's default is half the cores for generation; the daemon is the only
         # heavy user of this machine while it generates, so it takes all of them.
         threads = self._threads or os.cpu_count() or 1
-        llama = Llama(
+        return Llama(
             model_path=str(self.path),
             n_ctx=self.context_tokens,
             n_threads=threads,
             n_threads_batch=threads,
-            lora_path=str(adapter) if adapter is not None else None,
             verbose=False,
         )
-        # llama-cpp-python tests the adapter handle against None, but a failed load returns a
-        # NULL pointer object, which it accepts; evaluating with it crashes the process.
-        if adapter is not None and not getattr(llama, "_lora_adapter", None):
-            llama.close()
-            raise AdapterLoadFailed(f"llama.cpp cannot load the adapter {adapter}")
-        return llama
+
+    def _handle(self, adapter: Path) -> Any:
+        """The loaded adapter (loading it now if need be); model thread only."""
+        import llama_cpp
+
+        handle = self._handles.pop(adapter, None)
+        if handle is None:
+            try:
+                handle = llama_cpp.llama_adapter_lora_init(
+                    self._llama.model, str(adapter).encode("utf-8")
+                )
+            except (ValueError, OSError) as exc:
+                raise AdapterLoadFailed(
+                    f"llama.cpp cannot load the adapter {adapter}: {exc}"
+                ) from exc
+            # A failed load is a NULL pointer object, not None; using it crashes the process.
+            if not handle:
+                raise AdapterLoadFailed(f"llama.cpp cannot load the adapter {adapter}")
+            for stale in list(self._handles)[: max(0, len(self._handles) - self.KEPT_ADAPTERS + 1)]:
+                if stale not in (self._applied, self.adapter):
+                    llama_cpp.llama_adapter_lora_free(self._handles.pop(stale))
+        self._handles[adapter] = handle
+        return handle
+
+    def _apply(self, adapter: Path | None) -> None:
+        """Put ``adapter`` (None: none) on the context before a generation; model thread only.
+        The prompt cache was evaluated with other weights, so it is dropped on a change."""
+        import ctypes
+
+        import llama_cpp
+
+        if adapter == self._applied:
+            return
+        ctx = self._llama.ctx
+        if adapter is None:
+            failed = llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
+        else:
+            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._handle(adapter))
+            failed = llama_cpp.llama_set_adapters_lora(ctx, handles, 1, (ctypes.c_float * 1)(1.0))
+        if failed:
+            raise AdapterLoadFailed(f"llama.cpp cannot apply the adapter {adapter}")
+        self._llama.reset()
+        self._applied = adapter
 
     async def use_adapter(self, adapter: Path | None) -> None:
-        """Serve with ``adapter`` (None: the base alone) from the next generation on.
+        """Make ``adapter`` (None: the base alone) the owner's, from the next generation on.
 
-        The new model is loaded in the model thread, between generations, and replaces the old
-        one only once it has loaded: a file llama.cpp refuses raises :class:`AdapterLoadFailed`
-        and leaves the current model serving.
+        The adapter is loaded in the model thread, between generations, and becomes the owner's
+        only once llama.cpp has loaded and applied it: a file llama.cpp refuses raises
+        :class:`AdapterLoadFailed` and leaves the current one in use.
         """
         if self._closed or self._llama is None:
             raise ModelClosed("the chat model is not running")
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._swap, adapter)
+        await loop.run_in_executor(self._executor, self._check, adapter)
         self.adapter = adapter
 
-    def _swap(self, adapter: Path | None) -> None:
-        try:
-            fresh = self._load(adapter)
-        except AdapterLoadFailed:
-            raise
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise AdapterLoadFailed(f"llama.cpp cannot load the adapter {adapter}: {exc}") from exc
-        old, self._llama = self._llama, fresh
-        old.close()
+    def _check(self, adapter: Path | None) -> None:
+        previous = self._applied
+        self._apply(adapter)
+        self._apply(previous)
 
     async def next_token_logprobs(self, prompt: str, top: int = 10) -> list[tuple[str, float]]:
         """The model's ``top`` most likely next tokens after ``prompt``, with log-probabilities:
@@ -151,6 +225,7 @@ class ChatModel:
         import numpy as np
 
         llama = self._llama
+        self._apply(self.adapter)
         tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
         llama.reset()
         llama.eval(tokens)
@@ -181,11 +256,20 @@ class ChatModel:
         max_tokens: int = 256,
         temperature: float = 0.3,
         response_format: dict[str, Any] | None = None,
+        model: ModelChoice = BASE,
     ) -> AsyncIterator[Piece | Finished]:
-        """Yield pieces of the answer as they come, then one :class:`Finished`."""
+        """Yield pieces of the answer as they come, then one :class:`Finished`. ``model`` is
+        the base unless the caller chose an adapter (the owner's, or one a grant covers)."""
         if self._closed or self._worker is None:
             raise ModelClosed("the chat model is not running")
-        job = _Job(messages, max_tokens, temperature, response_format, asyncio.get_running_loop())
+        job = _Job(
+            messages,
+            max_tokens,
+            temperature,
+            response_format,
+            model.adapter,
+            asyncio.get_running_loop(),
+        )
         self._queue.push(requester, job)
         self._wakeup.set()
         try:
@@ -244,6 +328,7 @@ class ChatModel:
         }
         if job.response_format is not None:
             kwargs["response_format"] = job.response_format
+        self._apply(job.adapter)
         pieces = 0
         finish_reason = "stop"
         for chunk in self._llama.create_chat_completion(**kwargs):

@@ -5,7 +5,8 @@ service keeps the node's own signed record fresh there (at start, then every
 ``refresh_s``), learns the members, hands their addresses to the libp2p host, and connects to
 them. Every record from the server is verified by the client before any address is used.
 What leaves the node here is metadata only: its peer ID, addresses, display name and public
-profile fields, and the ids of its networks.
+profile fields. Each server learns of the node's networks only those it hosts (the node names a
+network only to its own servers), and the record it hands to members names none.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from secondme.protocol.invites import (
     Role,
 )
 from secondme.protocol.messages import MAX_DISPLAY_NAME
-from secondme.protocol.records import MAX_ADDRS, MAX_NETWORKS, PeerRecord
+from secondme.protocol.records import MAX_ADDRS, PeerRecord
 from secondme.protocol.transport.host import split_p2p_multiaddr
 
 log = logging.getLogger(__name__)
@@ -167,13 +168,11 @@ class NetworkService:
         now = self.clock.now_ms()
         self._seq = max(self._seq + 1, now)
         public = public_profile(self.owner)
-        networks = tuple(n.network_id for n in self.store.list())
         return PeerRecord.sign(
             self.identity,
             addrs=announced_addresses(self.p2p.addrs, self.announce),
             display_name=fit(public.get("name", ""), MAX_DISPLAY_NAME),
             profile=public,
-            networks=networks[:MAX_NETWORKS],
             seq=self._seq,
             expires_ms=now + self.settings.record_ttl_s * 1000,
         )
@@ -322,8 +321,6 @@ class NetworkService:
                 joined_ms=self.clock.now_ms(),
             )
         )
-        # Register again so the record lists the new network too.
-        await self._discovery(self.client.register(network.discovery, self.record()))
         members = await self.sync(network, connect=True)
         log.info("joined network %s with %d member(s)", network.name, len(members))
         return {**self.store.get(network.network_id).to_json(), "members": len(members)}

@@ -32,12 +32,17 @@ class Reply:
 
     A streamed answer sets ``parts`` instead of ``response``: messages of the request's
     ``PART`` type, then the final response; ``shared`` (a list) may be filled while it runs.
+    ``model`` names the model that wrote the answer (``base`` or an adapter id), when one did;
+    ``permit`` is the grant a handler authorised itself (a group request checked against the
+    grant its group was joined by), audited in place of the gate's.
     """
 
     response: Response | None = None
     shared: Sequence[str] = ()
     note: str = ""
     parts: AsyncIterator[Response] | None = None
+    model: str | None = None
+    permit: Permit | None = None
 
 
 RequestHandler = Callable[[IncomingRequest, Permit | None], Awaitable[Reply]]

@@ -4,7 +4,9 @@ Incoming frames are checked by the sans-IO :class:`SmpEndpoint` (signature again
 peer, version, replay window, rate limit), then by the :class:`AccessGate` (the grant, for
 every request type that needs one), and only then dispatched to a handler by message type;
 every failure is answered with an error frame, written to the audit log and logged in one
-line, and the node keeps serving.
+line, and the node keeps serving. Peers holding a live grant of this node get a larger budget
+(rate, replay share, connections, streams) than strangers, so throwaway identities cannot
+crowd them out.
 Outgoing requests go the same way in reverse, with transport and protocol failures turned into
 the node's own errors for the API and CLI.
 """
@@ -16,7 +18,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 
 from secondme.node.access.gate import AccessGate
 from secondme.node.errors import InvalidRequest, PeerRefused, PeerUnreachable
@@ -27,7 +29,9 @@ from secondme.node.p2p.handlers import (
     answer_ping,
     make_hello_handler,
 )
+from secondme.node.p2p.trust import TrustedPeers
 from secondme.node.peers import PeerRecord, PeerStore
+from secondme.protocol.budgets import PeerBudgets
 from secondme.protocol.clock import Clock, SystemClock
 from secondme.protocol.errors import (
     Busy,
@@ -50,16 +54,11 @@ from secondme.protocol.messages import (
     Request,
     Response,
 )
-from secondme.protocol.ratelimit import TokenBucketLimiter
 from secondme.protocol.replay import ReplayWindow
 from secondme.protocol.session import IncomingRequest, SmpEndpoint, State
 from secondme.protocol.transport.host import SmpHost, TransportLimits, split_p2p_multiaddr
 
 log = logging.getLogger(__name__)
-
-REQUESTS_PER_SECOND = 50
-REQUEST_BURST = 200
-
 
 ANSWER_TIMEOUT_S = 120.0
 """How long a peer's request may take here, answering included (a model answer queues)."""
@@ -74,20 +73,23 @@ class P2PService:
         peers: PeerStore,
         owner: OwnerStore,
         gate: AccessGate,
+        grant_holders: Callable[[int], Collection[str]],
         clock: Clock | None = None,
     ) -> None:
+        """``grant_holders(now_ms)``: the peers holding a live grant of this node, who get the
+        trusted budget (rate, replay share, connections, streams); every other peer is a
+        stranger (``protocol/budgets.py``, :class:`TransportLimits`)."""
         clock = clock or SystemClock()
         self.clock = clock
         self.peers = peers
         self.gate = gate
+        self.trusted = TrustedPeers(grant_holders, clock)
         self.endpoint = SmpEndpoint(
             identity,
             clock,
             ReplayWindow(clock),
             registry=NODE_MESSAGES,
-            rate_limiter=TokenBucketLimiter(
-                clock, rate_per_s=REQUESTS_PER_SECOND, burst=REQUEST_BURST
-            ),
+            budgets=PeerBudgets(clock, self.trusted),
         )
         self._handlers: dict[type[Request], RequestHandler] = {
             Ping: answer_ping,
@@ -97,7 +99,14 @@ class P2PService:
         """Called with the peer ID when a peer this node does not know yet was answered (a
         new member of one of its networks, say)."""
         limits = TransportLimits(request_timeout_s=ANSWER_TIMEOUT_S)
-        self.host = SmpHost(identity.seed, list(listen), self._serve, limits=limits)
+        self.host = SmpHost(
+            identity.seed,
+            list(listen),
+            self._serve,
+            limits=limits,
+            is_trusted=self.trusted,
+            refuse=self._refuse_frame,
+        )
 
     def register(self, request_type: type[Request], handler: RequestHandler) -> None:
         """Serve ``request_type`` with ``handler``; the gate has checked its grant before."""
@@ -108,6 +117,7 @@ class P2PService:
         return self.host.addrs
 
     async def start(self) -> list[str]:
+        self.trusted.refresh()
         addrs = await self.host.start()
         for peer in self.peers.list():
             self.remember_addresses(peer)
@@ -132,11 +142,14 @@ class P2PService:
     async def _serve(self, peer: PeerId, payload: bytes) -> bytes | AsyncIterator[bytes]:
         """One incoming request frame in, one response (or error) frame out; for a streamed
         answer, an iterator of frames (the parts, then the response)."""
+        self.trusted.refresh()
         try:
             incoming = self.endpoint.receive_request(peer, payload)
         except RemoteProtocolError as exc:
-            log.warning("refused a request from %s: %s (%s)", peer, exc.message, exc.code)
-            if not isinstance(exc, RateLimited | Busy):  # a flood is logged, not audited
+            if isinstance(exc, RateLimited | Busy):  # a flood: logged quietly, not audited
+                log.debug("refused a request from %s: %s (%s)", peer, exc.message, exc.code)
+            else:
+                log.warning("refused a request from %s: %s (%s)", peer, exc.message, exc.code)
                 self.gate.refused(peer, None, exc)
             return self.endpoint.respond_error(exc.request_id, exc)
         handler = self._handlers.get(type(incoming.message))
@@ -158,8 +171,18 @@ class P2PService:
         if reply.parts is not None:
             return self._stream(incoming, permit, reply)
         assert reply.response is not None, "a reply has a response or parts"
-        self.gate.allowed(incoming, permit, reply.shared, message=reply.note)
+        self.gate.allowed(
+            incoming, reply.permit or permit, reply.shared, message=reply.note, model=reply.model
+        )
         return self.endpoint.respond(incoming, reply.response)
+
+    async def _refuse_frame(self, peer: PeerId, error: RemoteProtocolError) -> bytes | None:
+        """The error frame for a frame ``peer`` sent that could not be read (None: reset)."""
+        self.trusted.refresh()
+        frame = self.endpoint.refuse_frame(peer, error)
+        if frame is not None and not isinstance(error, Busy):  # a flood is logged, not audited
+            self.gate.refused(peer, None, error)
+        return frame
 
     async def _stream(
         self, incoming: IncomingRequest, permit: Permit | None, reply: Reply
@@ -170,7 +193,13 @@ class P2PService:
         try:
             async for message in reply.parts:
                 if isinstance(message, final):
-                    self.gate.allowed(incoming, permit, reply.shared, message=reply.note)
+                    self.gate.allowed(
+                        incoming,
+                        reply.permit or permit,
+                        reply.shared,
+                        message=reply.note,
+                        model=reply.model,
+                    )
                     yield self.endpoint.respond(incoming, message)
                     return
                 yield self.endpoint.respond_part(incoming, message)
@@ -180,7 +209,9 @@ class P2PService:
             yield self.endpoint.respond_error(incoming, exc)
         except asyncio.CancelledError:
             note = "the asker left before the answer ended"
-            self.gate.allowed(incoming, permit, reply.shared, message=note)
+            self.gate.allowed(
+                incoming, reply.permit or permit, reply.shared, message=note, model=reply.model
+            )
             raise
         except Exception:
             log.exception("streamed answer to %r failed", incoming.message.TYPE)

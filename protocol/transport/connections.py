@@ -35,7 +35,23 @@ class DialOnDemand(AutoConnector):
         return None
 
 
-class ConnectionTable(INotifee):
+class ConnectionWatcher(INotifee):
+    """A notifee that cares only for connections: streams and listeners are ignored."""
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+
+class ConnectionTable(ConnectionWatcher):
     """Which peers are connected and when each was last used; readable from any thread."""
 
     def __init__(self) -> None:
@@ -83,15 +99,3 @@ class ConnectionTable(INotifee):
             if self._count[peer] <= 0:
                 del self._count[peer]
                 self._last_used.pop(peer, None)
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        return None
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        return None
-
-    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
-        return None
-
-    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
-        return None

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import multiaddr
 
 from secondme.protocol.identity import Identity, InvalidPeerId, PeerId
+from secondme.protocol.transport.admission import IsTrusted, trust_everyone
 from secondme.protocol.transport.bridge import TrioBridge
 from secondme.protocol.transport.errors import HostClosed, HostStateError
+from secondme.protocol.transport.inbound import Refuser
 from secondme.protocol.transport.limits import TransportLimits
 from secondme.protocol.transport.trio_host import SMP_PROTOCOL_ID, Handler, TrioHost
 
@@ -70,6 +72,13 @@ class SmpHost:
         asyncio loop; raising resets that stream (and is logged), nothing more.
     :param protocol_id: the libp2p protocol the handler serves; SMP unless this host is a
         discovery server (same frames and envelopes, another set of messages).
+    :param is_trusted: which peers get the trusted limits of ``limits`` (the others are
+        strangers, see :class:`TransportLimits`); called in the libp2p thread, so it must be
+        thread-safe and cheap. Without it every peer is trusted.
+    :param refuse: ``(remote peer, error) -> error frame or None``, run on this asyncio loop
+        for a frame that cannot be read (a bad or too large length prefix, a truncated frame,
+        no room to buffer it): the frame is sent and the stream closed; ``None``, or no
+        ``refuse``, resets the stream instead.
     """
 
     def __init__(
@@ -80,6 +89,8 @@ class SmpHost:
         *,
         limits: TransportLimits | None = None,
         protocol_id: str = SMP_PROTOCOL_ID,
+        is_trusted: IsTrusted = trust_everyone,
+        refuse: Refuser | None = None,
     ) -> None:
         self._peer_id = Identity.from_seed(seed).peer_id
         self._limits = limits or TransportLimits()
@@ -91,6 +102,8 @@ class SmpHost:
             self._limits,
             self._bridge,
             protocol_id=protocol_id,
+            is_trusted=is_trusted,
+            refuse=refuse,
         )
         self._state = _State.NEW
         self._addrs: list[str] = []

@@ -3,10 +3,15 @@
 A handler may instead return an async iterator of frames (a streamed answer): each is written
 as soon as the asyncio side produces it, the last one ends the stream.
 
-Every way a peer can misbehave ends in a reset of that one stream and at most one log line:
-too many streams at once, silence (first-byte timeout), a slow request (request timeout), bad
-framing, a handler that raises. A requester that resets its stream while the handler runs gets
-the handler cancelled, so a peer that gave up costs nothing more.
+A frame that cannot be read (a bad or too large length prefix, a frame cut short by the end of
+the stream, or one that does not fit the :class:`~.admission.BufferBudget`) is answered by the
+host's ``refuse`` callback, which signs the error frame the spec asks for; the payload is not
+read, the stream is closed, and whatever the peer still sends is discarded for a bounded time
+before a reset. Every other way a peer can misbehave ends in a reset of that one stream and at
+most one log line: too many streams at once (fewer for a stranger), silence (first-byte
+timeout), a slow request (request timeout), a handler that raises. A requester that resets its
+stream while the handler runs gets the handler cancelled, so a peer that gave up costs nothing
+more.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from libp2p.network.stream.exceptions import StreamEOF
 
 from secondme.protocol.errors import RemoteProtocolError
 from secondme.protocol.identity import PeerId
+from secondme.protocol.transport.admission import BufferBudget, IsTrusted, Reservation
 from secondme.protocol.transport.bridge import TrioBridge, unwrap_group
 from secondme.protocol.transport.connections import ConnectionTable, from_libp2p
 from secondme.protocol.transport.errors import HostClosed
@@ -37,8 +43,11 @@ from secondme.protocol.transport.streamio import (
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[PeerId, bytes], Awaitable[bytes | AsyncIterator[bytes]]]
+Refuser = Callable[[PeerId, RemoteProtocolError], Awaitable[bytes | None]]
+"""``(peer, why its frame cannot be read) -> the error frame to send``, or ``None`` to reset."""
 _ABANDONED = object()
 _CLOSE_TIMEOUT_S = 5.0
+_DRAIN_CHUNK = 64 * 1024
 
 
 class InboundServer:
@@ -50,27 +59,37 @@ class InboundServer:
         limits: TransportLimits,
         bridge: TrioBridge,
         connections: ConnectionTable,
+        *,
+        is_trusted: IsTrusted,
+        refuse: Refuser | None = None,
     ) -> None:
         self._handler = handler
         self._limits = limits
         self._bridge = bridge
         self._connections = connections
+        self._is_trusted = is_trusted
+        self._refuse = refuse
+        self._buffers = BufferBudget(limits)
         self._open: Counter[PeerId] = Counter()
 
     async def on_stream(self, stream: INetStream) -> None:
         """Serve one inbound SMP stream; never raises, so one peer cannot hurt the host."""
         peer = from_libp2p(stream.muxed_conn.peer_id)
-        limit = self._limits.max_streams_per_peer
+        trusted = self._is_trusted(peer)
+        limit = (
+            self._limits.max_streams_per_peer if trusted else self._limits.max_streams_per_stranger
+        )
         if self._open[peer] >= limit:
             logger.warning("refused a stream from %s: %d already open (the limit)", peer, limit)
             await reset_quietly(stream)
             return
         self._open[peer] += 1
         self._connections.begin(peer)
+        held = Reservation(self._buffers, trusted=trusted)
         answered = False
         try:
             with trio.move_on_after(self._limits.request_timeout_s) as overall:
-                answered = await self._answer(stream, peer)
+                answered = await self._answer(stream, peer, held)
             if overall.cancelled_caught:
                 logger.warning(
                     "a request from %s took over %g s; stream reset",
@@ -79,8 +98,6 @@ class InboundServer:
                 )
         except NoFirstByte as exc:
             logger.info("a stream from %s sent nothing (%s); stream reset", peer, exc)
-        except RemoteProtocolError as exc:
-            logger.info("a bad frame from %s (%s: %s); stream reset", peer, exc.code, exc)
         except (*STREAM_ERRORS, HostClosed) as exc:
             logger.debug("a stream from %s failed: %r", peer, exc)
         except Exception as exc:
@@ -91,6 +108,7 @@ class InboundServer:
                 exc,
             )
         finally:
+            held.release()
             self._open[peer] -= 1
             if self._open[peer] <= 0:
                 del self._open[peer]
@@ -98,11 +116,14 @@ class InboundServer:
             if not answered:
                 await reset_quietly(stream)
 
-    async def _answer(self, stream: INetStream, peer: PeerId) -> bool:
+    async def _answer(self, stream: INetStream, peer: PeerId, held: Reservation) -> bool:
         """Read the request, ask the handler, write the response; False if there was none."""
         max_frame = self._limits.max_frame
-        frames = FrameReader(stream, max_size=max_frame)
-        payload = await frames.next(first_byte_timeout=self._limits.first_byte_timeout_s)
+        frames = FrameReader(stream, max_size=max_frame, reserve=held.reserve)
+        try:
+            payload = await frames.next(first_byte_timeout=self._limits.first_byte_timeout_s)
+        except RemoteProtocolError as exc:
+            return await self._refuse_frame(stream, peer, exc)
         if payload is None:
             return False
         response = await self._call_handler(stream, peer, payload)
@@ -117,6 +138,29 @@ class InboundServer:
         await write_frame(stream, bytes(response), max_size=max_frame)
         await stream.close()
         return True
+
+    async def _refuse_frame(
+        self, stream: INetStream, peer: PeerId, error: RemoteProtocolError
+    ) -> bool:
+        """Answer a frame that cannot be read with the host's error frame, without reading its
+        payload; False (reset the stream) when there is no error frame to send.
+
+        After the error frame the stream is closed and what the peer still sends is read and
+        dropped until it closes or resets its side (at most ``max_frame`` bytes, at most the
+        first-byte timeout), so that a peer still writing can read the answer.
+        """
+        frame = None
+        if self._refuse is not None:
+            frame = await self._bridge.to_asyncio(self._refuse, peer, error)
+        if frame is None:
+            logger.info("a bad frame from %s (%s: %s); stream reset", peer, error.code, error)
+            return False
+        logger.info("a bad frame from %s (%s: %s); answered", peer, error.code, error)
+        await write_frame(stream, frame, max_size=self._limits.max_frame)
+        await stream.close()
+        return await _drain(
+            stream, max_bytes=self._limits.max_frame, timeout=self._limits.first_byte_timeout_s
+        )
 
     async def _call_handler(self, stream: INetStream, peer: PeerId, payload: bytes) -> Any:
         """The handler's response, or ``_ABANDONED`` if the requester reset the stream meanwhile
@@ -163,6 +207,22 @@ class InboundServer:
             return False
         await stream.close()
         return True
+
+
+async def _drain(stream: INetStream, *, max_bytes: int, timeout: float) -> bool:
+    """Read and drop what the peer still sends; True once its side has ended (closed or
+    reset), False if it sent more than ``max_bytes`` or kept it open beyond ``timeout``."""
+    dropped = 0
+    with trio.move_on_after(timeout):
+        while dropped <= max_bytes:
+            try:
+                chunk = await stream.read(_DRAIN_CHUNK)
+            except (StreamEOF, *STREAM_ERRORS):
+                return True
+            if not chunk:
+                return True
+            dropped += len(chunk)
+    return False
 
 
 async def _next_frame(frames: AsyncIterator[bytes]) -> bytes | None:

@@ -9,6 +9,7 @@ one maximum-size frame.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import trio
 from libp2p.abc import INetStream
@@ -38,16 +39,26 @@ class FrameReader:
     the decoder (and its buffer) lives as long as the stream, not one frame.
     """
 
-    def __init__(self, stream: INetStream, *, max_size: int) -> None:
+    def __init__(
+        self,
+        stream: INetStream,
+        *,
+        max_size: int,
+        reserve: Callable[[int], None] | None = None,
+    ) -> None:
         self._stream = stream
         self._decoder = FrameDecoder(max_size=max_size)
+        self._reserve = reserve
+        self._reserved = False
 
     async def next(self, *, first_byte_timeout: float | None = None) -> bytes | None:
         """The payload of the next frame, or ``None`` if the stream ended cleanly before it.
 
         Raises :class:`NoFirstByte` (nothing at all within ``first_byte_timeout``),
-        ``FrameTooLarge`` or ``MalformedFrame`` (a truncated frame, a bad prefix); libp2p stream
-        errors (reset, ...) pass through for the caller to translate.
+        ``FrameTooLarge`` or ``MalformedFrame`` (a truncated frame, a bad prefix), or whatever
+        ``reserve`` raises when it is handed the frame's length as soon as the prefix is read
+        (before the payload is); libp2p stream errors (reset, ...) pass through for the caller
+        to translate.
         """
         received = self._decoder.buffered
         while (payload := self._decoder.next_frame()) is None:
@@ -68,6 +79,11 @@ class FrameReader:
                 raise MalformedFrame(f"the stream ended {received} bytes into a frame")
             received += len(chunk)
             self._decoder.receive_data(chunk)
+            length = self._decoder.pending_length
+            if self._reserve is not None and not self._reserved and length is not None:
+                self._reserve(length)
+                self._reserved = True
+        self._reserved = False
         return payload
 
 

@@ -9,6 +9,9 @@ Why some py-libp2p defaults are overridden (measured on 0.8.1, see notes/py-libp
 
 * ``max_connections_per_peer=1``: the swarm otherwise waits a fixed 250 ms "happy eyeballs"
   delay after every successful dial, hoping for more connections to the same peer.
+* ``max_connections`` (and the pruning watermark with it) comes from
+  :class:`TransportLimits`; py-libp2p closes a connection that would go over it, whoever made
+  it. Strangers are held to smaller caps by :class:`~.admission.InboundAdmission`.
 * ``RetryConfig(max_retries=0)``: the swarm retries a failed dial 3 times (0.7 s) even when the
   Noise handshake proved that the remote is another key (its mismatch check looks for a message
   that the Noise error does not carry); we retry ourselves, with backoff, and never on a mismatch.
@@ -51,6 +54,7 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 
 from secondme.protocol.framing import encode_frame
 from secondme.protocol.identity import PeerId
+from secondme.protocol.transport.admission import InboundAdmission, IsTrusted, trust_everyone
 from secondme.protocol.transport.bridge import TrioBridge
 from secondme.protocol.transport.connections import (
     ConnectionTable,
@@ -66,7 +70,7 @@ from secondme.protocol.transport.errors import (
     RequestTimeout,
     StreamReset,
 )
-from secondme.protocol.transport.inbound import Handler, InboundServer
+from secondme.protocol.transport.inbound import Handler, InboundServer, Refuser
 from secondme.protocol.transport.limits import TransportLimits
 from secondme.protocol.transport.noise import CancelSafeNoise
 from secondme.protocol.transport.streamio import STREAM_ERRORS, FrameReader, reset_quietly
@@ -146,6 +150,8 @@ class TrioHost:
         bridge: TrioBridge,
         *,
         protocol_id: str = SMP_PROTOCOL_ID,
+        is_trusted: IsTrusted = trust_everyone,
+        refuse: Refuser | None = None,
     ) -> None:
         self._protocol_id = TProtocol(protocol_id)
         self._key_pair = create_new_key_pair(seed)
@@ -153,7 +159,10 @@ class TrioHost:
         self._limits = limits
         self._bridge = bridge
         self._connections = ConnectionTable()
-        self._inbound = InboundServer(handler, limits, bridge, self._connections)
+        self._admission = InboundAdmission(limits, is_trusted)
+        self._inbound = InboundServer(
+            handler, limits, bridge, self._connections, is_trusted=is_trusted, refuse=refuse
+        )
         self._addresses_lock = threading.Lock()
         self._addresses: dict[PeerId, list[multiaddr.Multiaddr]] = {}
         self._host: IHost | None = None
@@ -201,6 +210,8 @@ class TrioHost:
             )
         )
         config = ConnectionConfig(
+            max_connections=self._limits.max_connections,
+            high_watermark=self._limits.max_connections,
             max_connections_per_peer=1,
             min_connections=0,
             low_watermark=0,
@@ -219,6 +230,7 @@ class TrioHost:
         swarm.retry_config = RetryConfig(max_retries=0)
         swarm.auto_connector = DialOnDemand(swarm, config.auto_connect_interval)
         swarm.register_notifee(self._connections)
+        swarm.register_notifee(self._admission)
         host.set_stream_handler(self._protocol_id, self._inbound.on_stream)
         return host
 

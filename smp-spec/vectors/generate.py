@@ -32,7 +32,7 @@ from secondme.protocol.envelope import (
     Version,
 )
 from secondme.protocol.framing import MAX_FRAME_SIZE, encode_frame, encode_uvarint
-from secondme.protocol.identity import Identity, encode_public_key
+from secondme.protocol.identity import Identity, PeerId, encode_public_key
 from secondme.protocol.messages import (
     MAX_PING_PAYLOAD,
     ErrorMessage,
@@ -57,6 +57,28 @@ def _seed(label: str) -> bytes:
 
 def _nonce(label: str) -> bytes:
     return hashlib.sha256(f"smp test vector nonce: {label}".encode()).digest()[:16]
+
+
+ED25519_ORDER = 2**252 + 27742317777372353535851937790883648493
+"""ℓ, the order of the Ed25519 base point."""
+_FIELD = 2**255 - 19
+IDENTITY_POINT = (1).to_bytes(32, "little")
+"""The neutral element (y = 1): a point of small order."""
+NON_CANONICAL_IDENTITY = (_FIELD + 1).to_bytes(32, "little")
+"""The neutral element written with y = p + 1, which no canonical encoding uses."""
+ORDER_TWO_POINT = (_FIELD - 1).to_bytes(32, "little")
+"""(0, −1), the point of order 2."""
+
+
+def _cofactored_only_signature(identity: Identity, message: bytes) -> bytes:
+    """A signature by ``identity`` whose R is the point of order 2 and whose S satisfies only
+    the cofactored equation 8[S]B = 8R + 8[k]A (as ZIP-215 checks it), not [S]B = R + [k]A."""
+    digest = hashlib.sha512(identity.seed).digest()
+    scalar = int.from_bytes(digest[:32], "little")
+    scalar = (scalar & ((1 << 254) - 8)) | (1 << 254)
+    k = hashlib.sha512(ORDER_TWO_POINT + identity.public_key + message).digest()
+    s = int.from_bytes(k, "little") % ED25519_ORDER * scalar % ED25519_ORDER
+    return ORDER_TWO_POINT + s.to_bytes(32, "little")
 
 
 ALICE = Identity.from_seed(_seed("alice"))
@@ -161,6 +183,10 @@ def canonical_vectors() -> list[dict[str, Any]]:
         ("nil and booleans", [None, False, True]),
         ("map keys sorted by their UTF-8 bytes", {"b": 1, "a": 2, "B": 3, "aa": 4, "é": 5}),
         ("nested maps sorted too", {"z": {"y": 1, "x": 2}, "a": [{"d": 1, "c": 2}]}),
+        (
+            "keys sorted by UTF-8 bytes, not by UTF-16 code units",
+            {"\U0001f600": 1, "\uff61": 2, "\ue000": 3},
+        ),
     ]
     return [
         {"name": name, "value": to_json(value), "encoding": pack_canonical(value).hex()}
@@ -177,6 +203,7 @@ def _valid(
     session: Identity = ALICE,
     payload: bytes | None = None,
     answers: dict[str, Any] | None = None,
+    preceded_by: tuple[bytes, ...] = (),
     result: dict[str, Any],
 ) -> dict[str, Any]:
     payload = envelope.encode() if payload is None else payload
@@ -190,6 +217,8 @@ def _valid(
     }
     if answers is not None:
         vector["answers"] = answers
+    if preceded_by:
+        vector["preceded_by"] = [encode_frame(prior).hex() for prior in preceded_by]
     vector |= {
         "frame": encode_frame(payload).hex(),
         "payload": payload.hex(),
@@ -267,6 +296,33 @@ def valid_vectors() -> list[dict[str, Any]]:
         )
     )
 
+    # A refusal at or before the replay step leaves the nonce unused (README section 10).
+    forged = "nonce_unused_after_bad_signature"
+    stale = "nonce_unused_after_stale"
+    for name, description, first in [
+        (
+            forged,
+            "A ping whose nonce a forged frame used first: refused before the replay step, the "
+            "forgery left the nonce unused.",
+            {**_ping_wire(forged), "s": bytes(64)},
+        ),
+        (
+            stale,
+            "A ping whose nonce a stale request used first: refused at the replay step, the "
+            "stale request left the nonce unused.",
+            _ping_wire(stale, ts=NOW_MS - DEFAULT_SKEW_MS - 1),
+        ),
+    ]:
+        vectors.append(
+            _valid(
+                name,
+                description,
+                _envelope(Ping(), nonce_label=name),
+                preceded_by=(_pack(first),),
+                result={"message": _message_json(Ping()), "negotiated_version": "1.0"},
+            )
+        )
+
     def answer(
         name: str, description: str, message: Message, request: Message, **fields: Any
     ) -> None:
@@ -333,17 +389,18 @@ def invalid_vectors() -> list[dict[str, Any]]:
         payload: bytes | None = None,
         error: str,
         role: str = "responder",
-        session: Identity = ALICE,
+        session: Identity | PeerId = ALICE,
         preceded_by: tuple[bytes, ...] = (),
         answers: dict[str, Any] | None = None,
     ) -> None:
         assert (frame is None) != (payload is None)
+        peer = session.peer_id if isinstance(session, Identity) else session
         vector: dict[str, Any] = {
             "name": name,
             "description": description,
             "role": role,
             "now_ms": NOW_MS,
-            "session_peer_id": str(session.peer_id),
+            "session_peer_id": str(peer),
         }
         if answers is not None:
             vector["answers"] = answers
@@ -385,6 +442,19 @@ def invalid_vectors() -> list[dict[str, Any]]:
         "Nine prefix bytes that all have the continuation bit.",
         frame=b"\x80" * 9 + b"\x01",
         error="malformed",
+    )
+    add(
+        "frame_non_minimal_and_too_large",
+        "8 MiB written in five bytes (80 80 80 84 00): not minimal and above the limit; the "
+        "minimality check comes first, so malformed.",
+        frame=bytes.fromhex("8080808400"),
+        error="malformed",
+    )
+    add(
+        "frame_nine_byte_prefix_too_large",
+        "A minimal nine-byte prefix (2^62): frame_too_large from the prefix alone.",
+        frame=encode_uvarint(2**62),
+        error="frame_too_large",
     )
 
     # msgpack
@@ -485,6 +555,13 @@ def invalid_vectors() -> list[dict[str, Any]]:
     field_case("empty_grant", "A zero-byte grant (absent is nil).", g=b"")
     field_case("grant_too_large", "A grant over 64 KiB.", g=bytes(64 * 1024 + 1))
     field_case("version_as_string", "v as a string instead of [major, minor].", v="1.0")
+    field_case("version_minor_out_of_range", "v = [1, 65536]: a minor above 65 535.", v=[1, 65536])
+    field_case(
+        "version_range_before_major",
+        "v = [2, 65536]: the range is checked at step 4, before the major (step 5), so "
+        "malformed, not unsupported_version.",
+        v=[2, 65536],
+    )
     field_case("body_not_a_map", "The body as an array.", b=[])
     field_case("bad_type_name", "A type with an upper-case letter.", t="Ping")
     field_case(
@@ -524,6 +601,47 @@ def invalid_vectors() -> list[dict[str, Any]]:
         payload=_pack(wire),
         error="bad_signature",
     )
+    wire = _ping_wire("s_not_canonical")
+    s_plus_order = int.from_bytes(wire["s"][32:], "little") + ED25519_ORDER
+    add(
+        "signature_s_not_below_the_order",
+        "Alice's valid signature with the group order added to S: the same point, but S must be "
+        "below the order.",
+        payload=_pack({**wire, "s": wire["s"][:32] + s_plus_order.to_bytes(32, "little")}),
+        error="bad_signature",
+    )
+    for name, description, key in [
+        (
+            "zip215_small_order_key",
+            "Session key: the identity point (small order). Signature: R = the identity point, "
+            "S = 0, which ZIP-215 accepts for any message; strict verification refuses it.",
+            IDENTITY_POINT,
+        ),
+        (
+            "zip215_non_canonical_key",
+            "Session key: the identity point written with y = p + 1, and the same signature: "
+            "ZIP-215 reads non-canonical encodings, strict verification refuses them.",
+            NON_CANONICAL_IDENTITY,
+        ),
+    ]:
+        add(
+            name,
+            description,
+            payload=_pack({**_ping_wire(name), "s": IDENTITY_POINT + bytes(32)}),
+            error="bad_signature",
+            session=PeerId.from_public_key(key),
+        )
+    wire = _ping_wire("zip215_small_order_r")
+    major, minor = wire["v"]
+    signed = [SIGNING_CONTEXT, major, minor, wire["t"], wire["id"], wire["k"], wire["ts"]]
+    signed += [wire["n"], wire["g"], wire["b"]]
+    add(
+        "zip215_small_order_r",
+        "Alice's key, R = the point of order 2, S = k·a: the cofactored equation holds (ZIP-215 "
+        "accepts), the cofactorless one does not, and R has small order: refused.",
+        payload=_pack({**wire, "s": _cofactored_only_signature(ALICE, pack_canonical(signed))}),
+        error="bad_signature",
+    )
 
     # Kind, type and body
     add(
@@ -540,6 +658,14 @@ def invalid_vectors() -> list[dict[str, Any]]:
     )
     field_case(
         "unknown_type", "A request type this version does not know.", "unknown_type", t="teleport"
+    )
+    pong = _envelope(Pong(), nonce_label="grant_on_a_response").to_wire()
+    add(
+        "grant_on_a_response",
+        "A pong carrying a grant where a request belongs: a grant on anything but a request is "
+        "step 6 (malformed), before the kind (step 8) would say unexpected_message.",
+        payload=_pack(_resign({**pong, "g": b"grant"})),
+        error="malformed",
     )
     field_case(
         "ping_payload_too_large",
@@ -572,6 +698,26 @@ def invalid_vectors() -> list[dict[str, Any]]:
         payload=_envelope(Hello(), nonce_label="good", request_id=2).encode(),
         error="replayed",
     )
+    for name, description, changes in [
+        (
+            "replayed_after_unknown_type",
+            "A ping reusing the nonce of a request refused as unknown_type: that request passed "
+            "the replay step, so its nonce is used.",
+            {"t": "teleport"},
+        ),
+        (
+            "replayed_after_malformed_body",
+            "A ping reusing the nonce of a ping refused for its body (step 12): used too.",
+            {"b": {"extra": 1}},
+        ),
+    ]:
+        add(
+            name,
+            description,
+            preceded_by=(_pack(_ping_wire(name, **changes)),),
+            payload=_envelope(Ping(), nonce_label=name, request_id=2).encode(),
+            error="replayed",
+        )
 
     # Answers (the receiver asked a ping with request id 1 in version 1.0 and awaits bob's)
     answers = {"request_id": 1, "type": "ping", "version": "1.0"}
@@ -614,6 +760,20 @@ def invalid_vectors() -> list[dict[str, Any]]:
         "A pong signed by carol on bob's session.",
         _envelope(Pong(), signer=CAROL, nonce_label="a4").encode(),
         "bad_signature",
+    )
+    pong = _envelope(Pong(), signer=BOB, nonce_label="a6").to_wire()
+    answer_case(
+        "answer_with_a_grant",
+        "A pong carrying a grant: only a request may.",
+        _pack(_resign({**pong, "g": b"grant"}, BOB)),
+        "malformed",
+    )
+    error = _envelope(ErrorMessage(code="internal"), signer=BOB, nonce_label="a7").to_wire()
+    answer_case(
+        "error_without_message",
+        "An error body with a code and no message: code and message are both required.",
+        _pack(_resign({**error, "b": {"code": "internal"}}, BOB)),
+        "malformed",
     )
     answer_case(
         "answer_in_higher_minor",

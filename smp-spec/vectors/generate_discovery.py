@@ -87,7 +87,6 @@ from secondme.protocol.messages import (
 from secondme.protocol.records import (
     MAX_ADDR_LEN,
     MAX_ADDRS,
-    MAX_NETWORKS,
     MAX_RECORD_SIZE,
     RECORD_CONTEXT,
     PeerRecord,
@@ -244,7 +243,6 @@ def record_at_limits(size: int = MAX_RECORD_SIZE) -> dict[str, Any]:
     base = {
         "addrs": tuple(_long_addr(CAROL, i) for i in range(MAX_ADDRS)),
         "display_name": "é" * (MAX_DISPLAY_NAME // 2),
-        "networks": tuple(_hex_id(f"net {i}") for i in range(MAX_NETWORKS)),
         "seq": UINT64_MAX,
         "expires_ms": UINT64_MAX,
     }
@@ -255,7 +253,6 @@ def record_at_limits(size: int = MAX_RECORD_SIZE) -> dict[str, Any]:
             "addrs": list(base["addrs"]),
             "name": base["display_name"],
             "profile": profile,
-            "nets": list(base["networks"]),
             "seq": base["seq"],
             "exp": base["expires_ms"],
             "s": bytes(64),
@@ -290,7 +287,6 @@ def valid_records() -> list[dict[str, Any]]:
         addrs=limits["addrs"],
         display_name=limits["display_name"],
         profile=limits["profile"],
-        networks=limits["networks"],
         seq=limits["seq"],
         expires_ms=limits["expires_ms"],
     )
@@ -298,27 +294,26 @@ def valid_records() -> list[dict[str, Any]]:
     return [
         _record_json(
             "minimal",
-            "One address, an empty name and profile, no networks.",
+            "One address, an empty name and profile.",
             ALICE,
             record(ALICE, display_name=""),
         ),
         _record_json(
             "typical",
-            "Two addresses (IPv4 TCP, IPv6 QUIC), a non-ASCII name, a public profile and two "
-            "networks; seq is a millisecond time, as this implementation's nodes choose it.",
+            "Two addresses (IPv4 TCP, IPv6 QUIC), a non-ASCII name and a public profile; seq "
+            "is a millisecond time, as this implementation's nodes choose it.",
             BOB,
             record(
                 BOB,
                 addrs=(addr(BOB), addr(BOB, "/ip6/2001:db8::1/udp/4001/quic-v1")),
                 display_name="Bob Zoë 🌍",
                 profile={"city": "Lisbon", "interests": "hiking, cooking"},
-                networks=(BOOKS, HIKING),
                 seq=NOW_MS,
             ),
         ),
         _record_json(
             "at_limits",
-            f"8 addresses of 256 bytes, a 128-byte name, 32 networks, seq and exp 2^64-1, and "
+            f"8 addresses of 256 bytes, a 128-byte name, seq and exp 2^64-1, and "
             f"profile fields filling the record to exactly {MAX_RECORD_SIZE} bytes.",
             CAROL,
             at_limits,
@@ -392,11 +387,16 @@ def invalid_records() -> list[dict[str, Any]]:
         signed_map(oversized, CAROL, RECORD_CONTEXT),
     )
     # Keys
-    add("extra_key", "A ninth key x, signed.", changed(x=1))
+    add("extra_key", "An eighth key x, signed.", changed(x=1))
     add(
-        "missing_nets",
-        "No nets key (an empty list is written, never left out), signed.",
-        without("nets"),
+        "lists_networks",
+        "A nets key with one network id (a record names no network), signed.",
+        changed(nets=[BOOKS]),
+    )
+    add(
+        "missing_profile",
+        "No profile key (an empty map is written, never left out), signed.",
+        without("profile"),
     )
     add("missing_signature", "No s.", pack_canonical(base))
     add("signature_63_bytes", "s is 63 bytes.", pack_canonical({**base, "s": signature[:63]}))
@@ -465,7 +465,7 @@ def invalid_records() -> list[dict[str, Any]]:
     )
     add("addr_repeated", "The same address twice, signed.", changed(addrs=[addr(ALICE)] * 2))
     add("addrs_as_str", "addrs is one str, not an array, signed.", changed(addrs=addr(ALICE)))
-    # name, profile, nets
+    # name, profile
     add(
         "name_too_long",
         f"A name of {MAX_DISPLAY_NAME + 1} bytes, signed.",
@@ -487,15 +487,6 @@ def invalid_records() -> list[dict[str, Any]]:
         "A profile value that is an integer, signed.",
         changed(profile={"a": 1}),
     )
-    add(
-        "too_many_networks",
-        f"{MAX_NETWORKS + 1} network ids, signed.",
-        changed(nets=[_hex_id(f"net {i}") for i in range(MAX_NETWORKS + 1)]),
-    )
-    add(
-        "network_id_uppercase", "A network id in upper case, signed.", changed(nets=[BOOKS.upper()])
-    )
-    add("network_id_short", "A network id of 31 hex digits, signed.", changed(nets=[BOOKS[:31]]))
     # integers
     add("seq_negative", "seq is -1, signed.", changed(seq=-1))
     add("seq_as_bool", "seq is true, signed.", changed(seq=True))
@@ -1381,7 +1372,6 @@ def document() -> dict[str, Any]:
             "max_profile_fields": MAX_PROFILE_FIELDS,
             "max_profile_key": MAX_PROFILE_KEY,
             "max_profile_value": MAX_PROFILE_VALUE,
-            "max_networks": MAX_NETWORKS,
             "max_token_chars": MAX_TOKEN_BYTES,
             "max_network_name": MAX_NETWORK_NAME,
             "max_discovery_addrs": MAX_DISCOVERY_ADDRS,

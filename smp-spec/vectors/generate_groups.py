@@ -46,6 +46,7 @@ from secondme.protocol.group_messages import (
     MAX_SYNC_KEYS,
     MAX_SYNC_MESSAGES,
     MAX_TOPIC,
+    RELEVANCE_STEP,
     GroupAccept,
     GroupEnd,
     GroupInvite,
@@ -1341,6 +1342,30 @@ def response_messages() -> list[tuple[str, str, str, Message]]:
             "turn",
             ErrorMessage(code="group_out_of_order", message="this node is at message 0, not 1"),
         ),
+        (
+            "error_grant_revoked",
+            "Bob joined by a group/join grant and revoked it: he refuses the turn (8.1 step 3).",
+            "turn",
+            ErrorMessage(code="grant_revoked", message="grant 3f1c2a9b0d4e5f67 was revoked"),
+        ),
+        (
+            "error_inbox_full",
+            "Three invitations from alice without a grant already wait for bob's owner (8.2).",
+            "invite",
+            ErrorMessage(
+                code="group_inbox_full",
+                message="3 invitations from this peer already wait for the owner of this node",
+            ),
+        ),
+        (
+            "error_quota",
+            "Bob keeps no more of this group (section 10): he refuses message 6.",
+            "post",
+            ErrorMessage(
+                code="group_quota",
+                message="this node keeps at most 16777216 bytes of a group",
+            ),
+        ),
     ]
 
 
@@ -1392,6 +1417,7 @@ def document() -> dict[str, Any]:
             "max_sync_messages": MAX_SYNC_MESSAGES,
             "max_sync_keys": MAX_SYNC_KEYS,
             "end_reasons": list(END_REASONS),
+            "relevance_step": RELEVANCE_STEP,
             "body_kinds": [str(kind) for kind in BodyKind],
         },
         "identities": {name: _identity_json(identity) for name, identity in IDENTITIES.items()},

@@ -25,6 +25,8 @@ from tests.e2e.wire_capture import read_capture
 pytestmark = pytest.mark.slow
 
 CANARIES = ("QUOKKA-5521-CANARY", "ZEBRA-PIN-7781", "Verbena-Lockbox-9042")
+DESCRIPTION = "Quietly saving for the Okapi-3318 regatta."
+"""Alice's self-description, a private field."""
 TRAVEL = {
     "lisbon.md": "# Lisbon trip\nIn May I walked the Alfama hills in Lisbon and ate grilled "
     "sardines with my sister Ana. We took tram 28 to the castle at sunset.\n",
@@ -57,8 +59,8 @@ def p2p_addr(node: harness.NodeProcess) -> str:
 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory):
-    """Alice (memory: travel notes tagged ``travel``, private notes with canaries; every frame
-    she writes is captured), Bob and Carol, all knowing each other."""
+    """Alice (memory: travel notes tagged ``travel``, private notes with canaries; a private
+    description; every frame she writes is captured), Bob and Carol, all knowing each other."""
     root = tmp_path_factory.mktemp("access")
     capture = root / "alice.frames"
     launcher = (sys.executable, str(Path(__file__).with_name("wire_capture.py")), str(capture))
@@ -74,6 +76,7 @@ def nodes(tmp_path_factory):
         started.append(carol)
         for node in started:  # started together, ready in turn
             harness.wait_until_ready(node)
+        alice.cli("me", "set", "--description", DESCRIPTION)
         files = root / "files"
         files.mkdir()
         for name, text in TRAVEL.items():
@@ -326,3 +329,96 @@ def test_stolen_forged_tampered_and_replayed_grants_are_refused(nodes):
     codes = [e["code"] for e in alice.cli_json("audit", "--peer", str(thief.peer_id))]
     assert {"wrong_audience", "no_grant", "grant_forged", "replayed"} <= set(codes)
     alice.cli("revoke", grant["id"])
+
+
+def _topics(alice: harness.NodeProcess) -> list[tuple[str, str, list[str], list[str]]]:
+    """Alice's topics: (id, name, tags of its L1 record, its chunk ids)."""
+    with sqlite3.connect(f"file:{alice.data_dir / 'node.db'}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT t.id, t.name, COALESCE(p.tags, '[]') FROM topics t LEFT JOIN l1_points p "
+            "ON p.kind = 'topic' AND p.ref_id = t.id"
+        ).fetchall()
+        chunks = {
+            topic_id: [
+                c
+                for (c,) in db.execute(
+                    "SELECT chunk_id FROM topic_chunks WHERE topic_id = ?", (topic_id,)
+                )
+            ]
+            for topic_id, _, _ in rows
+        }
+    return [(i, name, json.loads(tags), chunks[i]) for i, name, tags in rows]
+
+
+def test_a_profile_grant_shows_public_fields_and_its_scope_only(nodes):
+    """The attack: a `--profile --tags travel` grantee reads the profile; Alice's private
+    description and her topics outside `travel` must not be in what it gets."""
+    alice, bob, _, _ = nodes
+    grant = alice.cli_json(
+        "grant", "bob", "--ability", "profile/read", "--tags", "travel", "--profile",
+        "--expires", "1h",
+    )  # fmt: skip
+    profile = bob.cli_json("profile", "alice")
+    biography = profile["biography"] or ""
+    assert "Okapi" not in json.dumps(profile)
+    travel = [t for t in _topics(alice) if "travel" in t[2]]
+    others = [t for t in _topics(alice) if "travel" not in t[2]]
+    assert others, "the private notes make a topic of their own tags"
+    for _, name, _, _ in others:
+        if not any(name.lower() in t[1].lower() for t in travel):
+            assert name.lower() not in biography.lower(), (name, biography)
+    entry = alice.cli_json("audit", "--peer", "bob", "--limit", "1")[0]
+    assert entry["request"] == "profile.read" and entry["decision"] == "allowed"
+    allowed = travel_refs(alice) | {f"l1:topic:{t[0]}" for t in travel}
+    assert {r for r in entry["shared"] if r.startswith("l")} <= allowed
+    alice.cli("revoke", grant["id"])
+
+
+def test_a_topic_grant_is_bound_to_its_topic_not_its_name(nodes):
+    """The attack: Alice grants Bob one topic by name; re-clustering renames it and a new topic
+    made of her private notes takes the old name. Bob must still get that topic only."""
+    alice, bob, _, _ = nodes
+    topic_id, name, _, chunks = next(t for t in _topics(alice) if "travel" in t[2])
+    grant = alice.cli_json(
+        "grant", "bob", "--ability", "memory/read", "--topics", name, "--expires", "1h"
+    )
+    with sqlite3.connect(f"file:{alice.data_dir / 'node.db'}?mode=ro", uri=True) as db:
+        private = [
+            c
+            for (c,) in db.execute(
+                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                "WHERE EXISTS (SELECT 1 FROM json_each(d.tags) WHERE value = 'private')"
+            )
+        ]
+    db = sqlite3.connect(alice.data_dir / "node.db", timeout=30)
+    try:
+        with db:  # what re-clustering may do: rename the topic, give its name to another
+            db.execute("UPDATE topics SET name = 'Renamed trips' WHERE id = ?", (topic_id,))
+            db.execute(
+                "INSERT INTO topics (id, name, description, terms, confidence, method, "
+                "named_from, created_at, updated_at) "
+                "VALUES ('decoy', ?, '', '[]', 1, 'test', '[]', 0, 0)",
+                (name,),
+            )
+            db.executemany(
+                "INSERT INTO topic_chunks (topic_id, chunk_id, rank) VALUES ('decoy', ?, ?)",
+                [(c, rank) for rank, c in enumerate(private)],
+            )
+        bundle = bob.cli_json("context", "alice", "--topic", name, "-k", "32")
+        assert bundle["items"], "the topic is still shared"
+        refs = {item["ref"] for item in bundle["items"]}
+        assert refs <= {f"l0:chunk:{c}" for c in chunks} | {f"l1:topic:{topic_id}"}
+        for canary in CANARIES:
+            assert canary not in json.dumps(bundle)
+        # The grant names the topic by id; the owner's list shows its name now.
+        assert grant["scope"]["topics"] == [f"{name.lower()}#{topic_id}"]
+        assert grant["topic_names"] == [name]
+        [given] = [g for g in alice.cli_json("grants")["given"] if g["id"] == grant["id"]]
+        assert given["topic_names"] == ["Renamed trips"]
+    finally:
+        with db:
+            db.execute("DELETE FROM topic_chunks WHERE topic_id = 'decoy'")
+            db.execute("DELETE FROM topics WHERE id = 'decoy'")
+            db.execute("UPDATE topics SET name = ? WHERE id = ?", (name, topic_id))
+        db.close()
+        alice.cli("revoke", grant["id"])

@@ -8,9 +8,12 @@ hand. Each has a planted fact the group may see (tag ``group``) and a canary it 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import os
 import sqlite3
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,8 +21,25 @@ import pytest
 from secondme.node.keystore import load_identity
 from secondme.protocol.clock import SystemClock
 from secondme.protocol.envelope import Kind, decode_envelope
-from secondme.protocol.group_messages import NODE_MESSAGES, GroupPost, GroupRaise, GroupSync
-from secondme.protocol.groups import GroupKey, GroupMessageError, read_message
+from secondme.protocol.group_messages import (
+    NODE_MESSAGES,
+    GroupInvite,
+    GroupPost,
+    GroupRaise,
+    GroupSync,
+    GroupTurn,
+)
+from secondme.protocol.groups import (
+    GENESIS,
+    MAX_POSITIONS,
+    MAX_TEXT,
+    Body,
+    BodyKind,
+    GroupKey,
+    GroupMessageError,
+    read_message,
+    write_message,
+)
 from secondme.protocol.identity import Identity, PeerId
 from secondme.protocol.replay import ReplayWindow
 from secondme.protocol.session import SmpEndpoint
@@ -211,15 +231,23 @@ def test_transcripts_are_identical_on_every_member(nodes, weekend):
     assert "summary:" in watched.stdout and "ended:" in watched.stdout
 
 
-def _raw_requests(sender: harness.NodeProcess, to: harness.NodeProcess, messages) -> list[str]:
-    """Send ``messages`` from a bare SMP host holding ``sender``'s identity (or a stranger's,
-    when ``sender`` is None) to ``to``; what each answer was: its type, or the error code."""
+def _raw_requests(
+    sender: harness.NodeProcess | Identity | None,
+    to: harness.NodeProcess,
+    messages,
+    *,
+    grant: bytes | None = None,
+) -> list[str]:
+    """Send ``messages`` (each with ``grant`` in its envelope) from a bare SMP host holding
+    ``sender``'s identity (a node's, a given one, or a stranger's when ``sender`` is None) to
+    ``to``; what each answer was: its type, or the error code."""
 
     async def run() -> list[str]:
         clock = SystemClock()
-        identity = (
-            load_identity(sender.data_dir / "identity.key", None) if sender else Identity.generate()
-        )
+        if isinstance(sender, harness.NodeProcess):
+            identity = load_identity(sender.data_dir / "identity.key", None)
+        else:
+            identity = sender or Identity.generate()
         endpoint = SmpEndpoint(identity, clock, ReplayWindow(clock), registry=NODE_MESSAGES)
 
         async def serves_nothing(peer: PeerId, payload: bytes) -> bytes:
@@ -229,7 +257,7 @@ def _raw_requests(sender: harness.NodeProcess, to: harness.NodeProcess, messages
         async with SmpHost(identity.seed, ["/ip4/127.0.0.1/tcp/0"], serves_nothing) as host:
             await host.connect(json.loads((to.data_dir / "daemon.json").read_text())["p2p"][0])
             for message in messages:
-                outgoing = endpoint.request(message)
+                outgoing = endpoint.request(message, grant=grant)
                 answer = decode_envelope(
                     await host.request(PeerId.from_base58(to.peer_id), outgoing.payload)
                 )
@@ -366,3 +394,154 @@ def test_a_crashed_moderator_resumes_from_the_transcript(nodes):
     assert [m["kind"] for m in since].count("question") == 1
     assert sum(m["kind"] == "turn" for m in since) == 2 * 2  # two rounds of Dana and Alice
     assert transcript(alice, gid)["head"] == transcript(dana, gid)["head"]
+
+
+# -- attacks on a member's node ---------------------------------------------------------------
+
+FLOOD_POSTS = 160
+"""Valid posts of about 150 KiB each (the largest body a message may hold): 24 MiB in all."""
+MiB = 1024 * 1024
+
+
+def _db_file_bytes(node: harness.NodeProcess) -> int:
+    files = [node.data_dir / name for name in ("node.db", "node.db-wal")]
+    return sum(path.stat().st_size for path in files if path.exists())
+
+
+def _rss_bytes(node: harness.NodeProcess) -> int:
+    status = Path(f"/proc/{node.process.pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+def _kept_for(node: harness.NodeProcess, moderator: str) -> dict[str, int]:
+    """What ``node`` stores of the groups ``moderator`` moderates there, and its audit rows
+    about that peer."""
+    with sqlite3.connect(f"file:{node.data_dir / 'node.db'}?mode=ro", uri=True) as db:
+        groups = "SELECT group_id FROM groups WHERE moderator = ?"
+        messages, message_bytes = db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(length(encoded) + length(body)), 0)"
+            f" FROM group_messages WHERE group_id IN ({groups})",
+            (moderator,),
+        ).fetchone()
+        (key_bytes,) = db.execute(
+            "SELECT COALESCE(SUM(length(key) + length(members)), 0) FROM group_keys"
+            f" WHERE group_id IN ({groups})",
+            (moderator,),
+        ).fetchone()
+        (audit_rows,) = db.execute(
+            "SELECT COUNT(*) FROM audit WHERE peer_id = ?", (moderator,)
+        ).fetchone()
+    return {"messages": messages, "bytes": message_bytes + key_bytes, "audit_rows": audit_rows}
+
+
+def _flood(stranger: Identity, victim: PeerId) -> list:
+    """An invitation to a group the stranger moderates, then valid posts to it, each the next
+    message of the chain, signed and sealed as a real moderator would."""
+    clock = SystemClock()
+    group_id = os.urandom(16).hex()
+    key = GroupKey.generate(group_id, 1, [stranger.peer_id, victim])
+    invite = GroupInvite(
+        group=group_id,
+        name="free gift",
+        topic="",
+        members=(str(stranger.peer_id), str(victim)),
+        key=key.seal_for(stranger, victim, created_ms=clock.now_ms()),
+    )
+    filler = {str(Identity.generate().peer_id): "x" * 2048 for _ in range(MAX_POSITIONS)}
+    body = Body(kind=BodyKind.SUMMARY, text="y" * MAX_TEXT, positions=filler).encode()
+    posts, prev = [], GENESIS
+    for seq in range(1, FLOOD_POSTS + 1):
+        data = write_message(stranger, key, seq=seq, prev=prev, body=body, ts=clock.now_ms())
+        posts.append(GroupPost(group=group_id, message=data))
+        prev = hashlib.sha256(data).digest()
+    return [invite, *posts]
+
+
+def test_a_strangers_invitation_and_post_flood_is_refused_and_kept_small(nodes, weekend):
+    """A fresh identity invites Alice (no grant: the invitation waits for her owner) and posts
+    24 MiB of valid messages to that group. Alice keeps the invitation and nothing else of it:
+    under 16 KiB stored, the refusals in a few audit rows, her database files and her memory
+    grown by less than 4 and 16 MiB (each grew by about 50 MB when every post was kept), and her
+    other peers are served meanwhile."""
+    alice, dana = nodes["alice"], nodes["dana"]
+    stranger = Identity.generate()
+    flood = _flood(stranger, PeerId.from_base58(alice.peer_id))
+    files_before, rss_before = _db_file_bytes(alice), _rss_bytes(alice)
+    with ThreadPoolExecutor(1) as pool:
+        flooding = pool.submit(_raw_requests, stranger, alice, flood)
+        pinged = dana.cli_json("ping", "alice", "--count", "3")
+        answers = flooding.result(timeout=600)
+    assert len(pinged["rtt_ms"]) == 3
+    assert answers[0] == "group.invited"
+    refusals = answers[1:]  # a stranger's budget may refuse some before they are read
+    assert set(refusals) <= {"group_closed", "rate_limited", "busy"}, set(refusals)
+    assert refusals.count("group_closed") >= 20, refusals
+    kept = _kept_for(alice, str(stranger.peer_id))
+    assert kept["messages"] == 0 and kept["bytes"] < 16 * 1024, kept
+    assert kept["audit_rows"] <= 3, kept
+    files_grew, rss_grew = _db_file_bytes(alice) - files_before, _rss_bytes(alice) - rss_before
+    assert files_grew < 4 * MiB and rss_grew < 16 * MiB, (files_grew, rss_grew)
+    listed = alice.cli_json("group", "list")
+    [waiting] = [g for g in listed if g["moderator"] == str(stranger.peer_id)]
+    assert waiting["status"] == "invited" and waiting["messages"] == 0
+    assert waiting["invitation_expires_ms"] > 0
+    assert dana.cli_json("ping", "alice", "--count", "1")["rtt_ms"]
+
+
+def _status_on(node: harness.NodeProcess, group_id: str) -> str:
+    return next(g["status"] for g in node.cli_json("group", "list") if g["group_id"] == group_id)
+
+
+def _roll(node: harness.NodeProcess, group_id: str) -> dict[str, str]:
+    [group] = [g for g in node.cli_json("group", "list") if g["group_id"] == group_id]
+    return {m["peer_id"]: m["status"] for m in group["members"]}
+
+
+def _join_grant(member: harness.NodeProcess, moderator: harness.NodeProcess) -> dict:
+    given = member.cli_json("grants")["given"]
+    return next(
+        g
+        for g in given
+        if "group/join" in g["abilities"]
+        and g["peer_id"] == moderator.peer_id
+        and g["state"] == "active"
+    )
+
+
+def _refusals(node: harness.NodeProcess, peer: harness.NodeProcess) -> list[tuple[str, str]]:
+    entries = node.cli_json("audit", "--peer", peer.peer_id, "--limit", "50")
+    return [(e["request"], e["code"]) for e in entries if e["decision"] == "refused"]
+
+
+def test_a_revoked_join_grant_ends_the_membership(nodes, weekend):
+    """Alice revokes the group/join grant Dana joined her by: her node leaves every group it
+    joined by it, Dana's discussion draws no turn from her, a turn asked anyway is refused, and
+    her audit shows the refusal. (Expiry and used-up grants: test_group_defences_inprocess.)"""
+    dana, alice = nodes["dana"], nodes["alice"]
+    created = dana.cli_json(
+        "group", "create", "after the grant", "--members", "alice", "--tags", "group"
+    )  # fmt: skip
+    assert created["invitations"][alice.peer_id].startswith("accepted"), created["invitations"]
+    gid, epoch = created["group_id"], created["epoch"]
+
+    alice.cli("revoke", _join_grant(alice, dana)["id"])
+    for group_id in (gid, weekend):  # both joined by that grant
+        harness.wait_for(lambda g=group_id: _status_on(alice, g) == "left", timeout=30)
+    harness.wait_for(lambda: _roll(dana, gid)[alice.peer_id] == "left", timeout=30)
+    [moderated] = [g for g in dana.cli_json("group", "list") if g["group_id"] == gid]
+    assert moderated["epoch"] > epoch  # the key rotated without her
+
+    dana.cli("group", "discuss", "after the grant", QUESTION, "--rounds", "1")
+    messages = transcript(dana, gid)["messages"]
+    assert turns_of(messages, dana.peer_id) and turns_of(messages, alice.peer_id) == []
+
+    # A moderator that ignores the leave and asks Alice for a turn with the revoked grant.
+    with sqlite3.connect(f"file:{dana.data_dir / 'node.db'}?mode=ro", uri=True) as db:
+        (token,) = db.execute(
+            "SELECT token FROM grants_received WHERE issuer = ? AND abilities LIKE ?",
+            (alice.peer_id, "%group/join%"),
+        ).fetchone()
+    turn = GroupTurn(group=gid, seq=len(messages) + 1, prev=bytes(32), epoch=1, reason="now")
+    assert _raw_requests(dana, alice, [turn], grant=token) == ["grant_revoked"]
+    assert ("group.turn", "grant_revoked") in _refusals(alice, dana)

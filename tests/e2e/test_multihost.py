@@ -267,13 +267,28 @@ def test_sigkilled_node_restarts_with_everything(world, lab):
     assert bob.cli_json("grants")["received"] == before["grants"]
     assert _networks(bob) == before["networks"]
     assert transcript(bob) == before["transcript"]
-    answer = harness.wait_for(
-        lambda: bob.cli("ask", alice.peer_id, "What did you eat in Lisbon?", "--json",
-                        check=False),
-        timeout=RECONNECT_S,
-    )  # fmt: skip
-    assert answer.returncode == 0, answer.stdout + answer.stderr
-    world["answers"].append(json.loads(answer.stdout)["answer"])
+    answer = _answer_once_reconnected(bob, alice, "What did you eat in Lisbon?")
+    world["answers"].append(answer["answer"])
+
+
+def _answer_once_reconnected(
+    node: harness.NodeProcess, peer: harness.NodeProcess, question: str
+) -> dict:
+    """``node`` asks ``peer`` until an answer comes (the restarted node reconnects first); the
+    last refusal is in the failure if none comes within ``RECONNECT_S``."""
+    failures: list[str] = []
+
+    def answered() -> dict | None:
+        result = node.cli("ask", peer.peer_id, question, "--json", check=False)
+        if result.returncode == 0:
+            return json.loads(result.stdout)
+        failures.append(result.stdout + result.stderr)
+        return None
+
+    try:
+        return harness.wait_for(answered, timeout=RECONNECT_S)
+    except AssertionError:
+        raise AssertionError(f"no answer in {RECONNECT_S} s: {failures[-1:]}") from None
 
 
 def test_discovery_restart_keeps_the_network(world, lab):

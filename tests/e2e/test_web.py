@@ -231,6 +231,65 @@ async def mcp_session(data_dir: Path) -> None:
         assert refused.is_error and "nobody" in refused.content[0].text
 
 
+ROUTE_ESCAPES = [
+    "../stop?",  # POST /api/peers/../stop?/ask is POST /api/stop: the daemon would stop
+    "..",
+    "../../api/stop?",
+    "a/../../stop?",
+    "%2e%2e/stop?",
+    "%2E%2E%2Fstop%3F",
+    "..%2fstop%3f",
+    "x?y",
+    "x#y",
+    "bob/../../stop?",
+    "",
+    "bob\n",
+]
+
+
+def test_mcp_ask_peer_cannot_reach_another_route(nodes):
+    """A prompt-injected MCP client passes paths for ``peer``: each is refused as no peer name,
+    the daemon keeps running, and a real peer name still reaches the peer."""
+    alice, bob = nodes["alice"], nodes["bob"]
+    answers = asyncio.run(mcp_ask_peer(alice.data_dir, [*ROUTE_ESCAPES, "bob", bob.peer_id]))
+    with alice.http() as api:
+        assert api.get("/api/status").status_code == 200, alice.stderr_text()[-2000:]
+    assert alice.process.poll() is None
+    for peer in ROUTE_ESCAPES:
+        is_error, text = answers[peer]
+        assert is_error and "is not a peer ID or a peer name" in text, (peer, text)
+    for peer in ("bob", bob.peer_id):  # Bob gave Alice no chat/ask grant: his node refuses
+        is_error, text = answers[peer]
+        assert is_error and "not a peer ID" not in text and "grant" in text, (peer, text)
+
+
+def test_peer_paths_are_refused_by_the_cli_and_the_api(nodes):
+    alice = nodes["alice"]
+    refused = alice.cli("ask", "../stop?", "hi", check=False)
+    assert refused.returncode == 1
+    assert "is not a peer ID or a peer name" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    with alice.http() as api:  # a client that quotes but does not check: the API checks too
+        for peer in ("x%3Fy", "%2e%2e%2Fstop", "a%5Cb", "%25", "%20bob"):
+            answer = api.post(f"/api/peers/{peer}/ask", json={"question": "hi"})
+            assert answer.status_code == 400, (peer, answer.text)
+            assert "is not a peer ID or a peer name" in answer.json()["error"]["message"]
+        assert api.get("/api/status").status_code == 200
+
+
+async def mcp_ask_peer(data_dir: Path, peers: list[str]) -> dict[str, tuple[bool, str]]:
+    """``ask_peer`` for each of ``peers`` in one MCP session: whether it failed, and its text."""
+    from mcp.client.session import ClientSession
+
+    answers = {}
+    async with harness.mcp_stdio(data_dir) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        for peer in peers:
+            result = await session.call_tool("ask_peer", {"peer": peer, "question": "hi"})
+            answers[peer] = (result.is_error, result.content[0].text)
+    return answers
+
+
 # -- the browser -------------------------------------------------------------------------------
 
 

@@ -63,6 +63,7 @@ class Node:
             peers=PeerStore(self.db),
             owner=OwnerStore(self.db),
             gate=self.gate,
+            grant_holders=self.store.grant_holders,
             clock=clock,
         )
         self.service.register(Ask, self._answer)

@@ -1,16 +1,21 @@
-"""A grant's scope applied inside the real vector search (MiniLM + Qdrant Edge + SQLite)."""
+"""A grant's scope applied inside the real vector search (MiniLM + Qdrant Edge + SQLite):
+tags, layers, topics bound by id, and the profile a peer gets for its scope."""
 
 from __future__ import annotations
 
 import pytest
 
-from secondme.node.access.scope import memory_filter
+from secondme.node.access.scope import bind_topics, memory_filter, topic_names
 from secondme.node.config import DataDir, MemorySettings
 from secondme.node.db import Database
+from secondme.node.errors import InvalidRequest
+from secondme.node.memory.l1.profile import peer_profile
 from secondme.node.memory.l1.store import TopicDraft
+from secondme.node.memory.l1.text import content_words
 from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
+from secondme.node.owner import OwnerStore
 from secondme.protocol.grants import Scope
 
 pytestmark = pytest.mark.slow
@@ -29,16 +34,20 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture
-async def memory(tmp_path, embedder):
-    data_dir = DataDir(tmp_path)
-    db = Database(data_dir.database)
-    memory = Memory(data_dir, db, MemorySettings(), embedder)
+def db(tmp_path):
+    database = Database(DataDir(tmp_path).database)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+async def memory(tmp_path, db, embedder):
+    memory = Memory(DataDir(tmp_path), db, MemorySettings(), embedder)
     memory.open()
     for path, (text, tags) in NOTES.items():
         await memory.ingest(path, text.encode(), tags)
     yield memory
     memory.close()
-    db.close()
 
 
 def chunk_of(memory: Memory, path: str) -> str:
@@ -47,22 +56,32 @@ def chunk_of(memory: Memory, path: str) -> str:
 
 
 def add_topic(memory: Memory, name: str, paths: list[str]) -> None:
-    chunks = tuple(chunk_of(memory, p) for p in paths)
-    memory.l1.replace_topics(
-        [
+    set_topics(memory, {f"topic-{name}": (name, paths)})
+
+
+def set_topics(memory: Memory, topics: dict[str, tuple[str, list[str]]]) -> None:
+    """Make these the topics (id → name, notes), as re-clustering would, each indexed with
+    the tags all its notes share."""
+    drafts, records = [], []
+    for topic_id, (name, paths) in topics.items():
+        terms = tuple(dict.fromkeys(w for p in paths for w in content_words(NOTES[p][0])))
+        drafts.append(
             TopicDraft(
-                id=f"topic-{name}",
+                id=topic_id,
                 name=name,
                 description="",
-                terms=(),
+                terms=terms,
                 confidence=1.0,
                 method="test",
                 named_from=(),
-                chunk_ids=chunks,
+                chunk_ids=tuple(chunk_of(memory, p) for p in paths),
                 events=(),
             )
-        ]
-    )
+        )
+        tags = set.intersection(*(set(NOTES[p][1]) for p in paths))
+        records.append(("topic", topic_id, f"{name}\nKey words: {', '.join(terms)}", tags))
+    memory.collect_garbage(memory.l1.replace_topics(drafts))
+    memory.index_l1(records)
 
 
 async def paths_found(memory: Memory, query: str, scope: Scope) -> set[str]:
@@ -98,3 +117,68 @@ async def test_layers_bound_the_search(memory):
     where = memory_filter(Scope(layers=("l1",)), memory.l1)
     assert where is not None
     assert await memory.search("sardines", k=5, layers=("l0",), scope=where) == []
+
+
+async def test_a_topic_grant_follows_its_topic_not_its_name(memory):
+    """The attack: a grant on "travel"; re-clustering renames that topic and a new topic, made
+    of the bank note, takes the name "travel". The grant must still reach exactly the first."""
+    trips = {"/notes/lisbon.md", "/notes/kyoto.md"}
+    set_topics(memory, {"t-trips": ("Travel", sorted(trips))})
+    granted = bind_topics(Scope(topics=("travel",)), memory.l1)
+    assert granted.topics == ("travel#t-trips",)
+    assert topic_names(granted, None) == ["travel"]  # what the grantee reads
+    everything = "bank PIN safe code sardines Kyoto temple"
+    assert await paths_found(memory, everything, granted) == trips
+
+    set_topics(
+        memory, {"t-trips": ("Journeys", sorted(trips)), "t-new": ("Travel", ["/notes/bank.md"])}
+    )
+    assert await paths_found(memory, everything, granted) == trips
+    assert topic_names(granted, memory.l1) == ["Journeys"]  # the owner's list: its name now
+
+    set_topics(memory, {"t-new": ("Travel", ["/notes/bank.md"])})  # the topic itself is gone
+    assert memory_filter(granted, memory.l1) is None
+    assert topic_names(granted, memory.l1) == ["travel (gone)"]
+
+
+async def test_binding_refuses_a_topic_memory_does_not_have(memory):
+    add_topic(memory, "cooking", ["/notes/soup.md"])
+    with pytest.raises(InvalidRequest, match="no topic named 'baking'"):
+        bind_topics(Scope(topics=("cooking", "baking")), memory.l1)
+    by_id = bind_topics(Scope(topics=("topic-cooking",)), memory.l1)
+    assert bind_topics(by_id, memory.l1) == by_id == Scope(topics=("cooking#topic-cooking",))
+
+
+async def test_a_peers_profile_holds_public_fields_and_its_scope_only(memory, db):
+    """The attack: a `--profile --tags travel` grantee reads the profile; the owner's private
+    description and the topic of the `private` tag must not be in it."""
+    set_topics(
+        memory,
+        {
+            "t-trips": ("Trips", ["/notes/lisbon.md", "/notes/kyoto.md"]),
+            "t-safe": ("Safe", ["/notes/bank.md"]),
+        },
+    )
+    owner = OwnerStore(db)
+    owner.update({"name": "Maria", "description": "Quietly saving for a boat."}, {"name": True})
+
+    def profile(scope: Scope) -> tuple[str, tuple[str, ...]]:
+        made = peer_profile(
+            memory.l1, memory.documents, owner.get(), memory_filter(scope, memory.l1)
+        )
+        return made.text, made.refs
+
+    text, refs = profile(Scope(tags=("travel",), profile=True))
+    assert "Trips" in text and "sardines" in text  # the topic and the owner's own sentence
+    for private in ("boat", "Safe", "PIN", "4471"):
+        assert private not in text
+    lisbon, bank = chunk_of(memory, "/notes/lisbon.md"), chunk_of(memory, "/notes/bank.md")
+    assert "l1:topic:t-trips" in refs and f"l0:chunk:{lisbon}" in refs
+    assert not {"l1:topic:t-safe", f"l0:chunk:{bank}"} & set(refs)
+
+    assert profile(Scope(profile_only=True)) == ("", ())  # no memory: no topics either
+    assert profile(Scope(tags=("travel",), layers=("l1",), profile=True))[0] == (
+        "I write most about: Trips."  # an L1-only scope names the topic, quotes no note
+    )
+    owner.update({}, {"description": True})
+    assert profile(Scope(profile_only=True))[0] == "Quietly saving for a boat."

@@ -28,6 +28,7 @@ from secondme.node.groups.discussion import RAISED
 from secondme.node.groups.service import GroupService
 from secondme.node.groups.store import ACTIVE, INVITED, Group, GroupStore, StoredMessage
 from secondme.node.memory.l1.store import L1Store
+from secondme.node.models.llm import BASE, ModelChoice
 from secondme.node.owner import OwnerStore
 from secondme.node.p2p.service import P2PService
 from secondme.node.peers import PeerStore
@@ -47,8 +48,9 @@ WAIT_S = 20.0
 """How long a test waits for something the nodes do at once (generous: a loaded machine)."""
 HOUR_MS = 3_600_000
 SEEDS = {"mod": 11, "alice": 12, "bob": 13}
-SCORES = {"mod": 0.5, "alice": 0.9, "bob": 0.7}
-"""What each node's memory search scores; the relevance it reports is this x 1000 (per mille)."""
+SCORES = {"mod": 0.3, "alice": 0.9, "bob": 0.6}
+"""What each node's memory search scores; the relevance it reports, when it shares it, is this
+x 1000 (per mille) rounded down to a multiple of 250."""
 DIMENSIONS = 128
 
 
@@ -71,9 +73,15 @@ class FakeModel:
         """Awaited once, in the next call, before it answers."""
 
     async def complete(
-        self, messages: Sequence[dict], *, max_tokens: int, temperature: float, requester: str
+        self,
+        messages: Sequence[dict],
+        *,
+        max_tokens: int,
+        temperature: float,
+        requester: str,
+        model: ModelChoice,
     ) -> tuple[str, None]:
-        assert messages and requester.startswith("group:")
+        assert messages and requester.startswith("group:") and model is BASE
         self.calls += 1
         number = 1 if self.repeat else self.calls
         hook, self.before_answer = self.before_answer, None
@@ -136,7 +144,8 @@ class FakeMemory:
 
 
 class FakeAccess:
-    """The one method of AccessService that GroupService uses: a usable grant of an issuer's."""
+    """What GroupService uses of AccessService: a usable grant of an issuer's, and the model
+    that may speak within a scope (here always the base: no adapter is trained)."""
 
     def __init__(self) -> None:
         self.tokens: dict[tuple[str, str], bytes] = {}
@@ -145,13 +154,16 @@ class FakeAccess:
         token = self.tokens.get((issuer, ability))
         return None if token is None else SimpleNamespace(token=token)
 
+    def model_for(self, scope: Scope) -> ModelChoice:
+        return BASE
+
 
 class WrongReason(GroupService):
     """A member that signs its turns but answers each with a reason of its own."""
 
-    async def speak(self, group: Group, reason: str) -> Body:
-        body = await super().speak(group, reason)
-        return Body(kind=BodyKind.TURN, text=body.text, reason="because I felt like it")
+    async def speak(self, group: Group, reason: str) -> tuple[Body, str | None]:
+        body, model = await super().speak(group, reason)
+        return Body(kind=BodyKind.TURN, text=body.text, reason="because I felt like it"), model
 
 
 # -- nodes -----------------------------------------------------------------------------------
@@ -191,6 +203,7 @@ class Node:
             peers=self.peers,
             owner=self.owner,
             gate=self.gate,
+            grant_holders=self.access_store.grant_holders,
             clock=self.clock,
         )
         groups = self.service_class(
@@ -248,7 +261,7 @@ async def make_nodes(tmp_path: Path) -> AsyncIterator[MakeNodes]:
         bob_service: type[GroupService] = GroupService,
         embed: Callable[[str], np.ndarray] | None = None,
     ) -> Trio:
-        settings = settings or GroupSettings(turn_timeout_s=10.0)
+        settings = settings or GroupSettings(turn_timeout_s=10.0, share_relevance=True)
         embed = embed or OneHot()
         for name in ("mod", "alice", "bob"):
             node = Node(
@@ -397,25 +410,25 @@ async def test_a_discussion_runs_its_rounds_and_every_node_holds_the_same_transc
     after = since_question(mod, gid)
     assert_ended(after, reason)
     spoken = turns(after)
-    # Relevance: Alice 0.90, Bob 0.70, the moderator 0.50; each speaks once in the first
-    # round, most relevant first; then the last speaker waits and relevance decides.
+    # Relevance, shared coarsely: Alice 0.75, Bob 0.50, the moderator 0.25; each speaks once in
+    # the first round, most relevant first; then the last speaker waits and relevance decides.
     order = [mod.name, alice.name, bob.name]
     by_id = {node.peer_id: node.name for node in (mod, alice, bob)}
     assert [by_id[t.sender] for t in spoken] == ["alice", "bob", "mod", "alice", "bob", "alice"]
     assert sorted(by_id[t.sender] for t in spoken[:3]) == sorted(order)
     reasons = [t.body.reason for t in spoken]
     assert reasons[:3] == [
-        "relevance 0.90 to the last message, the highest of 3; has not spoken yet",
-        "relevance 0.70 to the last message, the highest of 2; has not spoken yet",
-        "relevance 0.50 to the last message; has not spoken yet",
+        "relevance 0.75 to the last message, the highest of 3; has not spoken yet",
+        "relevance 0.50 to the last message, the highest of 2; has not spoken yet",
+        "relevance 0.25 to the last message; has not spoken yet",
     ]
     assert (
-        reasons[3] == "relevance 0.90 to the last message, the highest of 2; last spoke 3 turns ago"
+        reasons[3] == "relevance 0.75 to the last message, the highest of 2; last spoke 3 turns ago"
     )
     assert all(re.match(r"relevance \d\.\d\d to the last message", r or "") for r in reasons)
     for message in spoken:
         node = next(n for n in (mod, alice, bob) if n.peer_id == message.sender)
-        assert message.body.relevance == round(SCORES[node.name] * 1000)
+        assert message.body.relevance == int(SCORES[node.name] * 4) * 250
         assert message.body.text.startswith(f"{node.name} suggests plan")
     summary = after[-2].body
     assert set(summary.positions or {}) == {mod.peer_id, alice.peer_id, bob.peer_id}
@@ -428,7 +441,9 @@ async def test_a_discussion_runs_its_rounds_and_every_node_holds_the_same_transc
 
 
 async def test_a_member_too_slow_to_answer_is_skipped(make_nodes: MakeNodes):
-    mod, alice, bob = await make_nodes(settings=GroupSettings(turn_timeout_s=1.0))
+    mod, alice, bob = await make_nodes(
+        settings=GroupSettings(turn_timeout_s=1.0, share_relevance=True)
+    )
     bob.model.delay = 2.5
     gid = await form_group(mod, alice, bob)
 
@@ -657,7 +672,7 @@ async def test_a_member_leaving_during_anothers_turn_does_not_void_that_turn(
 
 async def test_a_raised_hand_gets_the_next_turn_and_a_flood_is_refused(make_nodes: MakeNodes):
     mod, alice, bob = await make_nodes(
-        settings=GroupSettings(turn_timeout_s=10.0, raises_per_minute=3)
+        settings=GroupSettings(turn_timeout_s=10.0, raises_per_minute=3, share_relevance=True)
     )
     gid = await form_group(mod, alice, bob)
 

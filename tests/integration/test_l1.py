@@ -13,16 +13,20 @@ from pathlib import Path
 
 import pytest
 
+from secondme.node.access.scope import memory_filter
 from secondme.node.config import DataDir, MemorySettings
 from secondme.node.db import Database
 from secondme.node.memory.documents import DocumentStore
 from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.l1.store import L1Store
+from secondme.node.memory.l1.text import content_words
+from secondme.node.memory.l1.text import words as words_of
 from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
 from secondme.node.models.llm import ChatModel
 from secondme.node.owner import OwnerStore
+from secondme.protocol.grants import Scope
 from tests.l1_corpus import OWNER, make_documents
 
 pytestmark = pytest.mark.slow
@@ -279,3 +283,75 @@ async def test_work_resumes_after_a_stop(tmp_path, embedder):
         assert await l1.wait_idle(timeout=600)
         assert all(l1.store.insight(d.id) for d in memory.documents.list())
         assert l1.store.topics()
+
+
+CLINIC = (
+    "# Clinic visit\nYesterday Dr. Rui Costa at the clinic raised my insulin dose after the "
+    "glucose test, and the endocrinology ward booked a pancreas scan."
+)
+WORK = (
+    "# Budget review\nToday Rui Costa reviewed the quarterly budget with me and asked for the "
+    "supplier invoices by Friday.",
+    "# Project kickoff\nThis week Rui Costa opened the warehouse project and gave the "
+    "logistics dashboard to my team.",
+)
+L1_TEXT = {
+    "entities": ("name", "context"),
+    "entity_mentions": ("name", "context"),
+    "relations": ("label",),
+    "topics": ("name", "description", "terms"),
+    "topic_events": ("text",),
+    "insights": ("title", "overview", "key_points", "summary"),
+    "profiles": ("first_person", "third_person", "recently", "topics"),
+    "l1_points": ("text",),
+}
+"""Every column of an L1 record that holds text made from a document."""
+
+
+async def test_a_forgotten_note_leaves_no_word_in_another_tags_records(tmp_path, embedder):
+    """The attack: a health note names a person first (so the person's record quotes it), two
+    work notes name the same person; once the health note is forgotten, a `work` grant must
+    find none of its words, neither at once nor after L1 has made its records again."""
+    private = set(content_words(CLINIC)) - set(content_words(" ".join(WORK)))
+    private |= {"dr"}  # the title only the clinic note gives him
+    work = Scope(tags=("work",))
+    queries = ("Rui Costa", "Who is Dr. Rui Costa?", "insulin glucose pancreas clinic", CLINIC)
+
+    async def found_under_work(memory: Memory) -> set[str]:
+        where = memory_filter(work, memory.l1)
+        texts = []
+        for query in queries:
+            hits = await memory.search(query, k=32, layers=("l0", "l1"), scope=where)
+            each = await memory.search_each(query, {"l1": 8, "l0": 8}, scope=where)
+            texts += [h.text for h in [*hits, *each["l1"], *each["l0"]]]
+        assert texts, "the work notes are shared"
+        return private & set(words_of(" ".join(texts)))
+
+    async with node(tmp_path, embedder, model=False) as (memory, l1):
+        clinic = await memory.ingest("/notes/clinic.md", CLINIC.encode(), ["health"])
+        l1.document_changed(clinic)
+        assert await l1.wait_idle(timeout=600)
+        for i, text in enumerate(WORK):
+            l1.document_changed(await memory.ingest(f"/notes/work-{i}.md", text.encode(), ["work"]))
+        assert await l1.wait_idle(timeout=600)
+        [rui] = [e for e in l1.store.entities() if "Rui Costa" in e["name"]]
+        assert "insulin" in rui["context"] and len(rui["chunks"]) == 3  # the clinic's, first
+
+        await memory.forget(memory.documents.get(clinic.doc_id))
+        l1.documents_forgotten()
+        assert not await found_under_work(memory)  # at once
+        assert await l1.wait_idle(timeout=600)
+        assert not await found_under_work(memory)  # and in the records made again
+        [rui] = [e for e in l1.store.entities() if "Rui Costa" in e["name"]]
+        assert l1.store.point_for("entity", rui["id"]).tags == ("work",)
+
+        for table, columns in L1_TEXT.items():
+            for row in l1.store._db.query(f"SELECT {', '.join(columns)} FROM {table}"):
+                text = " ".join(str(row[c]) for c in columns)
+                assert not private & set(words_of(text)), (table, text)
+        leftover = (
+            set(memory.store.all_ids())
+            - set(memory.documents.chunk_ids())
+            - {p.point_id for p in l1.store.all_points()}
+        )
+        assert not leftover  # no vector of a record that quoted the note is left behind

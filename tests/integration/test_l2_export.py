@@ -6,6 +6,7 @@ the HF and llama.cpp bases hold the same (dequantized) weights and their logits 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import importlib.util
 import json
@@ -56,6 +57,21 @@ def llama_base_logits(tokens) -> np.ndarray:
     return _llama_logits(tokens)
 
 
+def _random_lora(hf_base, targets: tuple[str, ...], std: float, *, seed: int, folder: Path):
+    """A PEFT LoRA of rank 8 on ``targets`` with random weights of ``std``, saved in ``folder``."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=8, lora_alpha=16, target_modules=list(targets), lora_dropout=0.0)
+    model = get_peft_model(copy.deepcopy(hf_base), config)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_A" in name or "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=gen) * std)
+    model.save_pretrained(folder)
+    return model
+
+
 def _llama_logits(tokens: list[int], lora: Path | None = None) -> np.ndarray:
     """llama.cpp's next-token logits after ``tokens``, optionally with a LoRA."""
     from llama_cpp import Llama
@@ -83,16 +99,7 @@ def _llama_logits(tokens: list[int], lora: Path | None = None) -> np.ndarray:
 def test_llama_cpp_applies_the_adapter_like_transformers(
     hf_base, tokens, llama_base_logits, tmp_path, targets, std
 ):
-    from peft import LoraConfig, get_peft_model
-
-    config = LoraConfig(r=8, lora_alpha=16, target_modules=list(targets), lora_dropout=0.0)
-    model = get_peft_model(copy.deepcopy(hf_base), config)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "lora_A" in name or "lora_B" in name:
-                param.copy_(torch.randn(param.shape, generator=gen) * std)
-    model.save_pretrained(tmp_path / "adapter")
+    model = _random_lora(hf_base, targets, std, seed=0, folder=tmp_path / "adapter")
 
     out = tmp_path / "adapter.gguf"
     info = export_lora(tmp_path / "adapter", BASE_GGUF, out)
@@ -251,3 +258,34 @@ def test_check_adapter_refuses_a_truncated_file(tmp_path):
         check_adapter(BASE_GGUF, truncated)
     with pytest.raises(AdapterExportError, match=r"general\.type"):
         check_adapter(BASE_GGUF, BASE_GGUF)  # a model, not an adapter
+
+
+async def test_each_generation_runs_with_the_adapter_its_caller_chose(hf_base, tmp_path):
+    """One model serves the owner with an adapter and a peer without, turn by turn: each
+    generation is what that choice alone would give, so no answer borrows the other's weights."""
+    from secondme.node.models.llm import BASE, ChatModel, ModelChoice
+
+    _random_lora(hf_base, ALL_LINEAR, 0.08, seed=1, folder=tmp_path / "adapter")
+    adapter = export_lora(tmp_path / "adapter", BASE_GGUF, tmp_path / "owner.gguf").path
+    owner = ModelChoice("owner", adapter)
+    question = [{"role": "user", "content": "Where do you live?"}]
+
+    chat = ChatModel(BASE_GGUF, context_tokens=512, threads=2)
+    await chat.start()
+    try:
+
+        async def answer(choice: ModelChoice) -> str:
+            text, _ = await chat.complete(question, max_tokens=12, temperature=0.0, model=choice)
+            return text
+
+        base_alone = await answer(BASE)
+        await chat.use_adapter(adapter)
+        assert chat.owner_choice().adapter == adapter
+        with_adapter = await answer(owner)
+        assert with_adapter != base_alone  # the adapter changes the answer
+        interleaved = [await answer(c) for c in (BASE, owner, BASE, owner)]
+        assert interleaved == [base_alone, with_adapter, base_alone, with_adapter]
+        concurrent = await asyncio.gather(*(answer(c) for c in (owner, BASE, owner, BASE)))
+        assert concurrent == [with_adapter, base_alone, with_adapter, base_alone]
+    finally:
+        await chat.close()

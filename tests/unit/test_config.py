@@ -120,6 +120,9 @@ def test_groups_integer_timeout_reads_as_seconds(tmp_path):
         ("[groups]\nturn_memories = 17\n", r"groups\.turn_memories 0 to 16"),
         ("[groups]\nturn_timeout_s = 'soon'\n", r"groups\.turn_timeout_s = 'soon': expected float"),
         ("[groups]\nrounds = 3\n", r"unknown setting\(s\) in \[groups\]: rounds"),
+        ("[groups]\ninvites_total = 0\n", r"invites_total, .* at least 1"),
+        ("[groups]\nmax_group_bytes = 1024\n", r"groups\.max_group_bytes must be at least 65536"),
+        ("[groups]\nmax_peer_bytes = 65536\n", r"at most groups\.max_peer_bytes"),
     ],
 )
 def test_bad_groups_settings_name_the_key(tmp_path, text, message):

@@ -252,13 +252,25 @@ def _vote_kind(mention: Mention, tokens: list[str]) -> None:
 
 @dataclass(slots=True)
 class EntityFinding:
-    """Everything the rules learnt about one entity in one document."""
+    """Everything the rules learnt about one entity in one document.
+
+    ``mentions`` keeps, per chunk, the name as that chunk writes it and the sentence it is met
+    in, so that what the entity shows can always be traced to a chunk, and goes when it goes.
+    """
 
     name: str
     key: str
     kind_votes: Counter[str] = field(default_factory=Counter)
-    chunks: set[str] = field(default_factory=set)
-    context: str = ""
+    mentions: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def chunks(self) -> set[str]:
+        return set(self.mentions)
+
+    @property
+    def context(self) -> str:
+        """The first sentence of the document that names the entity."""
+        return next(iter(self.mentions.values()), ("", ""))[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,11 +322,12 @@ def extract_entities(
                 key = entity_key(mention.name)
                 finding = findings.setdefault(key, EntityFinding(mention.name, key))
                 finding.kind_votes.update(mention.kind_votes)
-                finding.chunks.add(chunk.id)
-                if not finding.context:
-                    finding.context = shorten(sentence, 160)
+                name, context = finding.mentions.get(chunk.id, ("", shorten(sentence, 160)))
+                if len(mention.name) > len(name):
+                    name = mention.name  # "Dr. Rui Costa" over "Rui Costa"
+                finding.mentions[chunk.id] = (name, context)
                 if len(mention.name) > len(finding.name):
-                    finding.name = mention.name  # "Dr. Rui Costa" over "Rui Costa"
+                    finding.name = mention.name
             relations += _sentence_relations(tokens, mentions, chunk.id)
     return list(findings.values()), relations
 

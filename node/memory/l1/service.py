@@ -17,7 +17,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from secondme.node.config import MemorySettings
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord
@@ -32,6 +31,13 @@ from secondme.node.memory.l1.extract import (
     rule_kind,
 )
 from secondme.node.memory.l1.generate import L1Writer, ModelOutputRejected
+from secondme.node.memory.l1.profile import (
+    PROFILE_TOPICS,
+    ProfileTopic,
+    extractive_biography,
+    interests,
+    profile_topic,
+)
 from secondme.node.memory.l1.store import Job, TopicDraft, describe_entity
 from secondme.node.memory.l1.text import (
     find_dates,
@@ -47,26 +53,13 @@ from secondme.node.owner import OwnerStore
 log = logging.getLogger(__name__)
 
 NAMING_SAMPLES = 5
-"""Chunks nearest a topic's centroid that its name is written from."""
-PROFILE_TOPICS = 6
-FACT_SEARCH = 12
-"""Chunks nearest a topic's centre searched for the owner's own sentence that sums it up."""
+"""Chunks nearest a topic's centroid that the model reads to name it."""
 ENTITY_BATCH = 8
 NOT_TOPIC_NAMES = ("person", "thing")
 """Entities of these kinds do not name an interest: a topic about hikes with Tomás is not
 "Tomás" (places and organisations may: "Lisbon", "Hospital de Santa Maria")."""
 _MAX_EVENTS = 50
 _FACT_CHARS = 220
-
-
-@dataclass(frozen=True, slots=True)
-class _Topic:
-    """A topic as the profile sees it."""
-
-    name: str
-    size: int
-    fact: str | None
-    fact_chunk: str | None
 
 
 class L1Service:
@@ -202,24 +195,31 @@ class L1Service:
 
     def _document_sync(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> None:
         texts = [ChunkText(c.id, c.text) for c in chunks]
-        vectors = self._memory.chunk_vectors([c.id for c in chunks], [c.text for c in chunks])
-        insight = extract_insight(doc.title, texts, vectors)
-        self.store.save_insight(
-            doc.id,
-            doc.content_hash,
-            title=insight.title or doc.name,
-            overview=insight.overview,
-            key_points=[p.to_json() for p in insight.key_points],
-            summary=insight.summary,
-            method="extractive",
-            sources=[p.chunk_id for p in insight.key_points],
-        )
+        current = self.store.insight(doc.id)
+        if current is not None and current["content_hash"] != doc.content_hash:
+            # Replaced: what the old chunks alone gave goes, and what they said with it.
+            self._memory.collect_garbage(self.store.prune())
+        if current is None or current["content_hash"] != doc.content_hash:
+            # An insight of this very content (perhaps titled by the model) is kept.
+            ids = [c.id for c in chunks]
+            vectors = self._memory.chunk_vectors(ids, [c.text for c in chunks])
+            insight = extract_insight(doc.title, texts, vectors)
+            self.store.save_insight(
+                doc.id,
+                doc.content_hash,
+                title=insight.title or doc.name,
+                overview=insight.overview,
+                key_points=[p.to_json() for p in insight.key_points],
+                summary=insight.summary,
+                method="extractive",
+                sources=[p.chunk_id for p in insight.key_points],
+            )
         self._index_insight(doc)
         speakers = sorted({s for c in chunks for s in c.speakers})
         findings, relations = extract_entities(texts, speakers)
         self.store.save_entities(
             [c.id for c in chunks],
-            [(f.key, f.name, rule_kind(f.kind_votes), f.context, f.chunks) for f in findings],
+            [(f.key, f.name, rule_kind(f.kind_votes), f.mentions) for f in findings],
             group_relations(relations),
             self._owner.get().name,
         )
@@ -266,15 +266,17 @@ class L1Service:
             chunk_ids = tuple(ids[i] for i in c.members)
             topic_id = matches.get(index) or str(uuid.uuid4())
             kept = old.get(topic_id)
-            if kept and kept["method"] != "stale":
+            tags = _shared_tags([found[i][1] for i in chunk_ids])
+            if kept and kept["method"] != "stale" and _carry(kept["named_from"], tags, found):
                 name, description, method = kept["name"], kept["description"], kept["method"]
                 named_from = kept["named_from"]
             else:
+                # Named from the words of all its chunks: they are all its name's sources.
                 name, description = (
                     _name_from_terms(terms[index], people),
                     _description_from(texts[c.members[0]]),
                 )
-                method, named_from = "terms", chunk_ids[:NAMING_SAMPLES]
+                method, named_from = "terms", chunk_ids
                 to_name.append(topic_id)
             drafts.append(
                 TopicDraft(
@@ -307,13 +309,21 @@ class L1Service:
         self._memory.index_l1(records)
 
     def _index_entities(self) -> None:
-        records = []
+        records, unlisted = [], []
         for entity in self.store.entities():
             if entity["owner"] or not (entity["relations"] or len(entity["chunks"]) > 1):
+                unlisted.append(entity["id"])
                 continue
-            chunks = self._documents.chunks_with_documents(entity["chunks"])
-            docs = [doc for _, doc in chunks.values()]
-            records.append(("entity", entity["id"], describe_entity(entity), _shared_tags(docs)))
+            evidence = [c for r in entity["relations"] for c in r["chunks"]]
+            found = self._documents.chunks_with_documents([*entity["chunks"], *evidence])
+            tags = _shared_tags([found[c][1] for c in entity["chunks"] if c in found])
+            shown = _relations_within(entity["relations"], tags, found)
+            if not (shown or len(entity["chunks"]) > 1):
+                unlisted.append(entity["id"])
+                continue
+            text = describe_entity({**entity, "relations": shown})
+            records.append(("entity", entity["id"], text, tags))
+        self._memory.collect_garbage(self.store.drop_points("entity", unlisted))
         self._memory.index_l1(records)
 
     def _queue_summaries(self, clusters, ids, found) -> None:
@@ -349,7 +359,7 @@ class L1Service:
             name=name,
             description=description,
             method="model",
-            named_from=list(found),
+            named_from=topic["chunks"],  # the key words it was given come from all of them
         )
         await asyncio.to_thread(self._index_topics)
         self.store.enqueue("profile", force=True)
@@ -385,18 +395,16 @@ class L1Service:
         topics, recent, sources = await asyncio.to_thread(self._profile_material)
         if not topics:
             return  # empty memory: an empty profile, nothing to store
-        first, third = _extractive_biography(
-            owner.name, owner.fields.get("description", ""), topics
-        )
+        first, third = extractive_biography(owner.name, owner.fields.get("description", ""), topics)
         status = _extractive_status(recent)
         method = "extractive"
         problems = []
         facts = [t.fact for t in topics if t.fact]
         try:
             model_first, model_third = await self.writer.biography(owner.name, facts)
-            interests = _interests(topics)
-            first = f"{model_first} I write most about: {interests}."
-            third = f"{model_third} {owner.name} writes most about: {interests}."
+            listed = interests(topics)
+            first = f"{model_first} I write most about: {listed}."
+            third = f"{model_third} {owner.name} writes most about: {listed}."
             method = "model"
         except ModelOutputRejected as exc:
             problems.append(f"biography: {exc}")
@@ -415,32 +423,25 @@ class L1Service:
         if problems:
             raise ModelOutputRejected("; ".join(problems) + " (the extractive text was kept)")
 
-    def _profile_material(self) -> tuple[list[_Topic], list[tuple[str, str]], list[str]]:
-        topics = []
-        for topic in self.store.topics()[:PROFILE_TOPICS]:
-            # The topic's distinctive words, the most distinctive weighing most.
-            weights = Counter({t: len(topic["terms"]) - i for i, t in enumerate(topic["terms"])})
-            fact, fact_chunk, best = None, None, 0.0
-            for chunk_id, text in self._documents.chunk_texts(
-                topic["chunks"][:FACT_SEARCH]
-            ).items():
-                candidate = best_sentence(text, weights, first_person=True)
-                if candidate and candidate[1] > best:
-                    fact, fact_chunk, best = (
-                        shorten(candidate[0], _FACT_CHARS),
-                        chunk_id,
-                        candidate[1],
-                    )
-            topics.append(_Topic(topic["name"], len(topic["chunks"]), fact, fact_chunk))
-        recent = []
+    def _profile_material(
+        self,
+    ) -> tuple[list[ProfileTopic], list[tuple[str, str]], list[str]]:
+        """The biggest topics, the newest overviews, and every chunk the profile's text comes
+        from: the topics' chunks (their names), the facts' and the overviews' (their insights'
+        sources). A profile version goes when any of them is forgotten."""
+        topics = [
+            profile_topic(topic, self._documents) for topic in self.store.topics()[:PROFILE_TOPICS]
+        ]
+        recent, recent_sources = [], []
         for doc in sorted(self._documents.list(), key=lambda d: -d.ingested_at)[:3]:
             insight = self.store.insight(doc.id)
             if insight and insight["overview"]:
                 recent.append(
                     (insight["sources"][0] if insight["sources"] else "", insight["overview"])
                 )
-        sources = [t.fact_chunk for t in topics if t.fact_chunk] + [c for c, _ in recent if c]
-        return topics, recent, sources
+                recent_sources += insight["sources"]
+        sources = [c for t in topics for c in t.chunks] + recent_sources
+        return topics, recent, list(dict.fromkeys(sources))
 
     # -- status -------------------------------------------------------------------------------
 
@@ -516,6 +517,35 @@ def _shared_tags(docs: Sequence[DocumentRecord | None]) -> list[str]:
     return sorted(set.intersection(*tag_sets)) if tag_sets else []
 
 
+def _carry(
+    sources: Sequence[str],
+    tags: Sequence[str],
+    found: dict[str, tuple[ChunkRecord, DocumentRecord]],
+) -> bool:
+    """Do all ``sources`` still exist and carry every one of ``tags``? A text written from them
+    may then stay in a record carrying ``tags``; otherwise it is written again."""
+    return bool(sources) and all(c in found and set(tags) <= set(found[c][1].tags) for c in sources)
+
+
+def _relations_within(
+    relations: Sequence[dict],
+    tags: Sequence[str],
+    found: dict[str, tuple[ChunkRecord, DocumentRecord]],
+) -> list[dict]:
+    """The relations an entity's record carrying ``tags`` may show: those a chunk carrying all
+    of ``tags`` supports, the other end named as that chunk writes it (the owner as "me", its
+    name being a profile field the owner may keep private)."""
+    shown = []
+    for relation in relations:
+        within = [c for c in relation["chunks"] if c in found and _carry([c], tags, found)]
+        if not within:
+            continue
+        other = "me" if relation["other_owner"] else relation["named"].get(within[0])
+        if other:
+            shown.append({**relation, "other": other, "chunks": within})
+    return shown
+
+
 def _name_from_terms(terms: Sequence[str], people: frozenset[str] = frozenset()) -> str:
     """A name from distinctive words, not from the people in the notes ("Ana" is not an
     interest, though a topic about family names her most)."""
@@ -554,26 +584,6 @@ def _events(chunks: Sequence[ChunkRecord]) -> tuple[tuple[str, str, str], ...]:
                 events.append((date, chunk.id, shorten(sentence, 200)))
     events.sort()
     return tuple(events[:_MAX_EVENTS])
-
-
-def _interests(topics: Sequence[_Topic]) -> str:
-    """The topic names as a list a sentence can carry ("Hiking; Cello and Kitchen & Caldo")."""
-    names = [t.name for t in topics]
-    return names[0] if len(names) == 1 else "; ".join(names[:-1]) + " and " + names[-1]
-
-
-def _extractive_biography(name: str, description: str, topics: Sequence[_Topic]) -> tuple[str, str]:
-    """A biography made of the owner's own sentences, so a small model cannot falsify it."""
-    interests = _interests(topics)
-    facts = [t.fact for t in topics if t.fact]
-    first = " ".join(
-        part for part in (description.strip(), f"I write most about: {interests}.", *facts) if part
-    )
-    quoted = " ".join(f"“{f}”" for f in facts)
-    third = f"{name} writes most about: {interests}." + (
-        f" In {name}'s words: {quoted}" if quoted else ""
-    )
-    return first, third
 
 
 def _extractive_status(recent: Sequence[tuple[str, str]]) -> str:

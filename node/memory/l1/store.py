@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from secondme.node.db import Database
@@ -431,13 +431,15 @@ class L1Store:
     def save_entities(
         self,
         chunk_ids: Sequence[str],
-        entities: Iterable[tuple[str, str, str | None, str, set[str]]],
+        entities: Iterable[tuple[str, str, str | None, Mapping[str, tuple[str, str]]]],
         relations: dict[tuple[str, str, str], set[str]],
         owner_name: str,
     ) -> None:
-        """Record one document's entities (key, name, rule kind, context, chunks) and relations.
+        """Record one document's entities (key, name, rule kind, and per chunk the name as
+        written there and the sentence it is met in) and relations.
 
-        Mentions of ``chunk_ids`` are replaced, so re-processing a document is idempotent.
+        Mentions of ``chunk_ids`` are replaced, so re-processing a document is idempotent. An
+        entity's name and context are its mentions', so they change when its chunks go.
         """
         with self._db.transaction() as conn:
             marks = ",".join("?" * len(chunk_ids)) or "''"
@@ -445,7 +447,7 @@ class L1Store:
             conn.execute(f"DELETE FROM relation_evidence WHERE chunk_id IN ({marks})", chunk_ids)
             ids: dict[str, str] = {}
 
-            def ensure(key: str, name: str, kind: str | None, context: str) -> str:
+            def ensure(key: str, name: str, kind: str | None, context: str = "") -> str:
                 row = conn.execute(
                     "SELECT id, typed_by FROM entities WHERE key = ?", (key,)
                 ).fetchone()
@@ -471,11 +473,12 @@ class L1Store:
                     )
                 return row["id"]
 
-            for key, name, kind, context, chunks in entities:
-                ids[key] = ensure(key, name, kind, context)
+            for key, name, kind, mentions in entities:
+                ids[key] = ensure(key, name, kind)
                 conn.executemany(
-                    "INSERT OR IGNORE INTO entity_mentions (entity_id, chunk_id) VALUES (?, ?)",
-                    [(ids[key], c) for c in chunks],
+                    "INSERT OR IGNORE INTO entity_mentions (entity_id, chunk_id, name, context) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(ids[key], c, n, context) for c, (n, context) in mentions.items()],
                 )
             for (source, target, label), chunks in relations.items():
                 for key in (source, target):
@@ -496,6 +499,7 @@ class L1Store:
                     "INSERT OR IGNORE INTO relation_evidence (relation_id, chunk_id) VALUES (?, ?)",
                     [(relation_id, c) for c in chunks],
                 )
+            _refresh_entities(conn, list(ids.values()))
 
     def names_of_kind(self, *kinds: str) -> list[str]:
         marks = ",".join("?" * len(kinds))
@@ -550,6 +554,16 @@ class L1Store:
             "GROUP_CONCAT(ev.chunk_id) AS chunks FROM relations r "
             "JOIN relation_evidence ev ON ev.relation_id = r.id GROUP BY r.id ORDER BY r.id"
         )
+        # How each end of a relation is written in each chunk that supports it.
+        written = {
+            (r["relation_id"], r["chunk_id"], r["entity_id"]): r["name"]
+            for r in self._db.query(
+                "SELECT ev.relation_id, ev.chunk_id, m.entity_id, m.name "
+                "FROM relation_evidence ev JOIN relations r ON r.id = ev.relation_id "
+                "JOIN entity_mentions m ON m.chunk_id = ev.chunk_id "
+                "AND m.entity_id IN (r.source_id, r.target_id) WHERE m.name != ''"
+            )
+        }
         selected = set(by_id) if ids is None else set(ids) & set(by_id)
         if name:
             wanted = name.strip().lower()
@@ -577,16 +591,7 @@ class L1Store:
                     "context": r["context"],
                     "chunks": [m["chunk_id"] for m in mentions],
                     "relations": [
-                        {
-                            "label": rel["label"],
-                            "direction": "out" if rel["source_id"] == entity_id else "in",
-                            "other": by_id[
-                                rel["target_id"]
-                                if rel["source_id"] == entity_id
-                                else rel["source_id"]
-                            ]["name"],
-                            "chunks": sorted(rel["chunks"].split(",")),
-                        }
+                        _relation(rel, entity_id, by_id, written)
                         for rel in relations
                         if entity_id in (rel["source_id"], rel["target_id"])
                     ],
@@ -596,11 +601,17 @@ class L1Store:
 
     # -- forgetting ---------------------------------------------------------------------------
 
-    def forget_chunks(self, chunk_ids: Sequence[str]) -> None:
-        """Before chunks go: drop profile versions built from them, mark topic names stale."""
+    def forget_chunks(self, chunk_ids: Sequence[str]) -> list[str]:
+        """Before chunks go: drop profile versions built from them, mark topics named from
+        them stale (their descriptions, sentences of those chunks, go now), and take the points
+        of every record that drew on them out of the index, to be made again from what remains.
+
+        Returns the released point ids (now in ``vector_gc``), so that the vector store can
+        drop them with the chunks: no embedding of a forgotten sentence outlives the forget.
+        """
         gone = set(chunk_ids)
         if not gone:
-            return
+            return []
         with self._db.transaction() as conn:
             for row in conn.execute("SELECT version, sources FROM profiles").fetchall():
                 if gone & set(json.loads(row["sources"])):
@@ -608,13 +619,43 @@ class L1Store:
             for row in conn.execute("SELECT id, named_from FROM topics").fetchall():
                 if gone & set(json.loads(row["named_from"])):
                     conn.execute(
-                        "UPDATE topics SET method = 'stale', named_from = '[]' WHERE id = ?",
+                        "UPDATE topics SET method = 'stale', named_from = '[]', "
+                        "description = '' WHERE id = ?",
                         (row["id"],),
                     )
+            gone_chunks = "(SELECT value FROM json_each(:gone))"
+            points = [
+                r["point_id"]
+                for r in conn.execute(
+                    "SELECT point_id FROM l1_points WHERE (kind = 'insight' AND ref_id IN "
+                    f"(SELECT doc_id FROM chunks WHERE id IN {gone_chunks})) "
+                    "OR (kind = 'topic' AND ref_id IN "
+                    f"(SELECT topic_id FROM topic_chunks WHERE chunk_id IN {gone_chunks})) "
+                    "OR (kind = 'entity' AND ref_id IN "
+                    f"(SELECT entity_id FROM entity_mentions WHERE chunk_id IN {gone_chunks} "
+                    "UNION SELECT r.source_id FROM relations r JOIN relation_evidence ev "
+                    f"ON ev.relation_id = r.id WHERE ev.chunk_id IN {gone_chunks} "
+                    "UNION SELECT r.target_id FROM relations r JOIN relation_evidence ev "
+                    f"ON ev.relation_id = r.id WHERE ev.chunk_id IN {gone_chunks}))",
+                    {"gone": _json(sorted(gone))},
+                )
+            ]
+            self._release_points(conn, points)
+        return points
 
     def prune(self) -> list[str]:
-        """Remove records left without sources; returns their point ids, now in ``vector_gc``."""
+        """Remove records left without sources (or, for a profile version, missing one) and
+        remake entity names and contexts from the mentions that remain; returns the point ids
+        of removed records, now in ``vector_gc``."""
         with self._db.transaction() as conn:
+            for row in conn.execute("SELECT version, sources FROM profiles").fetchall():
+                sources = json.loads(row["sources"])
+                found = conn.execute(
+                    "SELECT COUNT(*) AS n FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+                    (row["sources"],),
+                ).fetchone()["n"]
+                if found < len(set(sources)):
+                    conn.execute("DELETE FROM profiles WHERE version = ?", (row["version"],))
             conn.execute("DELETE FROM topics WHERE id NOT IN (SELECT topic_id FROM topic_chunks)")
             conn.execute(
                 "DELETE FROM relations WHERE id NOT IN (SELECT relation_id FROM relation_evidence)"
@@ -624,6 +665,7 @@ class L1Store:
                 "AND id NOT IN (SELECT source_id FROM relations) "
                 "AND id NOT IN (SELECT target_id FROM relations)"
             )
+            _refresh_entities(conn)
             orphans = [
                 r["point_id"]
                 for r in conn.execute(
@@ -644,6 +686,21 @@ class L1Store:
             "INSERT OR IGNORE INTO vector_gc (point_id) VALUES (?)", [(p,) for p in point_ids]
         )
         conn.executemany("DELETE FROM l1_points WHERE point_id = ?", [(p,) for p in point_ids])
+
+    def drop_points(self, kind: str, ref_ids: Collection[str]) -> list[str]:
+        """Take these records out of the index (they no longer qualify); returns their point
+        ids, now in ``vector_gc``."""
+        with self._db.transaction() as conn:
+            points = [
+                r["point_id"]
+                for r in conn.execute(
+                    "SELECT point_id FROM l1_points WHERE kind = ? "
+                    "AND ref_id IN (SELECT value FROM json_each(?))",
+                    (kind, _json(sorted(ref_ids))),
+                )
+            ]
+            self._release_points(conn, points)
+        return points
 
     def point_for(self, kind: str, ref_id: str) -> PointRow | None:
         row = self._db.query_one(
@@ -693,6 +750,45 @@ class L1Store:
             "(SELECT COUNT(*) FROM profiles) AS profile_versions"
         )
         return dict(row)
+
+
+def _relation(rel, entity_id: str, by_id: Mapping, written: Mapping) -> dict:
+    """One relation as seen from ``entity_id``: the other end's name overall, and as each
+    supporting chunk writes it (``named``: chunk id → name)."""
+    other_id = rel["target_id"] if rel["source_id"] == entity_id else rel["source_id"]
+    chunks = sorted(rel["chunks"].split(","))
+    return {
+        "label": rel["label"],
+        "direction": "out" if rel["source_id"] == entity_id else "in",
+        "other": by_id[other_id]["name"],
+        "other_owner": by_id[other_id]["key"] == OWNER_KEY,
+        "chunks": chunks,
+        "named": {
+            c: written[(rel["id"], c, other_id)]
+            for c in chunks
+            if (rel["id"], c, other_id) in written
+        },
+    }
+
+
+def _refresh_entities(conn, entity_ids: Sequence[str] | None = None) -> None:
+    """Each entity's name and context from the mentions it has left: the longest spelling, and
+    the sentence of its earliest mention (the owner's entity, without mentions, is kept)."""
+    where = ""
+    if entity_ids is not None:
+        if not entity_ids:
+            return
+        where = f"AND id IN ({','.join('?' * len(entity_ids))})"
+    conn.execute(
+        "UPDATE entities SET "
+        "name = (SELECT m.name FROM entity_mentions m WHERE m.entity_id = entities.id "
+        "AND m.name != '' ORDER BY length(m.name) DESC, m.rowid LIMIT 1), "
+        "context = (SELECT m.context FROM entity_mentions m WHERE m.entity_id = entities.id "
+        "ORDER BY m.rowid LIMIT 1) "
+        "WHERE EXISTS (SELECT 1 FROM entity_mentions m WHERE m.entity_id = entities.id "
+        f"AND m.name != '') {where}",
+        tuple(entity_ids or ()),
+    )
 
 
 def describe_entity(entity: dict, relations: int = 8) -> str:

@@ -48,14 +48,13 @@ class Client:
     def peer(self) -> str:
         return str(self.identity.peer_id)
 
-    def record(self, *, ttl_ms: int = 2 * HOUR_MS, networks: tuple[str, ...] = ()) -> PeerRecord:
+    def record(self, *, ttl_ms: int = 2 * HOUR_MS) -> PeerRecord:
         self.seq += 1
         return PeerRecord.sign(
             self.identity,
             addrs=tuple(self.host.addrs[:1]),
             display_name=f"peer {self.peer[-4:]}",
             profile={"city": "Lisbon"},
-            networks=networks,
             seq=self.seq,
             expires_ms=self.clock.now_ms() + ttl_ms,
         )
@@ -150,7 +149,7 @@ async def network_of(world: World, owner: Client) -> str:
 async def test_create_invite_join_and_members(world: World) -> None:
     alice, bob, carol, mallory = [await world.client() for _ in range(4)]
     network = await network_of(world, alice)
-    await alice.api.register(world.servers, alice.record(networks=(network,)))
+    await alice.api.register(world.servers, alice.record())
 
     for joiner in (bob, carol):
         token = invite(alice, world, network)
@@ -312,7 +311,6 @@ async def test_bad_records_are_refused(world: World) -> None:
             "addrs": [f"/ip4/127.0.0.1/tcp/{4000 + i}/p2p/{alice.peer}" for i in range(1)],
             "name": "alice",
             "profile": {},
-            "nets": [],
             "seq": 10_000,
             "exp": world.clock.now_ms() + 2 * HOUR_MS,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
@@ -39,8 +40,10 @@ async def make_host() -> AsyncIterator[HostFactory]:
         seed: bytes | None = None,
         listen: Sequence[str] = (LOOPBACK,),
         limits: TransportLimits = FAST_LIMITS,
+        **options,
     ) -> SmpHost:
-        host = SmpHost(seed or os.urandom(32), list(listen), handler, limits=limits)
+        """``options``: the host's ``is_trusted`` and ``refuse``."""
+        host = SmpHost(seed or os.urandom(32), list(listen), handler, limits=limits, **options)
         hosts.append(host)
         await host.start()
         return host
@@ -97,3 +100,15 @@ class RawStream:
             return received, bool(getattr(self._stream.muxed_stream, "reset_received", False))
 
         return await self._host.call_in_libp2p(read)
+
+    async def reset_by_peer(self, timeout: float = 5.0) -> bool:
+        """Whether the other side resets the stream within ``timeout`` (even after sending EOF:
+        a reset then shows only in the yamux stream's flag)."""
+
+        async def flag(_: IHost) -> bool:
+            return bool(getattr(self._stream.muxed_stream, "reset_received", False))
+
+        async with asyncio.timeout(timeout):
+            while not await self._host.call_in_libp2p(flag):
+                await asyncio.sleep(0.02)  # polling a flag the libp2p thread sets
+        return True

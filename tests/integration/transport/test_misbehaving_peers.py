@@ -1,13 +1,16 @@
-"""Peers that break the rules get their stream reset; the host keeps serving everyone else."""
+"""Peers that break the rules get an error frame or their stream reset; the host keeps serving
+everyone else."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
 import pytest
 
+from secondme.protocol.errors import RemoteProtocolError
 from secondme.protocol.framing import encode_frame, encode_uvarint
 from secondme.protocol.identity import PeerId
 from secondme.protocol.transport import StreamReset, TransportLimits
@@ -44,15 +47,71 @@ async def test_a_stream_that_never_negotiates_is_reset_too(make_host):
     assert await silent.request(server.peer_id, b"still fine") == b"still fine"
 
 
-@pytest.mark.parametrize(
-    "garbage",
-    [
-        pytest.param(encode_uvarint(1025) + b"x" * 100, id="length-above-max-frame"),
-        pytest.param(b"\x80\x00", id="non-minimal-length"),
-        pytest.param(b"\xff" * 9, id="endless-length"),
-    ],
-)
-async def test_bad_framing_resets_the_stream_and_the_host_keeps_serving(make_host, garbage):
+BAD_FRAMES = [
+    pytest.param(encode_uvarint(1025) + b"x" * 100, "frame_too_large", id="length-above-max-frame"),
+    pytest.param(b"\x80\x00", "malformed", id="non-minimal-length"),
+    pytest.param(b"\xff" * 9, "malformed", id="endless-length"),
+]
+
+
+async def refuse_with_code(peer: PeerId, error: RemoteProtocolError) -> bytes:
+    """Stands for the node's signed error frame: the transport only moves its bytes."""
+    return f"refused {peer}: {error.code}".encode()
+
+
+@pytest.mark.parametrize(("garbage", "code"), BAD_FRAMES)
+async def test_bad_framing_is_answered_with_the_error_frame(make_host, garbage, code):
+    server = await make_host(
+        limits=TransportLimits(max_frame=1024, first_byte_timeout_s=5), refuse=refuse_with_code
+    )
+    client = await make_host()
+    await client.connect(server.addrs[0])
+
+    stream = await RawStream.open(client, server.peer_id)
+    await stream.write(garbage)
+    received, _ = await stream.read_to_end()
+    assert received == encode_frame(f"refused {client.peer_id}: {code}".encode())
+    assert await client.request(server.peer_id, b"still there") == b"still there"
+
+
+async def test_a_peer_that_leaves_its_side_open_after_the_error_frame_is_reset(make_host):
+    limits = TransportLimits(max_frame=1024, first_byte_timeout_s=0.5)
+    server = await make_host(limits=limits, refuse=refuse_with_code)
+    client = await make_host()
+    await client.connect(server.addrs[0])
+
+    stream = await RawStream.open(client, server.peer_id)
+    await stream.write(encode_uvarint(1 << 20) + bytes(512))  # and then neither more nor EOF
+    opened_at = time.monotonic()
+    received, _ = await stream.read_to_end()  # the error frame, then the server's half-close
+    assert received == encode_frame(f"refused {client.peer_id}: frame_too_large".encode())
+    assert await stream.reset_by_peer()
+    assert time.monotonic() - opened_at >= limits.first_byte_timeout_s * 0.9
+    assert await client.request(server.peer_id, b"still there") == b"still there"
+
+
+async def test_a_peer_that_keeps_writing_after_the_error_frame_is_reset(make_host):
+    limits = TransportLimits(max_frame=1024, first_byte_timeout_s=5)
+    server = await make_host(limits=limits, refuse=refuse_with_code)
+    client = await make_host()
+    await client.connect(server.addrs[0])
+
+    stream = await RawStream.open(client, server.peer_id)
+    await stream.write(encode_uvarint(1 << 20))
+    opened_at = time.monotonic()
+    received, _ = await stream.read_to_end()
+    assert received == encode_frame(f"refused {client.peer_id}: frame_too_large".encode())
+    with contextlib.suppress(Exception):  # the reset may cut the write short
+        await stream.write(bytes(64 * 1024))
+    assert await stream.reset_by_peer()
+    assert time.monotonic() - opened_at < limits.first_byte_timeout_s  # bytes, not time, ended it
+    assert await client.request(server.peer_id, b"still there") == b"still there"
+
+
+@pytest.mark.parametrize(("garbage", "code"), BAD_FRAMES)
+async def test_bad_framing_resets_the_stream_of_a_host_without_error_frames(
+    make_host, garbage, code
+):
     server = await make_host(limits=TransportLimits(max_frame=1024, first_byte_timeout_s=5))
     client = await make_host()
     await client.connect(server.addrs[0])
@@ -64,16 +123,30 @@ async def test_bad_framing_resets_the_stream_and_the_host_keeps_serving(make_hos
     assert await client.request(server.peer_id, b"still there") == b"still there"
 
 
-async def test_a_truncated_frame_resets_the_stream(make_host):
-    server, client = await make_host(), await make_host()
+async def test_a_truncated_frame_is_answered_malformed(make_host):
+    server, client = await make_host(refuse=refuse_with_code), await make_host()
     await client.connect(server.addrs[0])
 
     stream = await RawStream.open(client, server.peer_id)
     await stream.write(encode_frame(b"0123456789")[:-3])
     await stream.close_write()
     received, was_reset = await stream.read_to_end()
-    assert received == b"" and was_reset
+    assert received == encode_frame(f"refused {client.peer_id}: malformed".encode())
+    assert not was_reset
     assert await client.request(server.peer_id, b"ok") == b"ok"
+
+
+async def test_a_refusal_without_an_error_frame_resets_the_stream(make_host):
+    async def over_its_rate(peer: PeerId, error: RemoteProtocolError) -> None:
+        return None
+
+    server, client = await make_host(refuse=over_its_rate), await make_host()
+    await client.connect(server.addrs[0])
+    stream = await RawStream.open(client, server.peer_id)
+    await stream.write(encode_frame(b"0123456789")[:-3])
+    await stream.close_write()
+    received, was_reset = await stream.read_to_end()
+    assert received == b"" and was_reset
 
 
 async def test_a_failing_handler_resets_that_stream_only(make_host, caplog):

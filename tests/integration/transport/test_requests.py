@@ -8,6 +8,7 @@ import os
 import pytest
 
 from secondme.protocol.errors import FrameTooLarge
+from secondme.protocol.framing import encode_frame
 from secondme.protocol.identity import Identity, PeerId
 from secondme.protocol.transport import (
     SMP_PROTOCOL_ID,
@@ -17,7 +18,7 @@ from secondme.protocol.transport import (
     RequestTimeout,
     TransportLimits,
 )
-from tests.integration.transport.conftest import FAST_LIMITS, LOOPBACK
+from tests.integration.transport.conftest import FAST_LIMITS, LOOPBACK, RawStream
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -46,6 +47,27 @@ async def test_round_trip_and_the_handler_sees_the_authenticated_peer(make_host)
     assert seen == [client.peer_id]
     assert client.connected_peers() == [server.peer_id]
     assert server.connected_peers() == [client.peer_id]
+
+
+async def test_a_requester_may_close_its_write_side_after_its_frame(make_host):
+    """A half-close after a whole frame is the normal end of the request, not a cancellation."""
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_echo(peer: PeerId, payload: bytes) -> bytes:
+        started.set()
+        await release.wait()
+        return payload
+
+    server, client = await make_host(slow_echo), await make_host()
+    await client.connect(server.addrs[0])
+    stream = await RawStream.open(client, server.peer_id)
+    await stream.write(encode_frame(b"then I closed"))
+    await stream.close_write()
+    await started.wait()  # the handler runs with the requester's side already closed
+    release.set()
+    received, was_reset = await stream.read_to_end()
+    assert received == encode_frame(b"then I closed") and not was_reset
 
 
 async def test_three_hosts_each_request_reaches_the_right_handler(make_host):

@@ -184,6 +184,7 @@ def test_group_to_json() -> None:
             "profile_only": True,
         },
         "grant_id": "g-3",
+        "share_relevance": False,
     }
     assert group().to_json()["scope"] is None
 

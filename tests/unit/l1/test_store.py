@@ -97,11 +97,14 @@ def test_forgetting_a_document_removes_only_what_was_derived_from_it(db):
     _, (c1,) = add_document(db, "cook.md", ["Ana cooked bacalhau."])
     store.save_entities(
         [h1, h2],
-        [("ana", "Ana", "person", "Ana and I hiked.", {h1}), ("torre", "Torre", "place", "", {h2})],
+        [
+            ("ana", "Ana", "person", {h1: ("Ana", "Ana and I hiked.")}),
+            ("torre", "Torre", "place", {h2: ("Torre", "Torre was cold.")}),
+        ],
         {(OWNER_KEY, "torre", "hiked to"): {h2}},
         "Maria",
     )
-    store.save_entities([c1], [("ana", "Ana", None, "Ana cooked.", {c1})], {}, "Maria")
+    store.save_entities([c1], [("ana", "Ana", None, {c1: ("Ana", "Ana cooked.")})], {}, "Maria")
     store.replace_topics(
         [
             TopicDraft(
@@ -139,11 +142,11 @@ def test_forgetting_a_document_removes_only_what_was_derived_from_it(db):
         [PointRow(point_id=point, kind="topic", ref_id="t-hike", text="H", tags=())]
     )
 
-    store.forget_chunks([h1, h2])
+    released = store.forget_chunks([h1, h2])
     documents.remove_document(hike)
     gone = store.prune()
 
-    assert gone == [point]
+    assert released == [point] and gone == []  # out of the index before its chunks go
     assert point in documents.pending_garbage()
     assert [t["id"] for t in store.topics()] == ["t-cook"]
     names = {e["name"]: e for e in store.entities()}
@@ -153,6 +156,7 @@ def test_forgetting_a_document_removes_only_what_was_derived_from_it(db):
         "Ana"
     ]  # Torre and the owner's relation to it came only from hike.md
     assert names["Ana"]["chunks"] == [c1]
+    assert names["Ana"]["context"] == "Ana cooked."  # not the sentence of the forgotten note
     assert store.profile_versions() == [kept] and old != kept
 
 
@@ -194,3 +198,43 @@ def test_a_request_made_while_the_job_runs_is_not_lost(db):
     store.mark_done(running)
     again = store.next_job()
     assert again is not None and again.kind == "topics" and again.version != running.version
+
+
+def test_an_entity_shows_only_what_its_remaining_mentions_say(db):
+    store, documents = L1Store(db), DocumentStore(db)
+    clinic, (h1,) = add_document(db, "clinic.md", ["Dr. Rui Costa changed my insulin dose."])
+    _, (w1,) = add_document(db, "work.md", ["Rui Costa reviewed the budget."])
+    store.save_entities(
+        [h1], [("rui costa", "Dr. Rui Costa", "person", {h1: ("Dr. Rui Costa", "insulin")})], {}, ""
+    )
+    store.save_entities(
+        [w1], [("rui costa", "Rui Costa", None, {w1: ("Rui Costa", "budget")})], {}, ""
+    )
+    [rui] = store.entities()
+    assert (rui["name"], rui["context"]) == ("Dr. Rui Costa", "insulin")
+    point = str(uuid.uuid4())
+    store.commit_points(
+        [PointRow(point_id=point, kind="entity", ref_id=rui["id"], text="x", tags=())]
+    )
+
+    assert store.forget_chunks([h1]) == [point]
+    documents.remove_document(clinic)
+    store.prune()
+    [rui] = store.entities()
+    assert (rui["name"], rui["context"], rui["chunks"]) == ("Rui Costa", "budget", [w1])
+    assert store.point_for("entity", rui["id"]) is None  # indexed again from what remains
+
+
+def test_a_profile_version_that_lost_a_source_is_pruned(db):
+    store, documents = L1Store(db), DocumentStore(db)
+    note, (n1,) = add_document(db, "note.md", ["I hike."])
+    _, (k1,) = add_document(db, "kept.md", ["I cook."])
+    store.add_profile(
+        first_person="I hike.", third_person="", recently="", method="x", topics=[], sources=[n1]
+    )
+    kept = store.add_profile(
+        first_person="I cook.", third_person="", recently="", method="x", topics=[], sources=[k1]
+    )
+    documents.remove_document(note)  # as a replaced file's chunks go, without forget_chunks
+    store.prune()
+    assert store.profile_versions() == [kept]

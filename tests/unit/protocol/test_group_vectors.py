@@ -33,9 +33,13 @@ from secondme.protocol.group_messages import (
     MAX_SYNC_MESSAGES,
     MAX_TOPIC,
     NODE_MESSAGES,
+    RELEVANCE_STEP,
     GroupClosed,
+    InboxFull,
     NotModerator,
+    QuotaExceeded,
     UnknownGroup,
+    coarse_relevance,
 )
 from secondme.protocol.groups import (
     GENESIS,
@@ -88,6 +92,8 @@ GROUP_CODES = (
     "group_unknown_epoch",
     "group_out_of_order",
     "group_undecryptable",
+    "group_inbox_full",
+    "group_quota",
 )
 ERROR_OF = {
     "group_malformed": MalformedGroupMessage,
@@ -194,8 +200,17 @@ def test_constants_are_the_codes() -> None:
         "max_sync_messages": MAX_SYNC_MESSAGES,
         "max_sync_keys": MAX_SYNC_KEYS,
         "end_reasons": list(END_REASONS),
+        "relevance_step": RELEVANCE_STEP,
         "body_kinds": [str(kind) for kind in BodyKind],
     }
+    assert [coarse_relevance(n) for n in (0, 249, 250, 749, 999, 1000)] == [
+        0,
+        0,
+        250,
+        500,
+        750,
+        1000,
+    ]
     assert bytes(32) == GENESIS
 
 
@@ -246,7 +261,14 @@ def test_every_error_code_is_documented() -> None:
     for code in (*GROUP_CODES, "rate_limited"):
         assert f"| `{code}` |" in groups, code
     assert "[groups.md](groups.md)" in readme
-    for error in (UnknownGroup, NotModerator, GroupClosed, *ERROR_OF.values()):
+    for error in (
+        UnknownGroup,
+        NotModerator,
+        GroupClosed,
+        InboxFull,
+        QuotaExceeded,
+        *ERROR_OF.values(),
+    ):
         assert error.code in GROUP_CODES
 
 

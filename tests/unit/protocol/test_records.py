@@ -22,7 +22,6 @@ from secondme.protocol.messages import (
 from secondme.protocol.records import (
     MAX_ADDR_LEN,
     MAX_ADDRS,
-    MAX_NETWORKS,
     MAX_RECORD_SIZE,
     RECORD_CONTEXT,
     PeerRecord,
@@ -52,7 +51,6 @@ def make(**overrides: Any) -> PeerRecord:
         "addrs": (addr(),),
         "display_name": "Alice",
         "profile": {"city": "Lisbon"},
-        "networks": (NET,),
         "seq": 1,
         "expires_ms": NOW,
     }
@@ -88,8 +86,8 @@ def test_round_trip() -> None:
 
 def test_encoding_is_canonical_and_signed_under_the_record_context() -> None:
     assert GOOD.encoded == pack_canonical(WIRE)
-    assert list(WIRE) == ["addrs", "exp", "name", "nets", "peer", "profile", "s", "seq"]
-    assert GOOD.encoded[0] == 0x88
+    assert list(WIRE) == ["addrs", "exp", "name", "peer", "profile", "s", "seq"]
+    assert GOOD.encoded[0] == 0x87
     verify(ALICE.public_key, RECORD_CONTEXT + pack_canonical(FIELDS), WIRE["s"])
     assert signing_bytes(RECORD_CONTEXT, FIELDS) == RECORD_CONTEXT + pack_canonical(FIELDS)
 
@@ -101,14 +99,13 @@ def test_signing_again_gives_the_same_bytes_and_records_compare_by_fields() -> N
 
 
 def test_an_empty_record_and_one_at_every_limit_round_trip() -> None:
-    small = make(display_name="", profile={}, networks=(), seq=0, expires_ms=0)
+    small = make(display_name="", profile={}, seq=0, expires_ms=0)
     assert PeerRecord.decode(small.encoded) == small
     big = PeerRecord.sign(
         ALICE,
         addrs=tuple(long_addr(MAX_ADDR_LEN, i) for i in range(MAX_ADDRS)),
         display_name="é" * (MAX_DISPLAY_NAME // 2),
         profile={f"k{i}".ljust(MAX_PROFILE_KEY, "_"): "v" * 300 for i in range(MAX_PROFILE_FIELDS)},
-        networks=tuple(f"{i:032x}" for i in range(MAX_NETWORKS)),
         seq=UINT64_MAX,
         expires_ms=UINT64_MAX,
     )
@@ -121,7 +118,6 @@ def test_an_empty_record_and_one_at_every_limit_round_trip() -> None:
     st.lists(st.integers(min_value=1, max_value=65535), min_size=1, max_size=8),
     st.text(max_size=MAX_DISPLAY_NAME // 4),
     st.dictionaries(st.text(min_size=1, max_size=16), st.text(max_size=32), max_size=4),
-    st.lists(st.integers(min_value=0, max_value=2**128 - 1), max_size=4),
     st.integers(min_value=0, max_value=UINT64_MAX),
     st.integers(min_value=0, max_value=UINT64_MAX),
 )
@@ -129,19 +125,16 @@ def test_whatever_is_signed_decodes_as_it_was(
     ports: list[int],
     name: str,
     profile: dict[str, str],
-    network_numbers: list[int],
     seq: int,
     exp: int,
 ) -> None:
     bases = [f"/ip4/192.0.2.1/tcp/{port}" for port in ports]
-    networks = [f"{number:032x}" for number in network_numbers]
     addrs = tuple(dict.fromkeys(addr(base=base) for base in bases))
     record = PeerRecord.sign(
         ALICE,
         addrs=addrs,
         display_name=name,
         profile=profile,
-        networks=tuple(networks),
         seq=seq,
         expires_ms=exp,
     )
@@ -182,12 +175,6 @@ LIMITS = [
         {"bio": "b" * MAX_PROFILE_VALUE},
         {"bio": "b" * (MAX_PROFILE_VALUE + 1)},
     ),
-    (
-        "networks",
-        "networks",
-        tuple(f"{i:032x}" for i in range(MAX_NETWORKS)),
-        tuple(f"{i:032x}" for i in range(MAX_NETWORKS + 1)),
-    ),
     ("seq", "seq", UINT64_MAX, None),
     ("expiry", "expires_ms", UINT64_MAX, None),
 ]
@@ -195,7 +182,6 @@ WIRE_KEY = {
     "addrs": "addrs",
     "display_name": "name",
     "profile": "profile",
-    "networks": "nets",
     "seq": "seq",
     "expires_ms": "exp",
 }
@@ -230,10 +216,6 @@ BEYOND = [
     ("profile empty key", "profile", {"": "v"}),
     ("profile value", "profile", {"bio": "b" * (MAX_PROFILE_VALUE + 1)}),
     ("profile value type", "profile", {"bio": 1}),
-    ("networks", "networks", tuple(f"{i:032x}" for i in range(MAX_NETWORKS + 1))),
-    ("network id upper case", "networks", (NET.upper(),)),
-    ("network id short", "networks", (NET[:31],)),
-    ("network id long", "networks", (NET + "0",)),
     ("seq negative", "seq", -1),
     ("seq too large", "seq", UINT64_MAX + 1),
     ("seq bool", "seq", True),
@@ -295,7 +277,8 @@ def test_record_invalid_is_malformed_with_its_own_code() -> None:
         ("signature as str", pack_canonical({**FIELDS, "s": "s" * 64})),
         ("nil signature", pack_canonical({**FIELDS, "s": None})),
         ("addrs as str", resigned(addrs=addr())),
-        ("nets as map", resigned(nets={NET: 1})),
+        ("a network list", resigned(nets=[NET])),
+        ("an empty network list", resigned(nets=[])),
         ("profile as array", resigned(profile=["a"])),
         ("peer not a peer id", resigned(peer="alice")),
         ("peer of another key", resigned(peer=str(CAROL.peer_id))),

@@ -3,7 +3,7 @@ import pytest
 from secondme.protocol.clock import ManualClock, SystemClock
 from secondme.protocol.errors import Busy, RateLimited, ReplayedMessage, StaleMessage
 from secondme.protocol.identity import Identity
-from secondme.protocol.replay import ReplayWindow
+from secondme.protocol.replay import DEFAULT_MAX_PER_PEER, DEFAULT_MAX_TOTAL, ReplayWindow
 
 NOW = 1_700_000_000_000
 SKEW = 120_000
@@ -121,3 +121,70 @@ def test_clocks():
     clock.set(3)
     assert clock.now_ms() == 3
     assert SystemClock().now_ms() > NOW
+
+
+def stranger(i: int):
+    return Identity.from_seed(i.to_bytes(32, "big")).peer_id
+
+
+def test_a_stranger_holds_a_256th_of_the_window(clock):
+    window = ReplayWindow(clock, skew_ms=SKEW, max_total=1024)
+    assert window.max_per_stranger == 4
+    for i in range(4):
+        window.check(ALICE, nonce(i), NOW, stranger=True)
+    with pytest.raises(RateLimited):
+        window.check(ALICE, nonce(4), NOW, stranger=True)
+    window.check(ALICE, nonce(4), NOW)  # the same peer, trusted now: its own share is larger
+
+
+FLOODERS = [stranger(i + 10) for i in range(400)]
+"""More throwaway identities than the ~330 that, each spending a burst of 200, used to fill
+the whole default window."""
+
+
+def flood(window: ReplayWindow, *, as_strangers: bool) -> list[Exception]:
+    refused = []
+    for peer in FLOODERS:
+        for j in range(200):
+            try:
+                window.check(peer, nonce(j), NOW, stranger=as_strangers)
+            except (Busy, RateLimited) as exc:
+                refused.append(exc)
+    return refused
+
+
+def test_a_flood_of_fresh_identities_fills_the_strangers_quarter_only(clock):
+    window = ReplayWindow(clock, skew_ms=SKEW)  # the default size: 65,536
+    refused = flood(window, as_strangers=True)
+    assert window.held_by_strangers() == window.max_strangers == 16_384
+    assert len(refused) == 400 * 200 - 16_384
+    assert all(exc.retry_after_ms == SKEW + 1 for exc in refused if isinstance(exc, Busy))
+    for j in range(DEFAULT_MAX_PER_PEER):
+        window.check(BOB, nonce(j), NOW)  # a trusted peer takes its whole share
+    window.check(ALICE, nonce(1), NOW)
+
+
+def test_without_classes_the_same_flood_keeps_everyone_out(clock):
+    """The window as it was: every peer counted alike, so the flood fills it all."""
+    window = ReplayWindow(clock, skew_ms=SKEW)
+    flood(window, as_strangers=False)
+    assert len(window) == DEFAULT_MAX_TOTAL
+    with pytest.raises(Busy):
+        window.check(BOB, nonce(1), NOW)
+
+
+def test_a_far_future_nonce_is_refused_and_pins_nothing(clock, window):
+    with pytest.raises(StaleMessage):
+        window.check(ALICE, nonce(1), NOW + 365 * 24 * 3600 * 1000)
+    assert len(window) == 0
+
+
+def test_a_forward_dated_nonce_is_held_two_skews_at_most_and_counts_against_its_peer(clock):
+    window = ReplayWindow(clock, skew_ms=SKEW, max_total=256)  # one nonce per stranger
+    window.check(ALICE, nonce(1), NOW + SKEW, stranger=True)
+    with pytest.raises(RateLimited) as caught:
+        window.check(ALICE, nonce(2), NOW, stranger=True)
+    assert caught.value.retry_after_ms == 2 * SKEW + 1
+    clock.advance(2 * SKEW + 1)
+    window.check(ALICE, nonce(2), clock.now_ms(), stranger=True)
+    assert len(window) == 1

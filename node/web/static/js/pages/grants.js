@@ -14,12 +14,14 @@ const ABILITIES = [
 ];
 const UNITS = [['60', 'minutes'], ['3600', 'hours'], ['86400', 'days']];
 
-export function describeScope(scope) {
+// A grant's topics are labels bound to topic ids ("name#id"); `topicNames` are their names now.
+export function describeScope(scope, topicNames) {
   if (!scope) return 'public profile only';
   if (scope.profile_only) return 'the profile only';
   const parts = [`layers ${scope.layers.join('+') || 'none'}`];
   if (scope.tags.length) parts.push(`tags ${scope.tags.join(', ')}`);
-  if (scope.topics.length) parts.push(`topics ${scope.topics.join(', ')}`);
+  const topics = topicNames || scope.topics.map((label) => label.split('#')[0]);
+  if (topics.length) parts.push(`topics ${topics.join(', ')}`);
   if (scope.profile) parts.push('the profile');
   return parts.join('; ');
 }
@@ -40,13 +42,13 @@ export function mount(root, { signal }) {
     const revokeButton = (g, label) => h('button', { type: 'button', class: 'danger', 'aria-label': `${label} grant ${g.id}`,
       on: { click: (e) => revoke(g, e.currentTarget, label) } }, label);
     clear(givenBox, table('Grants you gave', ['Grant', 'Peer', 'Abilities', 'Scope', 'Expires', 'Uses', 'State', ''], grants.given.map((g) => [
-      h('code', { text: g.id }), nameOf(g.peer_id), g.abilities.join(', '), describeScope(g.scope), fmtMs(g.expires_ms),
+      h('code', { text: g.id }), nameOf(g.peer_id), g.abilities.join(', '), describeScope(g.scope, g.topic_names), fmtMs(g.expires_ms),
       `${g.uses ?? 0}${g.max_uses ? ` of ${g.max_uses}` : ''}${g.rate ? ` (${g.rate})` : ''}`,
       g.delivery_error ? `${g.state}, not delivered: ${g.delivery_error}` : g.state,
       g.state === 'active' ? revokeButton(g, 'Revoke') : '',
     ]), 'You have given no grants.'));
     clear(receivedBox, table('Grants you received', ['Grant', 'From', 'Abilities', 'Scope', 'Expires', 'State', ''], grants.received.map((g) => [
-      h('code', { text: g.id }), nameOf(g.issuer), g.abilities.join(', '), describeScope(g.scope), fmtMs(g.expires_ms),
+      h('code', { text: g.id }), nameOf(g.issuer), g.abilities.join(', '), describeScope(g.scope, g.topic_names), fmtMs(g.expires_ms),
       `${g.state}${g.delegable ? ', delegable' : ''}`,
       g.state === 'active' ? revokeButton(g, 'Decline') : '',
     ]), 'No peer has given you a grant.'));

@@ -81,7 +81,7 @@ export function mount(root, { signal }) {
     const controller = new AbortController();
     watching = controller;
     signal.addEventListener('abort', () => controller.abort(), { once: true });
-    stream(`/api/groups/${groupId}/watch`, { after, follow: false }, (event, data) => {
+    stream(`/api/groups/${encodeURIComponent(groupId)}/watch`, { after, follow: false }, (event, data) => {
       if (event !== 'message') return; // keep-alive pings
       append(data);
       if (data.kind === 'end') act(null, () => Promise.all([loadSummary(groupId), open(groupId, { keepWatch: true }), loadList()]));
@@ -91,7 +91,7 @@ export function mount(root, { signal }) {
   }
 
   async function loadSummary(groupId) {
-    const summary = await api(`/api/groups/${groupId}/summary`, { signal });
+    const summary = await api(`/api/groups/${encodeURIComponent(groupId)}/summary`, { signal });
     clear(summaryBox, h('h3', { text: 'Summary' }), h('p', { text: summary.agreed }),
       h('ul', null, summary.positions.map((p) => h('li', null, h('strong', { text: `${p.name}: ` }), p.position))),
       summary.ended ? h('p', { class: 'hint', text: `Ended: ${summary.ended}` }) : null);
@@ -99,7 +99,7 @@ export function mount(root, { signal }) {
 
   // -- one group -----------------------------------------------------------------------------
   async function open(groupId, { keepWatch = false } = {}) {
-    const path = `/api/groups/${groupId}`;
+    const path = `/api/groups/${encodeURIComponent(groupId)}`;
     const group = await api(path, { signal });
     if (!keepWatch || current !== groupId) {
       watching?.abort();

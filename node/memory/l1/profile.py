@@ -1,0 +1,135 @@
+"""The profile in two forms: the owner's own, and the one a peer may see.
+
+The owner's profile (stored in versions by the L1 worker) is written from the biggest topics of
+all of memory and the owner's private description: it is for the owner. A peer never gets that
+text. What a peer sees is made when it asks, from the owner's *public* fields and from the topics
+and sentences inside the peer's scope only (:func:`peer_profile`), so a grant on one tag shows
+neither the private description nor a topic of another tag.
+
+Every text either form holds comes from chunks it lists as sources, so forgetting a chunk can
+remove (the owner's versions) or change (a peer's, made fresh each time) what it said.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from secondme.node.memory.documents import DocumentRecord, DocumentStore
+from secondme.node.memory.l1.extract import best_sentence
+from secondme.node.memory.l1.store import L1Store
+from secondme.node.memory.l1.text import shorten
+from secondme.node.memory.vectors import ScopeFilter
+from secondme.node.owner import OwnerProfile
+
+PROFILE_TOPICS = 6
+FACT_SEARCH = 12
+"""Chunks nearest a topic's centre searched for the owner's own sentence that sums it up."""
+PEER_PROFILE_REF = "scoped"
+"""The reference a peer's profile is cited and audited by (it has no stored version)."""
+_FACT_CHARS = 220
+_L0, _L1 = "l0", "l1"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileTopic:
+    """A topic as a profile uses it: its name, and the owner's own sentence about it."""
+
+    id: str
+    name: str
+    size: int
+    chunks: tuple[str, ...]
+    fact: str | None
+    fact_chunk: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerProfile:
+    """What a peer may see as the owner's profile, and what it drew on (for the audit)."""
+
+    text: str
+    refs: tuple[str, ...]
+
+
+def profile_topic(
+    topic: dict, documents: DocumentStore, usable: Sequence[str] | None = None
+) -> ProfileTopic:
+    """``topic`` (as :meth:`L1Store.topics` gives it) with its best first-person sentence,
+    searched among its central chunks (only those in ``usable``, when given)."""
+    # The topic's distinctive words, the most distinctive weighing most.
+    weights = Counter({t: len(topic["terms"]) - i for i, t in enumerate(topic["terms"])})
+    searched = [c for c in topic["chunks"] if usable is None or c in usable][:FACT_SEARCH]
+    fact, fact_chunk, best = None, None, 0.0
+    for chunk_id, text in documents.chunk_texts(searched).items():
+        candidate = best_sentence(text, weights, first_person=True)
+        if candidate and candidate[1] > best:
+            fact, fact_chunk, best = shorten(candidate[0], _FACT_CHARS), chunk_id, candidate[1]
+    return ProfileTopic(
+        topic["id"], topic["name"], len(topic["chunks"]), tuple(topic["chunks"]), fact, fact_chunk
+    )
+
+
+def interests(topics: Sequence[ProfileTopic]) -> str:
+    """The topic names as a list a sentence can carry ("Hiking; Cello and Kitchen & Caldo")."""
+    names = [t.name for t in topics]
+    if not names:
+        return ""
+    return names[0] if len(names) == 1 else "; ".join(names[:-1]) + " and " + names[-1]
+
+
+def extractive_biography(
+    name: str, description: str, topics: Sequence[ProfileTopic]
+) -> tuple[str, str]:
+    """A biography made of the owner's own sentences, so a small model cannot falsify it."""
+    facts = [t.fact for t in topics if t.fact]
+    about = f"I write most about: {interests(topics)}." if topics else ""
+    first = " ".join(part for part in (description.strip(), about, *facts) if part)
+    quoted = " ".join(f"“{f}”" for f in facts)
+    third = (f"{name} writes most about: {interests(topics)}." if topics else "") + (
+        f" In {name}'s words: {quoted}" if quoted else ""
+    )
+    return first, third.strip()
+
+
+def peer_profile(
+    l1: L1Store, documents: DocumentStore, owner: OwnerProfile, scope: ScopeFilter | None
+) -> PeerProfile:
+    """The profile a peer whose memory scope is ``scope`` (``None``: no memory) may see.
+
+    It starts from the owner's public description (a private one is never used), then names the
+    topics whose L1 record the scope covers and quotes the owner's sentences from chunks it
+    covers: nothing a search under the same scope could not find.
+    """
+    description = owner.public_fields().get("description", "")
+    topics: list[ProfileTopic] = []
+    refs: list[str] = []
+    if scope is not None and (not scope.layers or _L1 in scope.layers):
+        for topic in l1.topics():
+            if len(topics) == PROFILE_TOPICS:
+                break
+            point = l1.point_for("topic", topic["id"])
+            if point is None or not _covers(scope, point.point_id, point.tags):
+                continue
+            found = documents.chunks_with_documents(topic["chunks"])
+            if scope.doc_ids and any(doc.id not in scope.doc_ids for _, doc in found.values()):
+                continue
+            usable = [c for c, (_, doc) in found.items() if _fact_usable(scope, c, doc)]
+            topics.append(profile_topic(topic, documents, usable))
+            refs.append(f"l1:topic:{topic['id']}")
+    refs += [f"l0:chunk:{t.fact_chunk}" for t in topics if t.fact_chunk]
+    first, _ = extractive_biography(owner.name, description, topics)
+    return PeerProfile(first, tuple(refs))
+
+
+def _covers(scope: ScopeFilter, point_id: str, tags: Sequence[str]) -> bool:
+    if scope.tags_any and not set(tags) & set(scope.tags_any):
+        return False
+    return scope.point_ids is None or point_id in scope.point_ids
+
+
+def _fact_usable(scope: ScopeFilter, chunk_id: str, doc: DocumentRecord) -> bool:
+    """May a sentence of this chunk be quoted under ``scope`` (it is an L0 memory)?"""
+    if scope.layers and _L0 not in scope.layers:
+        return False
+    return _covers(scope, chunk_id, doc.tags) and (not scope.doc_ids or doc.id in scope.doc_ids)
