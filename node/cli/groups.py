@@ -128,12 +128,7 @@ def group_accept(group_name, tags, topics, layers, profile, profile_only, all_me
         "share_relevance": share_relevance,
         **_scope_from(tags, topics, layers, profile, profile_only, all_memory),
     }
-    with client(data_dir) as api:
-        answer = api.post(api_path("groups", group_name, "accept"), body)
-    if as_json:
-        print_json(answer)
-    else:
-        _print_group(answer)
+    _post_and_show(data_dir, as_json, api_path("groups", group_name, "accept"), body)
 
 
 @group.command("scope")
@@ -145,12 +140,7 @@ def group_scope(group_name, tags, topics, layers, profile, profile_only, all_mem
                 data_dir: Path | None, as_json: bool) -> None:  # fmt: skip
     """Change what of your memory a group may draw on (from the next turn)."""
     body = _scope_from(tags, topics, layers, profile, profile_only, all_memory)
-    with client(data_dir) as api:
-        answer = api.post(api_path("groups", group_name, "scope"), body)
-    if as_json:
-        print_json(answer)
-    else:
-        _print_group(answer)
+    _post_and_show(data_dir, as_json, api_path("groups", group_name, "scope"), body)
 
 
 @group.command("relevance")
@@ -163,12 +153,15 @@ def group_relevance(group_name, share, data_dir: Path | None, as_json: bool) -> 
 
     On, the moderator learns for each message one of five levels of how near your memory (within
     the group's scope) is to it, and picks speakers by it; off, it learns nothing of it."""
+    path = api_path("groups", group_name, "relevance")
+    _post_and_show(data_dir, as_json, path, {"share": share == "on"})
+
+
+def _post_and_show(data_dir: Path | None, as_json: bool, path: str, body: dict) -> None:
+    """POST ``body`` to a group's ``path`` and print the group it answers with."""
     with client(data_dir) as api:
-        answer = api.post(api_path("groups", group_name, "relevance"), {"share": share == "on"})
-    if as_json:
-        print_json(answer)
-    else:
-        _print_group(answer)
+        answer = api.post(path, body)
+    print_json(answer) if as_json else _print_group(answer)
 
 
 def _print_message(m: dict) -> None:
