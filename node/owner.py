@@ -37,6 +37,10 @@ class OwnerProfile:
     def public_fields(self) -> dict[str, str]:
         return {k: v for k, v in self.fields.items() if k in self.public and v}
 
+    def public_only(self) -> OwnerProfile:
+        """The profile as peers may see it: its public fields, nothing else."""
+        return OwnerProfile(fields=self.public_fields(), public=self.public)
+
 
 class OwnerStore:
     def __init__(self, db: Database) -> None:

@@ -38,14 +38,21 @@ def split_label(item: str) -> tuple[str, str | None]:
     return name, topic_id
 
 
+def _topics_by_id_and_name(l1: L1Store) -> tuple[dict[str, dict], dict[str, dict]]:
+    """This memory's topics by (lower-cased) id and by (lower-cased) name."""
+    topics = l1.topics()
+    return (
+        {t["id"].lower(): t for t in topics},
+        {t["name"].strip().lower(): t for t in topics},
+    )
+
+
 def bind_topics(scope: Scope, l1: L1Store) -> Scope:
     """``scope`` with each topic the owner named (by name, id or label) as its label; raises
     :class:`InvalidRequest` for a topic this memory does not have."""
     if not scope.topics:
         return scope
-    topics = l1.topics()
-    by_id = {t["id"].lower(): t for t in topics}
-    by_name = {t["name"].strip().lower(): t for t in topics}
+    by_id, by_name = _topics_by_id_and_name(l1)
     labels = []
     for item in scope.topics:
         _, topic_id = split_label(item)
@@ -99,9 +106,7 @@ def memory_filter(scope: Scope, l1: L1Store) -> ScopeFilter | None:
         return None
     point_ids: tuple[str, ...] | None = None
     if scope.topics:
-        topics = l1.topics()
-        by_id = {t["id"].lower(): t for t in topics}
-        by_name = {t["name"].strip().lower(): t for t in topics}
+        by_id, by_name = _topics_by_id_and_name(l1)
         allowed: list[str] = []
         for item in scope.topics:
             name, topic_id = split_label(item)

@@ -23,7 +23,7 @@ from secondme.node.memory.retrieval import L1Hit, PeerHit
 from secondme.node.memory.service import Memory as MemoryService
 from secondme.node.memory.vectors import ScopeFilter
 from secondme.node.models.llm import BASE, ChatModel, Finished, ModelChoice, Piece
-from secondme.node.owner import OwnerProfile, OwnerStore
+from secondme.node.owner import OwnerStore
 from secondme.node.roles import RoleStore
 
 
@@ -155,9 +155,7 @@ class ChatService:
             if limits:
                 hits = await self._memory.search_each(question, limits, scope=scope)
                 found += hits.get("l1", []) + hits.get("l0", [])
-        owner = self._owner.get()
-        public = OwnerProfile(fields=owner.public_fields(), public=owner.public)
-        system = persona_prompt(public)
+        system = persona_prompt(self._owner.get().public_only())
         max_tokens = self._settings.max_answer_tokens
         messages, used = build_messages(
             system=system,

@@ -15,6 +15,9 @@ keys are kept.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from secondme.node.config import GroupSettings
 from secondme.node.groups.store import GroupStore, Usage
 from secondme.protocol.group_messages import QuotaExceeded
@@ -59,6 +62,16 @@ class StorageQuota:
             )
         self._groups[group_id] = Usage(usage.messages + messages, usage.bytes + size)
         self._peers[moderator] = peer + size
+
+    @contextlib.contextmanager
+    def keeping(self, group_id: str, size: int, *, messages: int = 0) -> Iterator[None]:
+        """:meth:`take` around the block that keeps the bytes; given back if it fails."""
+        self.take(group_id, size, messages=messages)
+        try:
+            yield
+        except BaseException:
+            self.give_back(group_id, size, messages=messages)
+            raise
 
     def give_back(self, group_id: str, size: int, *, messages: int = 0) -> None:
         """Undo :meth:`take` for what was not kept after all."""

@@ -341,16 +341,10 @@ class GroupService:
         :class:`GroupMessageError` and keeps nothing otherwise."""
         transcript = self.chain(group_id)
         message = transcript.append(data)
-        size = 0
         try:
             body = Body.decode(message.body)
-            size = len(data) + len(message.body)
-            self.quota.take(group_id, size, messages=1)
-            try:
+            with self.quota.keeping(group_id, len(data) + len(message.body), messages=1):
                 self.store.append(message, body)
-            except BaseException:
-                self.quota.give_back(group_id, size, messages=1)
-                raise
         except BaseException:
             transcript.messages.pop()
             raise
@@ -366,12 +360,8 @@ class GroupService:
         if key.epoch in transcript.keys:  # sent again: nothing new to keep
             return
         size = key_bytes(key)
-        self.quota.take(key.group, size)
-        try:
+        with self.quota.keeping(key.group, size):
             self.store.add_key(key)
-        except BaseException:
-            self.quota.give_back(key.group, size)
-            raise
         transcript.add_key(key)
 
     def write(self, group_id: str, body: Body, *, epoch: int | None = None) -> bytes:

@@ -44,7 +44,7 @@ from secondme.node.memory.retrieval import SearchHit
 from secondme.node.memory.service import Memory
 from secondme.node.memory.vectors import ScopeFilter
 from secondme.node.models.llm import BASE, AdapterLoadFailed, ChatModel, ModelChoice
-from secondme.node.owner import OwnerProfile, OwnerStore
+from secondme.node.owner import OwnerStore
 from secondme.protocol.grants import Scope
 
 log = logging.getLogger(__name__)
@@ -393,9 +393,8 @@ class TrainService:
         """The system prompt of the training data: the owner's full persona for a job on all
         of memory, the public one for a limited job (whose adapter may answer peers)."""
         owner = self._owner.get()
-        if limit.get("tags") or limit.get("topics"):
-            owner = OwnerProfile(fields=owner.public_fields(), public=owner.public)
-        return persona_prompt(owner)
+        limited = limit.get("tags") or limit.get("topics")
+        return persona_prompt(owner.public_only() if limited else owner)
 
     def _base_folder(self) -> Path | None:
         if self._settings.base_model:

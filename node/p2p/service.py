@@ -171,10 +171,20 @@ class P2PService:
         if reply.parts is not None:
             return self._stream(incoming, permit, reply)
         assert reply.response is not None, "a reply has a response or parts"
-        self.gate.allowed(
-            incoming, reply.permit or permit, reply.shared, message=reply.note, model=reply.model
-        )
+        self._allowed(incoming, permit, reply)
         return self.endpoint.respond(incoming, reply.response)
+
+    def _allowed(
+        self, incoming: IncomingRequest, permit: Permit | None, reply: Reply, note: str = ""
+    ) -> None:
+        """Audit an answered request: under the permit the handler checked itself, if any."""
+        self.gate.allowed(
+            incoming,
+            reply.permit or permit,
+            reply.shared,
+            message=note or reply.note,
+            model=reply.model,
+        )
 
     async def _refuse_frame(self, peer: PeerId, error: RemoteProtocolError) -> bytes | None:
         """The error frame for a frame ``peer`` sent that could not be read (None: reset)."""
@@ -193,13 +203,7 @@ class P2PService:
         try:
             async for message in reply.parts:
                 if isinstance(message, final):
-                    self.gate.allowed(
-                        incoming,
-                        reply.permit or permit,
-                        reply.shared,
-                        message=reply.note,
-                        model=reply.model,
-                    )
+                    self._allowed(incoming, permit, reply)
                     yield self.endpoint.respond(incoming, message)
                     return
                 yield self.endpoint.respond_part(incoming, message)
@@ -208,10 +212,7 @@ class P2PService:
             self.gate.refused(incoming.peer, incoming, exc)
             yield self.endpoint.respond_error(incoming, exc)
         except asyncio.CancelledError:
-            note = "the asker left before the answer ended"
-            self.gate.allowed(
-                incoming, reply.permit or permit, reply.shared, message=note, model=reply.model
-            )
+            self._allowed(incoming, permit, reply, "the asker left before the answer ended")
             raise
         except Exception:
             log.exception("streamed answer to %r failed", incoming.message.TYPE)
