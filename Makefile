@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 # not use, the build takes about a quarter less time.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 
-.PHONY: setup browser test e2e lint bench screenshots clean
+.PHONY: setup browser test e2e lab-soak lint bench screenshots clean
 
 setup: browser
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test:
 # The multi-host scenario in network namespaces (needs root): fails, not skips, without them.
 e2e:
 	SECONDME_REQUIRE_NETNS=1 $(BIN)/pytest -q tests/e2e/test_multihost.py
+
+lab-soak:  # the group discussion under delay and loss, 20 times on one lab
+	SECONDME_REQUIRE_NETNS=1 SECONDME_LAB_REPEAT=20 $(BIN)/pytest -q -s tests/e2e/test_multihost.py \
+		-k "network_forms or grant_covers or group_discusses or delay_and_loss"
 
 lint:
 	$(BIN)/ruff check .

@@ -193,6 +193,18 @@ class GroupSettings:
     catch_up_pages: int = 16
     """Pages of ``group.sync`` (64 messages each) a member fetches in one catch-up; the rest
     comes with the next message."""
+    delivery_timeout_s: float = 20.0
+    """How long the moderator waits for one member to take one message (or an invitation, a
+    key, a request to speak) before it counts as failed."""
+    retry_first_s: float = 2.0
+    """After a member's first failed delivery the moderator tries again this much later, then
+    twice as long after each further failure, up to ``retry_max_s``."""
+    retry_max_s: float = 60.0
+    """The longest wait between two tries to one member: once a fault heals, every member
+    holds the moderator's transcript within this plus ``delivery_timeout_s``."""
+    away_after_s: float = 86400.0
+    """A member that took nothing for this long is marked away: the moderator stops trying
+    and the member catches up (group.sync) when it is heard from again."""
 
 
 L2_PRESETS = tuple(PRESETS)
@@ -272,6 +284,13 @@ class NodeConfig:
             raise ConfigError(
                 "groups.invites_per_peer, invites_total, invite_lifetime_s, max_group_messages,"
                 " max_peer_groups and catch_up_pages must be at least 1"
+            )
+        if not 0.5 <= groups.delivery_timeout_s <= 600 or not (
+            0.1 <= groups.retry_first_s <= groups.retry_max_s <= groups.away_after_s
+        ):
+            raise ConfigError(
+                "groups.delivery_timeout_s must be 0.5 to 600, and groups.retry_first_s at least"
+                " 0.1, at most retry_max_s, itself at most away_after_s"
             )
         if not 64 * 1024 <= groups.max_group_bytes <= groups.max_peer_bytes:
             raise ConfigError(

@@ -248,6 +248,7 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
             log.info("L1: %d document(s) queued for processing", queued)
         node.l1.start()
         node.network.start()
+        node.groups.start()
         await node.stop_requested.wait()
         log.info("stopping")
     finally:

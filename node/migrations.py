@@ -585,4 +585,26 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        "0011_group_delivery",
+        (
+            # The moderator's outbox, one row per member: how far the member confirmed holding
+            # the transcript, and when to try again after a failed delivery. The messages are
+            # the transcript itself; nothing is copied.
+            """
+            CREATE TABLE group_delivery (
+                group_id TEXT NOT NULL,
+                peer_id TEXT NOT NULL,
+                acked_seq INTEGER NOT NULL DEFAULT 0,
+                failures INTEGER NOT NULL DEFAULT 0,
+                failing_since_ms INTEGER,
+                next_try_ms INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                last_ok_ms INTEGER,
+                end_reason TEXT,
+                PRIMARY KEY (group_id, peer_id)
+            )
+            """,
+        ),
+    ),
 )

@@ -360,9 +360,22 @@ class BodyKind(StrEnum):
     MEMBERSHIP = "membership"  # ``about`` joined, left or was removed (``reason``)
     SUMMARY = "summary"  # each member's position and what was agreed
     END = "end"  # the discussion ended (``reason``)
+    MODERATOR = "moderator"  # ``about`` moderates from here on (``reason``, ``roll``)
 
 
-_BODY_OPTIONAL = ("reason", "about", "relevance", "rounds", "until", "budget_s", "positions")
+_BODY_OPTIONAL = (
+    "reason",
+    "about",
+    "relevance",
+    "rounds",
+    "until",
+    "budget_s",
+    "positions",
+    "roll",
+)
+_MAPS = ("positions", "roll")
+ROLL_STATUSES = ("active", "invited")
+"""What a ``moderator`` body's ``roll`` may say of a member."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -380,6 +393,8 @@ class Body:
     until: str | None = None
     budget_s: int | None = None
     positions: Mapping[str, str] | None = None
+    roll: Mapping[str, str] | None = None
+    """In a ``moderator`` body: the roll the new moderator takes over (peer -> status)."""
 
     def __post_init__(self) -> None:
         if self.kind not in BodyKind.__members__.values():
@@ -408,13 +423,22 @@ class Body:
             for peer in positions:
                 check_str("positions key", peer, max_bytes=64, pattern=PEER_ID_TEXT)
             object.__setattr__(self, "positions", positions)
+        if self.roll is not None:
+            roll = check_str_map(
+                "roll", self.roll, max_items=MAX_MEMBERS, max_key_bytes=64, max_value_bytes=16
+            )
+            for peer, status in roll.items():
+                check_str("roll key", peer, max_bytes=64, pattern=PEER_ID_TEXT)
+                if status not in ROLL_STATUSES:
+                    raise InvalidField(f"a roll status is one of {', '.join(ROLL_STATUSES)}")
+            object.__setattr__(self, "roll", roll)
 
     def encode(self) -> bytes:
         wire: dict[str, Any] = {"kind": str(self.kind), "text": self.text}
         for name in _BODY_OPTIONAL:
             value = getattr(self, name)
             if value is not None:
-                wire[name] = dict(value) if name == "positions" else value
+                wire[name] = dict(value) if name in _MAPS else value
         return pack_canonical(wire)
 
     @classmethod

@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 
-from secondme.node.access.store import AUDIT_ALLOWED, AUDIT_REFUSED, AccessStore
+from secondme.node.access.store import AUDIT_ALLOWED, AUDIT_REFUSED, AccessStore, StoredGrant
 from secondme.protocol.access import ABILITY_OF
 from secondme.protocol.clock import Clock
 from secondme.protocol.errors import SmpError
@@ -102,6 +102,12 @@ class AccessGate:
             while recent and recent[0] <= now_ms - permit.grant.rate.window_ms:
                 recent.popleft()
         return permit
+
+    def issued(self, grant_id: str) -> StoredGrant | None:
+        """This node's record of a grant it issued (its state: revoked, expired, used up), by
+        its id; ``None`` when it keeps none. For a request that cannot carry the grant, such as
+        a group's new moderator serving a member that joined by a grant to the old one."""
+        return next((g for g in self._store.given() if g.id == grant_id), None)
 
     def _uses_of(self, grant_id: str) -> int:
         uses = self._uses.get(grant_id)

@@ -152,6 +152,22 @@ async def groups_remove(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/api/groups/{group}/moderate")
+async def groups_moderate(request: web.Request) -> web.Response:
+    """Hand moderation to a member (``to``: a peer name or ID; this node moderates), or
+    continue a group whose moderator's node is gone for good (``take``: true, ``reason``
+    optional). Either is written in the transcript and delivered to every member."""
+    body = await json_body(request)
+    to = field(body, "to", str)
+    take = bool(field(body, "take", bool, False))
+    if (to is None) == (not take):
+        raise InvalidRequest("give either 'to' (a member) or 'take': true")
+    answer = await services(request).groups.moderate(
+        request.match_info["group"], to=to, take=take, reason=field(body, "reason", str)
+    )
+    return web.json_response(answer)
+
+
 @routes.post("/api/groups/{group}/close")
 async def groups_close(request: web.Request) -> web.Response:
     return web.json_response(

@@ -17,7 +17,7 @@ from secondme.node.naming import check_peer_ref
 
 @click.group()
 def group() -> None:
-    """Group discussions: create, accept, discuss, watch, say, transcript, summary."""
+    """Group discussions: create, accept, discuss, watch, say, transcript, summary, moderate."""
 
 
 def _scope_from(tags, topics, layers, profile, profile_only, all_memory) -> dict:
@@ -63,6 +63,22 @@ def _print_group(g: dict) -> None:
     if g.get("invitation_expires_ms"):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(g["invitation_expires_ms"] / 1000))
         click.echo(f"  the invitation waits for your answer until {when} (group accept)")
+    for member in g["members"]:
+        if member.get("delivery") not in (None, "up to date"):
+            click.echo(f"  {member['name']} {_delivery(member)}")
+
+
+def _delivery(member: dict) -> str:
+    """Why a member does not hold the whole transcript yet, as the moderator sees it."""
+    text = f"is {member['behind']} message(s) behind"
+    if member["delivery"] == "away":
+        text += ": away (it catches up when it is back)"
+    elif member["delivery"] == "retrying":
+        when = time.strftime("%H:%M:%S", time.localtime(member["next_try_ms"] / 1000))
+        text += f", next try at {when} ({member['failures']} failed: {member['last_error']})"
+    if member.get("end_owed"):
+        text += f"; not yet told the group is {member['end_owed']}"
+    return text
 
 
 @group.command("create")
@@ -183,6 +199,9 @@ def _print_message(m: dict) -> None:
             click.echo(f"      {names.get(peer, peer[:12])}: {text}")
     elif kind == "end":
         click.echo(f"[{m['seq']}] ended: {m.get('reason', '')}")
+    elif kind == "moderator":
+        new = names.get(m.get("about"), "?")
+        click.echo(f"[{m['seq']}] {new} moderates from here on ({m.get('reason', '')})")
 
 
 def _watch(api, group_name: str, after: int, follow: bool, as_json: bool) -> None:
@@ -328,7 +347,57 @@ def group_remove(group_name, peer, data_dir: Path | None, as_json: bool) -> None
     """Remove PEER from a group you moderate; the group key rotates without it."""
     with client(data_dir) as api:
         answer = api.delete(api_path("groups", group_name, "members", check_peer_ref(peer)))
-    print_json(answer) if as_json else _print_group(answer)
+    if as_json:
+        print_json(answer)
+        return
+    _print_group(answer)
+    if not answer.get("member_told"):
+        click.echo("  the member's node did not answer yet: it is told when back (group list)")
+
+
+@group.command("moderate")
+@click.argument("group_name")
+@click.option("--to", "to", metavar="PEER", help="Hand moderation to this active member.")
+@click.option(
+    "--take",
+    is_flag=True,
+    help="Continue the group as its moderator: only when the moderator's node is gone for "
+    "good (it is refused while that node answers). Every member is told, and the "
+    "transcript records it.",
+)
+@click.option("--reason", help="With --take: why, as the transcript will say it.")
+@click.option("--yes", is_flag=True, help="With --take: do not ask for confirmation.")
+@data_dir_option
+@json_option
+def group_moderate(group_name, to, take, reason, yes, data_dir: Path | None,
+                   as_json: bool) -> None:  # fmt: skip
+    """Hand moderation of a group you moderate to another member (--to PEER), or take over a
+    group whose moderator's node is gone for good (--take).
+
+    No discussion may be running. The new moderator runs discussions from then on, and the
+    members serve only its requests; the former moderator stays a member."""
+    if (to is None) == (not take):
+        raise click.UsageError("give either --to PEER or --take")
+    if reason is not None and not take:
+        raise click.UsageError("--reason goes with --take")
+    body: dict = {"take": True, "reason": reason} if take else {"to": check_peer_ref(to)}
+    if take and not yes:
+        click.confirm(
+            f"Take over moderation of {group_name}? Do this only if its moderator's node is gone"
+            " for good: the members will follow this node, and a member that holds messages"
+            " this node lacks will refuse it",
+            abort=True,
+        )
+    with client(data_dir) as api:
+        answer = api.post(api_path("groups", group_name, "moderate"), body)
+    if as_json:
+        print_json(answer)
+        return
+    if take:
+        click.echo(f"you moderate {answer['name']} now; the members were told")
+    else:
+        click.echo(f"{answer['moderator_name']} moderates {answer['name']} now; you are a member")
+    _print_group(answer)
 
 
 @group.command("close")
@@ -336,7 +405,15 @@ def group_remove(group_name, peer, data_dir: Path | None, as_json: bool) -> None
 @data_dir_option
 @json_option
 def group_close(group_name, data_dir: Path | None, as_json: bool) -> None:
-    """Close a group you moderate; every member is told."""
+    """Close a group you moderate; every member is told (now, or when its node is back)."""
     with client(data_dir) as api:
         answer = api.post(api_path("groups", group_name, "close"))
-    print_json(answer) if as_json else click.echo(f"closed {answer['name']}")
+    if as_json:
+        print_json(answer)
+        return
+    click.echo(f"closed {answer['name']}")
+    if answer.get("members_to_tell"):
+        click.echo(
+            f"  {answer['members_to_tell']} member(s) did not answer yet: each is told when its"
+            " node is back (group list)"
+        )

@@ -14,6 +14,9 @@ LINE_CHARS = 300
 
 Message = dict[str, str]
 
+UNNAMED = "a member of this group"
+"""How a turn's prompt names a member whose name is not public (this node's owner included)."""
+
 
 def turn_messages(
     *,

@@ -29,8 +29,10 @@ from secondme.node.config import GroupSettings
 from secondme.node.errors import InvalidRequest, NodeError, NotFound, PeerUnreachable
 from secondme.node.groups.discussion import RAISED, Discussion, give_turn
 from secondme.node.groups.inbox import InviteInbox
+from secondme.node.groups.moderation import Moderation
+from secondme.node.groups.outbox import Outbox, why_failed
 from secondme.node.groups.policy import UNTIL
-from secondme.node.groups.prompts import turn_messages
+from secondme.node.groups.prompts import UNNAMED, turn_messages
 from secondme.node.groups.quota import StorageQuota
 from secondme.node.groups.store import (
     ACTIVE,
@@ -78,15 +80,18 @@ from secondme.protocol.group_messages import (
     coarse_relevance,
 )
 from secondme.protocol.groups import (
+    GENESIS,
     MAX_MEMBERS,
     MAX_TEXT,
     Body,
     BodyKind,
     GroupKey,
+    GroupMessageError,
     MalformedGroupMessage,
     OutOfOrder,
     Transcript,
     UnknownEpoch,
+    read_message,
     write_message,
 )
 from secondme.protocol.identity import Identity, PeerId
@@ -97,11 +102,7 @@ log = logging.getLogger(__name__)
 
 NO_MEMORY = Scope(profile_only=True)
 """The scope of a group whose owner said nothing: the public profile, no memory."""
-UNNAMED = "a member of this group"
-"""How a turn's prompt names a member whose name is not public (this node's owner included)."""
 JOIN = "group/join"
-DELIVERY_TIMEOUT_S = 20.0
-DELIVERY_BACKOFF_S = 30.0
 SYNC_PAGE = 64
 WATCH_IDLE_S = 15.0
 SYNC_BYTES = 2 * 1024 * 1024
@@ -144,10 +145,10 @@ class GroupService:
         self.quota = StorageQuota(store, settings, self.me)
         self.inbox = InviteInbox(store, settings, clock, me=self.me, quota=self.quota)
         gate.on_revoke.append(self._grant_revoked)
+        self.moderation = Moderation(self, gate)
         self._closing = False
         self._hands: dict[str, asyncio.Task] = {}
-        self._unreachable: dict[str, float] = {}
-        """Members a delivery failed to, and when: skipped for DELIVERY_BACKOFF_S."""
+        self.outbox = Outbox(self, store.db, settings, clock)
         self.turn_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         """One turn at a time per group, whoever gives it (a discussion or a raised hand)."""
         self._raise_times: defaultdict[tuple[str, str], deque[float]] = defaultdict(deque)
@@ -172,7 +173,26 @@ class GroupService:
         ):
             p2p.register(request_type, handler)
 
+    def start(self) -> None:
+        """Deliver what members of this node's groups are owed (retries survive a restart),
+        and fetch what this node missed as a member while it was not running."""
+        self.outbox.start()
+        for group in self.store.list():
+            if group.moderator != self.me and group.status == ACTIVE:
+                self.spawn(self._catch_up_quietly(group))
+
+    async def _catch_up_quietly(self, group: Group) -> None:
+        try:
+            async with self._locks[group.group_id]:
+                fetched = await self._catch_up(group)
+        except (NodeError, GroupMessageError, TimeoutError) as exc:
+            log.info("group %s: no catch-up at start: %s", group.group_id[:8], why_failed(exc))
+            return
+        if fetched:
+            log.info("group %s: %d message(s) fetched at start", group.group_id[:8], fetched)
+
     async def close(self) -> None:
+        self.outbox.stop()
         tasks = [*self.discussions.values(), *self._tasks]
         for task in tasks:
             task.cancel()
@@ -215,12 +235,18 @@ class GroupService:
         else:
             roll = {str(m): "member" for m in keys[-1].members} if keys else {}
         epoch = keys[-1].epoch if keys else 0
+        delivery = self.outbox.members_json(group) if group.moderator == self.me else {}
         return {
             **group.to_json(),
             "role": "moderator" if group.moderator == self.me else "member",
             "moderator_name": self.name_of(group.moderator),
             "members": [
-                {"peer_id": peer, "name": self.name_of(peer), "status": status}
+                {
+                    "peer_id": peer,
+                    "name": self.name_of(peer),
+                    "status": status,
+                    **delivery.get(peer, {}),
+                }
                 for peer, status in roll.items()
             ],
             "epoch": epoch,
@@ -343,6 +369,7 @@ class GroupService:
         message = transcript.append(data)
         try:
             body = Body.decode(message.body)
+            self.moderation.check(group_id, message, body, transcript.keys[message.epoch].members)
             with self.quota.keeping(group_id, len(data) + len(message.body), messages=1):
                 self.store.append(message, body)
         except BaseException:
@@ -351,6 +378,7 @@ class GroupService:
         stored = StoredMessage(
             message.seq, message.hash, message.epoch, str(message.sender), message.ts, body
         )
+        self.moderation.kept(group_id, stored)
         for queue in self._watchers[group_id]:
             queue.put_nowait(stored)
         return stored
@@ -396,27 +424,28 @@ class GroupService:
         return [p for p, s in self.store.members(group_id).items() if s == ACTIVE]
 
     async def deliver(self, group_id: str, data: bytes) -> None:
-        """Send a kept message to every active member but this node. Each member's answer
-        carries its relevance to the message; one that fails is skipped for a while."""
-        now = time.monotonic()
+        """Post a kept message to every active member but this node, at once; each member's
+        answer carries its relevance to the message. One that fails, or is waiting for a
+        retry, gets it from the outbox later (:class:`Outbox`)."""
         others = [
             p
             for p in self.active_members(group_id)
-            if p != self.me
-            and now - self._unreachable.get(p, -DELIVERY_BACKOFF_S) >= DELIVERY_BACKOFF_S
+            if p != self.me and self.outbox.ready(group_id, p)
         ]
-        post = GroupPost(group=group_id, message=data)
-        for peer, result in (await self._to_each(group_id, others, lambda _: post)).items():
-            if isinstance(result, BaseException):
-                # Not tried again for a while from now, the failure (it catches up later).
-                self._unreachable[peer] = time.monotonic()
-                log.info(
-                    "group %s: %s did not take a message: %s", group_id[:8], peer, _why(result)
-                )
-            else:
-                assert isinstance(result, GroupPosted)
-                self._unreachable.pop(peer, None)
+        for peer, result in (await self.outbox.post_now(group_id, others, data)).items():
+            if isinstance(result, GroupPosted):
                 self.relevance[group_id][peer] = result.relevance or None  # 0: not shared
+
+    def seq_of(self, group_id: str, head: bytes) -> int | None:
+        """The place in this node's transcript of the message whose hash is ``head`` (0 for
+        the empty transcript's head); ``None`` if it holds none such (a fork)."""
+        transcript = self.chain(group_id)
+        if head == GENESIS:
+            return 0
+        for message in reversed(transcript.messages):
+            if message.hash == head:
+                return message.seq
+        return None
 
     async def _to_each(
         self, group_id: str, peers: Sequence[str], message_for: Callable[[str], Request]
@@ -425,7 +454,7 @@ class GroupService:
 
         async def send(peer: str) -> Response:
             return await self.send_member(
-                group_id, peer, message_for(peer), timeout=DELIVERY_TIMEOUT_S
+                group_id, peer, message_for(peer), timeout=self.settings.delivery_timeout_s
             )
 
         results = await asyncio.gather(*(send(p) for p in peers), return_exceptions=True)
@@ -516,7 +545,10 @@ class GroupService:
         )
         try:
             answer = await self.p2p.request(
-                peer, invite, grant=held.token if held else None, timeout=DELIVERY_TIMEOUT_S
+                peer,
+                invite,
+                grant=held.token if held else None,
+                timeout=self.settings.delivery_timeout_s,
             )
         except NodeError as exc:
             return f"not delivered: {exc}"
@@ -547,7 +579,7 @@ class GroupService:
         await self.p2p.request(
             self.peer_record(group.moderator),
             GroupAccept(group=group.group_id, accept=accept),
-            timeout=DELIVERY_TIMEOUT_S,
+            timeout=self.settings.delivery_timeout_s,
         )
         if accept:
             self.store.set_status(group.group_id, ACTIVE, scope=scope or NO_MEMORY)
@@ -589,7 +621,7 @@ class GroupService:
             await self.p2p.request(
                 self.peer_record(group.moderator),
                 GroupRaise(group=group.group_id),
-                timeout=self.settings.turn_timeout_s + DELIVERY_TIMEOUT_S,
+                timeout=self.settings.turn_timeout_s + self.settings.delivery_timeout_s,
             )
         except NodeError:
             self._to_say[group.group_id].remove(text)
@@ -619,7 +651,7 @@ class GroupService:
                     group.group_id[:8],
                     key.epoch,
                     peer,
-                    _why(result),
+                    why_failed(result),
                 )
         return key
 
@@ -645,14 +677,25 @@ class GroupService:
         if self.store.members(group.group_id).get(peer.peer_id) not in (ACTIVE, INVITED):
             raise NotFound(f"{self.name_of(peer.peer_id)} is not in group {group.name!r}")
         await self.member_gone(group, peer.peer_id, "removed", "removed by the moderator")
-        with contextlib.suppress(NodeError):
-            await self.send_member(
-                group.group_id,
-                peer.peer_id,
-                GroupEnd(group=group.group_id, reason="removed"),
-                timeout=DELIVERY_TIMEOUT_S,
-            )
-        return self.describe(self.find(group.group_id))
+        told = await self.outbox.send_end(group.group_id, peer.peer_id, "removed")
+        return {**self.describe(self.find(group.group_id)), "member_told": told}
+
+    async def moderate(
+        self, name: str, *, to: str | None = None, take: bool = False, reason: str | None = None
+    ) -> dict:
+        """Hand the group's moderation to member ``to``; or, ``take``, continue the group as
+        its moderator when its moderator's node is gone for good. Either is a ``moderator``
+        message in the transcript, delivered to every member
+        (:class:`~secondme.node.groups.moderation.Moderation`)."""
+        group = self.find(name)
+        if (to is None) == (not take):
+            raise InvalidRequest("say either to whom to hand moderation (to) or take it (take)")
+        if take:
+            stored = await self.moderation.take_over(group, reason)
+        else:
+            peer = self._peers.resolve(to or "")
+            stored = await self.moderation.hand_over(group, peer.peer_id)
+        return {**self.describe(self.find(group.group_id)), "moderator_message": stored.seq}
 
     async def leave(self, name: str) -> dict:
         group = self.find(name)
@@ -672,7 +715,7 @@ class GroupService:
             await self.p2p.request(
                 self.peer_record(group.moderator),
                 GroupLeave(group=group.group_id),
-                timeout=DELIVERY_TIMEOUT_S,
+                timeout=self.settings.delivery_timeout_s,
             )
         except NodeError as exc:
             notified = False
@@ -704,10 +747,14 @@ class GroupService:
                 await task
         members = [p for p in self.active_members(group.group_id) if p != self.me]
         self.store.set_status(group.group_id, "closed")
-        await self._to_each(
-            group.group_id, members, lambda _: GroupEnd(group=group.group_id, reason="closed")
+        told = await asyncio.gather(
+            *(self.outbox.send_end(group.group_id, peer, "closed") for peer in members)
         )
-        return self.describe(self.find(group.group_id))
+        return {
+            **self.describe(self.find(group.group_id)),
+            "members_told": sum(told),
+            "members_to_tell": len(members) - sum(told),
+        }
 
     # -- discussions ---------------------------------------------------------------------
 
@@ -858,16 +905,22 @@ class GroupService:
     # -- handlers: the member's side -----------------------------------------------------
 
     def _from_moderator(
-        self, incoming: IncomingRequest, group_id: str, *, invited: bool = False
+        self,
+        incoming: IncomingRequest,
+        group_id: str,
+        *,
+        invited: bool = False,
+        taking_over: bool = False,
     ) -> tuple[Group, Permit | None]:
         """The group a moderator's request is about, once the request may be served: the
         node is in it (``active``; or ``invited`` too, for ``invited``), the peer moderates
-        it, and the grant it joined by (if any) still allows ``group/join`` to that peer; with
-        that grant's permit (None for a group the owner accepted by hand)."""
+        it (or, ``taking_over``, posts the message that makes it moderate), and the grant it
+        joined by (if any) still allows ``group/join`` to that peer; with that grant's permit
+        (None for a group the owner accepted by hand, or a grant the peer cannot show)."""
         group = self.store.get(group_id)
         if group is None:
             raise UnknownGroup(f"this node is not in group {group_id}")
-        if str(incoming.peer) != group.moderator:
+        if str(incoming.peer) != group.moderator and not taking_over:
             raise NotModerator(f"only the moderator of group {group_id} sends that")
         permit = self._reauthorize(incoming, group) if group.grant_id is not None else None
         if group.status not in (ACTIVE, INVITED):
@@ -879,11 +932,15 @@ class GroupService:
             )
         return group, permit
 
-    def _reauthorize(self, incoming: IncomingRequest, group: Group) -> Permit:
+    def _reauthorize(self, incoming: IncomingRequest, group: Group) -> Permit | None:
         """Check the request's grant through the gate, as for any request (revocation, expiry,
-        uses, rate), and that it is the grant the group was joined by. A grant revoked or
-        expired ends the membership: the node leaves (a used-up or busy one only refuses)."""
+        uses, rate), and that it is the grant the group was joined by; from a moderator the
+        grant was not given to (moderation changed hands), check this node's record of it
+        instead. A grant revoked or expired ends the membership: the node leaves (a used-up or
+        busy one only refuses)."""
         try:
+            if self.moderation.grant_stands(group, incoming.peer):
+                return None
             if incoming.grant is None:
                 raise NoGrant(
                     f"this node joined group {group.group_id} by grant"
@@ -952,15 +1009,27 @@ class GroupService:
     async def _on_post(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
         message = incoming.message
         assert isinstance(message, GroupPost)
-        group, joined_by = self._from_moderator(incoming, message.group)
+        takeover = self.moderation.takeover(incoming, message)
+        group, joined_by = self._from_moderator(incoming, message.group, taking_over=takeover)
         async with self._locks[group.group_id]:
             try:
                 stored = self._keep(group.group_id, message.message)
             except (OutOfOrder, UnknownEpoch):
+                if takeover:  # exactly the next message or nothing: no fork is merged
+                    raise
                 held = self._held(group.group_id, message.message)
                 if held is None:  # a gap or a key it missed: fetch them, then this one
-                    await self._catch_up(group)
+                    fetched = await self._catch_up(group)
                     held = self._held(group.group_id, message.message)
+                    if held is None and fetched and self._gap_remains(group, message.message):
+                        # The catch-up stopped at its page limit: say how far it got, and
+                        # the moderator's outbox posts again.
+                        head = self.chain(group.group_id).head
+                        return Reply(
+                            GroupPosted(relevance=0, head=head),
+                            note=f"caught up to message {self.chain(group.group_id).next_seq - 1}",
+                            permit=joined_by,
+                        )
                 stored = held or self._keep(group.group_id, message.message)
         relevance = await self.relevance_of(group, stored.body.text)
         head = self.chain(group.group_id).head
@@ -969,6 +1038,14 @@ class GroupService:
             note=f"group message {stored.seq}",
             permit=joined_by,
         )
+
+    def _gap_remains(self, group: Group, data: bytes) -> bool:
+        """Whether ``data`` comes later than the message after this node's last one."""
+        transcript = self.chain(group.group_id)
+        try:
+            return read_message(data, transcript.keys).seq > transcript.next_seq
+        except GroupMessageError:
+            return False
 
     def _held(self, group_id: str, data: bytes) -> StoredMessage | None:
         """The kept message with exactly these bytes (delivered twice), if any."""
@@ -989,7 +1066,7 @@ class GroupService:
             answer = await self.p2p.request(
                 self.peer_record(group.moderator),
                 GroupSync(group=group.group_id, after=len(transcript.messages)),
-                timeout=DELIVERY_TIMEOUT_S,
+                timeout=self.settings.delivery_timeout_s,
             )
             assert isinstance(answer, GroupMessages)
             for sealed in answer.keys:
@@ -1041,16 +1118,26 @@ class GroupService:
 
     # -- handlers: the moderator's side --------------------------------------------------
 
-    def _from_member(self, incoming: IncomingRequest, group_id: str, *statuses: str) -> Group:
+    def _from_member(
+        self, incoming: IncomingRequest, group_id: str, *statuses: str, closed: bool = False
+    ) -> Group:
+        """The group a member's request is about, if the peer is on its roll with one of
+        ``statuses`` (default: active) and the group is active (or, with ``closed``, closed:
+        a member may still fetch what was said before the end)."""
         group = self.store.get(group_id)
         if group is None or group.moderator != self.me:
             raise UnknownGroup(f"this node moderates no group {group_id}")
-        if group.status != ACTIVE:
+        if group.status != ACTIVE and not (closed and group.status == "closed"):
             raise GroupClosed(f"group {group_id} is {group.status}")
         status = self.store.members(group_id).get(str(incoming.peer))
         if status not in (statuses or (ACTIVE,)):
             raise UnknownGroup(f"the peer is not a member of group {group_id}")
         return group
+
+    def _heard_from(self, group: Group, peer: str, *, held_seq: int | None = None) -> None:
+        """A member asked something: it is reachable, so what it is owed goes now."""
+        self.outbox.store.heard_from(group.group_id, peer, self.clock.now_ms(), held_seq)
+        self.outbox.wake()
 
     async def _on_accept(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
         message = incoming.message
@@ -1087,6 +1174,7 @@ class GroupService:
                 retry_after_ms=retry_ms,
             )
         recent.append(now)
+        self._heard_from(group, peer)
         self.raised[group.group_id].append(peer)
         self.serve_raised_hands(group)
         return Reply(GroupOk(), note="asked to speak")
@@ -1119,8 +1207,9 @@ class GroupService:
         epochs' keys; nothing from an epoch it is not a member of (after its removal)."""
         message = incoming.message
         assert isinstance(message, GroupSync)
-        group = self._from_member(incoming, message.group, ACTIVE, INVITED)
+        group = self._from_member(incoming, message.group, ACTIVE, INVITED, closed=True)
         peer = incoming.peer
+        self._heard_from(group, str(peer), held_seq=message.after)
         keys = {k.epoch: k for k in self.store.keys(group.group_id)}
         messages = self.store.messages(group.group_id, after=message.after, limit=SYNC_PAGE)
         encoded = self.store.encoded(group.group_id, after=message.after, limit=SYNC_PAGE)
@@ -1150,11 +1239,3 @@ def per_mille(score: float) -> int:
 
 def _hash(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
-
-
-def _why(error: BaseException) -> str:
-    if isinstance(error, NodeError):
-        return str(error)
-    if isinstance(error, TimeoutError | asyncio.TimeoutError):
-        return "timed out"
-    return f"{type(error).__name__}: {error}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from secondme.node.db import Database
@@ -87,6 +87,8 @@ class StoredMessage:
                 entry[name] = value
         if body.positions is not None:
             entry["positions"] = dict(body.positions)
+        if body.roll is not None:
+            entry["roll"] = dict(body.roll)
         return entry
 
 
@@ -116,6 +118,10 @@ def _group(row) -> Group:
 class GroupStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    @property
+    def db(self) -> Database:
+        return self._db
 
     # -- groups --------------------------------------------------------------------------
 
@@ -180,6 +186,33 @@ class GroupStore:
                 "UPDATE groups SET share_relevance = ? WHERE group_id = ?", (int(share), group_id)
             )
 
+    def set_moderator(
+        self, group_id: str, moderator: str, *, roll: Mapping[str, str] | None, at_ms: int
+    ) -> None:
+        """``moderator`` moderates the group from now on. With ``roll`` (this node is the new
+        moderator) the roll becomes it, in one transaction: its members with their statuses
+        (a ``group/join`` grant already kept for one stays), and anyone else on an older roll
+        of this node's ``removed``."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE groups SET moderator = ? WHERE group_id = ?", (moderator, group_id)
+            )
+            if roll is None:
+                return
+            marks = ",".join("?" * len(roll))
+            conn.execute(
+                "UPDATE group_members SET status = 'removed', updated_ms = ?"
+                f" WHERE group_id = ? AND peer_id NOT IN ({marks})",
+                (at_ms, group_id, *roll),
+            )
+            for peer, status in roll.items():
+                conn.execute(
+                    "INSERT INTO group_members (group_id, peer_id, status, updated_ms)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(group_id, peer_id)"
+                    " DO UPDATE SET status = excluded.status, updated_ms = excluded.updated_ms",
+                    (group_id, peer, status, at_ms),
+                )
+
     def joined_by(self, grant_id: str) -> list[Group]:
         """The groups this node is in (or invited to) under the grant with this root id."""
         rows = self._db.query(
@@ -203,7 +236,13 @@ class GroupStore:
     def drop(self, group_id: str) -> None:
         """Forget a group entirely: its row, roll, keys and transcript."""
         with self._db.transaction() as conn:
-            for table in ("group_messages", "group_keys", "group_members", "groups"):
+            for table in (
+                "group_messages",
+                "group_keys",
+                "group_members",
+                "group_delivery",
+                "groups",
+            ):
                 conn.execute(f"DELETE FROM {table} WHERE group_id = ?", (group_id,))
 
     def live_groups(self, moderator: str) -> int:
@@ -354,6 +393,25 @@ class GroupStore:
             (group_id, *(str(kind) for kind in kinds)),
         )
         return None if row is None else row["kind"]
+
+    def last_seq_for(self, group_id: str, peer_id: str) -> int:
+        """The last message ``peer_id`` may read: the newest under a key of an epoch it is a
+        member of (0: none)."""
+        row = self._db.query_one(
+            "SELECT MAX(m.seq) AS last FROM group_messages m JOIN group_keys k"
+            " ON k.group_id = m.group_id AND k.epoch = m.epoch"
+            " WHERE m.group_id = ? AND EXISTS (SELECT 1 FROM json_each(k.members) WHERE value = ?)",
+            (group_id, peer_id),
+        )
+        return (row["last"] if row else None) or 0
+
+    def seqs_of_kind(self, group_id: str, kind: str) -> list[tuple[int, str]]:
+        """Every message of ``kind``: its place and its sender, in order."""
+        rows = self._db.query(
+            "SELECT seq, sender FROM group_messages WHERE group_id = ? AND kind = ? ORDER BY seq",
+            (group_id, kind),
+        )
+        return [(row["seq"], row["sender"]) for row in rows]
 
     def encoded(self, group_id: str, *, after: int, limit: int) -> list[bytes]:
         rows = self._db.query(

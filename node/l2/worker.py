@@ -23,6 +23,7 @@ from typing import Any
 
 from secondme.node.fsutil import atomic_write
 from secondme.node.l2.presets import TrainSettings
+from secondme.node.testing_hooks import hold
 
 _PR_SET_PDEATHSIG = 1
 
@@ -88,6 +89,8 @@ def run(job_dir: Path) -> dict[str, Any]:
 
     def progress(event: dict[str, Any]) -> None:
         emit({"event": "progress", **event})
+        if "checkpoint" in event:
+            hold("l2.checkpoint")  # tests kill here: a checkpoint written, training not on yet
 
     def save() -> None:
         write_json(job_dir / "stages.json", summary)

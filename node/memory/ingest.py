@@ -22,6 +22,7 @@ from secondme.node.memory.documents import ChunkRecord, DocumentRecord, Document
 from secondme.node.memory.parsers import parse_document
 from secondme.node.memory.vectors import Bm25Encoder, VectorPoint, VectorStore
 from secondme.node.models.embedder import Embedder
+from secondme.node.testing_hooks import hold
 
 LAYER_L0 = "l0"
 
@@ -164,6 +165,7 @@ class Ingestor:
         self._documents.reserve_points([c.id for c in chunks])
         with self._store_lock:
             self._store.upsert(points)
+        hold("ingest.commit")  # tests kill here: points stored, the document not yet committed
         replaced = self._documents.commit_document(doc, chunks)
         self.collect_garbage(replaced)
         return IngestResult(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from secondme.node.models.scheduler import FairQueue
+from secondme.node.testing_hooks import record
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +263,10 @@ class ChatModel:
         the base unless the caller chose an adapter (the owner's, or one a grant covers)."""
         if self._closed or self._worker is None:
             raise ModelClosed("the chat model is not running")
+        record(
+            "model.prompt",
+            {"requester": requester, "model": model.name, "messages": list(messages)},
+        )
         job = _Job(
             messages,
             max_tokens,

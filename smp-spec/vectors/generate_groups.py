@@ -16,7 +16,8 @@ The file, described in ``smp-spec/groups.md`` ("Test vectors"), holds:
 
 - ``sealed_keys``: epoch keys sealed by the moderator to a member, and sealed keys to refuse;
 - ``messages``: group messages with every intermediate value;
-- ``transcript``: a discussion of nine messages across a key rotation, with every head, and
+- ``transcript``: a discussion of nine messages across a key rotation, then a hand-over of
+  moderation, ten in all, with every head, and
   what a removed member can read of it;
 - ``invalid_messages``: messages a member must refuse, with its state and the code;
 - ``bodies``: message bodies to read, other spellings of one, and bodies to refuse;
@@ -574,6 +575,17 @@ SCRIPT: list[tuple[str, Identity, GroupKey, Body]] = [
         ),
     ),
     ("end", ALICE, EPOCH_2, Body(kind=BodyKind.END, reason="round limit reached (2 rounds)")),
+    (
+        "moderator_bob",
+        ALICE,
+        EPOCH_2,
+        Body(
+            kind=BodyKind.MODERATOR,
+            about=str(BOB.peer_id),
+            reason="handed over by Alice",
+            roll={str(ALICE.peer_id): "active", str(BOB.peer_id): "active"},
+        ),
+    ),
 ]
 DESCRIPTIONS = {
     "question": "Alice (the moderator) asks; two rounds, a budget of 600 s.",
@@ -586,6 +598,8 @@ DESCRIPTIONS = {
     "turn_alice": "The moderator's own Second Me takes a turn (it is a member too).",
     "summary": "The moderator sums up: what was agreed, and each speaker's last position.",
     "end": "The discussion ends, with why.",
+    "moderator_bob": "Alice hands moderation to bob (groups.md section 8.12), with the roll he "
+    "takes over: from here on bob moderates.",
 }
 
 
@@ -1123,6 +1137,9 @@ def body_vectors() -> dict[str, Any]:
         f"A position of {4 * MAX_REASON + 1} bytes.",
         body(positions={str(BOB.peer_id): "p" * (4 * MAX_REASON + 1)}),
     )
+    add("roll_status_left", "A roll names a member as left.", body(roll={str(BOB.peer_id): "left"}))
+    add("roll_key_not_a_peer", "A roll names bob by name.", body(roll={"bob": "active"}))
+    add("roll_not_a_map", "roll is an array.", body(roll=[str(BOB.peer_id)]))
     add(
         "too_many_positions",
         f"{MAX_POSITIONS + 1} positions.",

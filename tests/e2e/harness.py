@@ -54,6 +54,13 @@ def edit_config(data_dir: Path, **sections: dict) -> None:
     path.write_text(tomli_w.dumps(config))
 
 
+def init_greedy(data_dir: Path, *init_args: str) -> None:
+    """``init`` a node whose model decodes greedily (temperature 0): the answers a test reads
+    are then the same on every run of this build, not a draw."""
+    run_cli(data_dir, "init", *init_args)
+    edit_config(data_dir, models={"temperature": 0.0})
+
+
 def wait_for(predicate, timeout: float = 300.0):
     """Poll ``predicate`` until it returns something true (bounded; no fixed sleeps)."""
     deadline = time.monotonic() + timeout

@@ -66,9 +66,8 @@ def nodes(tmp_path_factory):
     launcher = (sys.executable, str(Path(__file__).with_name("wire_capture.py")), str(capture))
     started = []
     try:
-        alice = harness.start_node(
-            root / "alice", "--name", "Alice", "--public", "name", launcher=launcher, wait=False
-        )
+        harness.init_greedy(root / "alice", "--name", "Alice", "--public", "name")
+        alice = harness.start_node(root / "alice", launcher=launcher, wait=False)
         started.append(alice)
         bob = harness.start_node(root / "bob", "--name", "Bob", wait=False)
         started.append(bob)

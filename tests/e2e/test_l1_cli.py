@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from secondme.node.testing_hooks import HookFolder
 from tests.e2e.harness import run_cli, wait_for
 from tests.l1_corpus import OWNER, make_documents
 
@@ -15,7 +16,10 @@ DOCS = make_documents(per_topic=2)
 def test_l1_from_the_cli_survives_a_kill(tmp_path, start_node):
     data_dir = tmp_path / "node"
     run_cli(data_dir, "init", "--name", OWNER)
-    node = start_node(data_dir)
+    # The second L1 job waits once it is running: one done, one running, the rest pending.
+    hooks = HookFolder(tmp_path / "hooks")
+    hooks.arm("l1.job", at=2)
+    node = start_node(data_dir, env=hooks.env)
 
     empty = node.cli_json("memory", "profile")
     assert empty["version"] == 0 and empty["first_person"] == ""
@@ -32,11 +36,10 @@ def test_l1_from_the_cli_survives_a_kill(tmp_path, start_node):
     assert set(status["counts"]) == {"pending", "running", "done", "failed"}
     assert status["progress"]["total"] >= len(DOCS)
 
-    def midway():
-        counts = node.cli_json("memory", "status")["counts"]
-        return counts["done"] >= 1 and counts["pending"] + counts["running"] >= 1
-
-    wait_for(midway)
+    wait_for(lambda: hooks.reached("l1.job"))
+    midway = node.cli_json("memory", "status")["counts"]
+    assert midway["done"] == 1 and midway["running"] == 1, midway
+    assert midway["pending"] >= len(DOCS) - 2, midway
     node.kill()
 
     node = start_node(data_dir)

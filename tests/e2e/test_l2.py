@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from secondme.node.testing_hooks import HookFolder
 from tests.e2e.harness import edit_config, run_cli, wait_for
 from tests.l1_corpus import OWNER, make_documents
 
@@ -38,7 +39,10 @@ def test_train_resume_swap_and_rollback(tmp_path, start_node):
     data_dir = tmp_path / "node"
     run_cli(data_dir, "init", "--name", OWNER)
     without_l1(data_dir)
-    node = start_node(data_dir)
+    # The training worker waits after SFT's first checkpoint, so the kill lands mid-SFT.
+    hooks = HookFolder(tmp_path / "hooks")
+    hooks.arm("l2.checkpoint", at=1)
+    node = start_node(data_dir, env=hooks.env)
 
     empty = node.cli("train", "--steps", "1", check=False)
     assert empty.returncode != 0 and "ingest documents first" in empty.stderr
@@ -73,7 +77,8 @@ def test_train_resume_swap_and_rollback(tmp_path, start_node):
         progress = job.get("progress") or {}
         return progress.get("checkpoint") if progress.get("stage") == "sft" else None
 
-    checkpoint = wait_for(checkpointed, timeout=600)
+    # Held at the checkpoint; the daemon shows it once it has read the worker's last line.
+    checkpoint = wait_for(lambda: hooks.reached("l2.checkpoint") and checkpointed(), timeout=600)
     node.kill()  # SIGKILL the daemon mid-SFT; its worker dies with it
 
     node = start_node(data_dir)
@@ -85,7 +90,7 @@ def test_train_resume_swap_and_rollback(tmp_path, start_node):
     finished = json.loads(resumed.stdout)["job"]
     assert finished["state"] == "done", finished
     sft = finished["stages"]["sft"]
-    assert sft["resumed_from_step"] >= checkpoint > 0
+    assert sft["resumed_from_step"] == checkpoint > 0
     assert sft["steps"] == STEPS
     for stage in ("synth", "base", "sft", "dpo", "export", "eval", "swap"):
         assert "seconds" in finished["stages"][stage], stage

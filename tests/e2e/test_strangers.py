@@ -62,7 +62,8 @@ def nodes(tmp_path_factory):
     )
     started = []
     try:
-        alice = harness.start_node(root / "alice", "--name", "Alice", launcher=launcher, wait=False)
+        harness.init_greedy(root / "alice", "--name", "Alice")
+        alice = harness.start_node(root / "alice", launcher=launcher, wait=False)
         started.append(alice)
         bob = harness.start_node(root / "bob", "--name", "Bob", wait=False)
         started.append(bob)

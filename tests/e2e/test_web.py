@@ -55,7 +55,7 @@ def _configure(data_dir: Path, name: str) -> None:
     harness.edit_config(
         data_dir,
         memory={"l1_enabled": bool(SCREENSHOTS) and name == "Alice"},
-        models={"max_answer_tokens": 48},
+        models={"max_answer_tokens": 48, "temperature": 0.0},
         groups={"turn_timeout_s": 60.0, "max_turn_tokens": 40, "temperature": 0.0},
     )
 

@@ -13,6 +13,7 @@ import pytest
 from secondme.node.config import GroupSettings
 from secondme.node.errors import PeerRefused
 from secondme.node.groups import service as group_service
+from secondme.node.groups.service import GroupService
 from secondme.protocol.grants import GrantTerms, issue_grant
 from secondme.protocol.group_messages import GroupKeyUpdate, GroupPost, GroupTurn
 from secondme.protocol.groups import Body, BodyKind, GroupKey
@@ -227,22 +228,31 @@ async def test_a_group_past_its_quota_is_refused_and_the_others_go_on(make_nodes
 async def test_catching_up_fetches_a_bounded_number_of_pages(
     make_nodes: MakeNodes, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(group_service, "DELIVERY_TIMEOUT_S", 2.0)
-    monkeypatch.setattr(group_service, "DELIVERY_BACKOFF_S", 0.0)
     monkeypatch.setattr(group_service, "SYNC_PAGE", 2)
-    mod, alice, bob = await make_nodes(settings=GroupSettings(catch_up_pages=1))
+    fetched: list[int] = []
+    catch_up = GroupService._catch_up
+
+    async def counted(self: GroupService, group) -> int:
+        fetched.append(await catch_up(self, group))
+        return fetched[-1]
+
+    monkeypatch.setattr(GroupService, "_catch_up", counted)
+    settings = GroupSettings(
+        catch_up_pages=1, delivery_timeout_s=2.0, retry_first_s=0.2, retry_max_s=0.5
+    )
+    mod, alice, bob = await make_nodes(settings=settings)
     gid = await form_group(mod, alice, bob)
     await bob.p2p.close()
     for n in range(5):
         await mod.groups.say(GROUP, f"While Bob is away, {n}.")
-    held = len(bob.messages(gid))
+    fetched.clear()
     await bob.restart()
     mod.meet(bob)
-    await mod.groups.say(GROUP, "Welcome back.")
-    assert len(bob.messages(gid)) == held + 2  # one page of two; the post itself waits
-    for n in range(4):
-        await mod.groups.say(GROUP, f"Later, {n}.")
+    # His catch-up at start fetches one page of two; each post the outbox sends him then
+    # fills one more page, and he answers with how far he got, until he holds it all.
+    await caught_up(gid, mod, bob)
     same_transcript(gid, mod, alice, bob)
+    assert max(fetched) == 2 and len(fetched) >= 2, fetched  # never more than a page at once
 
 
 # -- relevance and names -------------------------------------------------------------------

@@ -23,7 +23,6 @@ from secondme.node.access.store import AccessStore
 from secondme.node.config import GroupSettings
 from secondme.node.db import Database
 from secondme.node.errors import PeerRefused
-from secondme.node.groups import service as group_service
 from secondme.node.groups.discussion import RAISED
 from secondme.node.groups.service import GroupService
 from secondme.node.groups.store import ACTIVE, INVITED, Group, GroupStore, StoredMessage
@@ -85,9 +84,9 @@ class FakeModel:
         self.calls += 1
         number = 1 if self.repeat else self.calls
         hook, self.before_answer = self.before_answer, None
-        if hook is not None:
-            await hook()
         try:
+            if hook is not None:
+                await hook()
             if self.delay:
                 await asyncio.sleep(self.delay)
         finally:
@@ -223,6 +222,7 @@ class Node:
 
     async def start(self) -> None:
         await self.p2p.start()
+        self.groups.start()
 
     async def close(self) -> None:
         await self.groups.close()
@@ -232,7 +232,7 @@ class Node:
         """The node stops and starts again on a new port: same database, new services."""
         await self.close()
         self.p2p, self.groups = self._services()
-        await self.p2p.start()
+        await self.start()
 
     def meet(self, other: Node) -> None:
         record = self.peers.add(other.peer_id, other.p2p.addrs, other.name)
@@ -315,6 +315,21 @@ async def caught_up(gid: str, moderator: Node, *members: Node) -> None:
     last = moderator.messages(gid)[-1].seq
     for member in members:
         await until(member, gid, lambda message: message.seq >= last)
+
+
+def roll_entry(moderator: Node, member: Node) -> dict:
+    """The member as ``group list`` on the moderator shows it (with how far behind it is)."""
+    described = moderator.groups.describe(moderator.groups.find(GROUP))
+    return next(m for m in described["members"] if m["peer_id"] == member.peer_id)
+
+
+async def delivered(moderator: Node, member: Node) -> dict:
+    """Wait until the moderator counts ``member`` as holding its whole transcript."""
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while (entry := roll_entry(moderator, member))["behind"]:
+        assert asyncio.get_running_loop().time() < deadline, entry
+        await asyncio.sleep(0.05)  # polls the moderator's own record; no event to wait on
+    return entry
 
 
 def membership(peer: Node, reason: str) -> Callable[[StoredMessage], bool]:
@@ -442,10 +457,14 @@ async def test_a_discussion_runs_its_rounds_and_every_node_holds_the_same_transc
 
 async def test_a_member_too_slow_to_answer_is_skipped(make_nodes: MakeNodes):
     mod, alice, bob = await make_nodes(
-        settings=GroupSettings(turn_timeout_s=1.0, share_relevance=True)
+        settings=GroupSettings(turn_timeout_s=3.0, share_relevance=True)
     )
-    bob.model.delay = 2.5
     gid = await form_group(mod, alice, bob)
+
+    async def answer_after_the_skip() -> None:  # Bob's model is still writing when skipped
+        await until(mod, gid, lambda m: m.body.kind is BodyKind.SKIP)
+
+    bob.model.before_answer = answer_after_the_skip
 
     reason = await discuss(mod, gid, rounds=1)
     assert reason == "round limit reached (1 round)"
@@ -609,13 +628,20 @@ async def test_leaving_and_removal_rotate_the_key(make_nodes: MakeNodes):
     assert last.hash not in {m.hash for m in bob.messages(gid)}
 
 
-async def test_a_member_that_missed_messages_catches_up_on_the_next(
-    make_nodes: MakeNodes, monkeypatch: pytest.MonkeyPatch
+FAST_RETRY = GroupSettings(
+    turn_timeout_s=10.0,
+    share_relevance=True,
+    delivery_timeout_s=2.0,
+    retry_first_s=0.2,
+    retry_max_s=1.0,
+)
+"""Deliveries that fail fast and are tried again soon."""
+
+
+async def test_a_member_that_missed_messages_gets_them_without_a_new_post(
+    make_nodes: MakeNodes,
 ):
-    # A dead member fails fast, and is tried again on the next message.
-    monkeypatch.setattr(group_service, "DELIVERY_TIMEOUT_S", 2.0)
-    monkeypatch.setattr(group_service, "DELIVERY_BACKOFF_S", 0.0)
-    mod, alice, bob = await make_nodes()
+    mod, alice, bob = await make_nodes(settings=FAST_RETRY)
     gid = await form_group(mod, alice, bob)
 
     await bob.p2p.close()
@@ -623,24 +649,92 @@ async def test_a_member_that_missed_messages_catches_up_on_the_next(
     await mod.groups.say(GROUP, "Second, while Bob is away.")
     assert len(bob.messages(gid)) == len(mod.messages(gid)) - 2
     same_transcript(gid, mod, alice)
+    entry = roll_entry(mod, bob)
+    assert entry["behind"] == 2 and entry["delivery"] == "retrying", entry
+    assert entry["failures"] >= 1 and entry["last_error"]
 
+    # Bob comes back on a new port and asks nothing: the moderator's outbox finds him.
     old_address = bob.p2p.addrs
-    await bob.restart()
+    await bob.groups.close()
+    bob.p2p, bob.groups = bob._services()
+    await bob.p2p.start()  # not groups.start(): no catch-up of his own
     assert bob.p2p.addrs != old_address
     mod.meet(bob)
-    await mod.groups.say(GROUP, "Welcome back, Bob.")
+    await caught_up(gid, mod, bob)
     same_transcript(gid, mod, alice, bob)
-    assert [m.body.text for m in bob.messages(gid)[-3:]] == [
+    assert [m.body.text for m in bob.messages(gid)[-2:]] == [
         "First, while Bob is away.",
         "Second, while Bob is away.",
-        "Welcome back, Bob.",
     ]
     synced = [
         entry
         for entry in mod.access_store.audit_log(peer_id=bob.peer_id)
         if entry["request"] == "group.sync"
     ]
-    assert synced and synced[0]["decision"] == "allowed"
+    assert synced and synced[0]["decision"] == "allowed"  # the gap filled by sync
+    entry = await delivered(mod, bob)  # his answer reached the moderator too
+    assert (entry["delivery"], entry["failures"], entry["last_error"]) == ("up to date", 0, None)
+
+
+async def test_a_restarted_member_catches_up_at_start(make_nodes: MakeNodes):
+    slow_retry = GroupSettings(delivery_timeout_s=2.0, retry_first_s=600.0, retry_max_s=600.0)
+    mod, alice, bob = await make_nodes(settings=slow_retry)
+    gid = await form_group(mod, alice, bob)
+
+    await bob.p2p.close()
+    await mod.groups.say(GROUP, "Said while Bob's node was down.")
+    assert bob.messages(gid)[-1].body.text != "Said while Bob's node was down."
+    await bob.restart()  # the moderator tries him again only in 10 minutes (and at his old
+    await caught_up(gid, mod, bob)  # address): he asks for it himself, at start
+    same_transcript(gid, mod, alice, bob)
+
+
+async def test_a_dead_member_costs_one_timeout_per_wait(make_nodes: MakeNodes):
+    settings = GroupSettings(delivery_timeout_s=0.5, retry_first_s=600.0, retry_max_s=600.0)
+    mod, alice, bob = await make_nodes(settings=settings)
+    gid = await form_group(mod, alice, bob)
+    posts = 0
+    hang = asyncio.Event()
+
+    async def silent(incoming, permit):  # takes the post and never answers
+        nonlocal posts
+        posts += 1
+        await hang.wait()
+
+    bob.p2p.register(GroupPost, silent)
+    try:
+        for n in range(3):
+            await mod.groups.say(GROUP, f"Message {n}.")
+    finally:
+        hang.set()
+    assert posts == 1  # the first timed out; the next two waited for the retry instead
+    assert len(alice.messages(gid)) == len(mod.messages(gid))
+    entry = roll_entry(mod, bob)
+    assert entry["behind"] == 3 and "no response" in entry["last_error"], entry
+
+
+async def test_a_member_down_at_the_close_is_told_when_it_is_back(make_nodes: MakeNodes):
+    mod, alice, bob = await make_nodes(settings=FAST_RETRY)
+    gid = await form_group(mod, alice, bob)
+
+    await bob.p2p.close()
+    await mod.groups.say(GROUP, "Last words before the close.")
+    closed = await mod.groups.close_group(GROUP)
+    assert (closed["members_told"], closed["members_to_tell"]) == (1, 1)
+    assert alice.groups.find(GROUP).status == "closed"
+    assert roll_entry(mod, bob)["end_owed"] == "closed"
+
+    await bob.groups.close()
+    bob.p2p, bob.groups = bob._services()
+    await bob.p2p.start()  # asking nothing of his own: the moderator's outbox tells him
+    mod.meet(bob)
+    await until(bob, gid, lambda m: m.body.text == "Last words before the close.")
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while bob.groups.find(GROUP).status != "closed":  # the end comes after the messages
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    same_transcript(gid, mod, alice, bob)
+    assert roll_entry(mod, bob)["end_owed"] is None
 
 
 async def test_a_member_leaving_during_anothers_turn_does_not_void_that_turn(

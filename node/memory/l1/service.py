@@ -49,6 +49,7 @@ from secondme.node.memory.l1.text import (
 from secondme.node.memory.service import Memory
 from secondme.node.models.llm import ChatModel
 from secondme.node.owner import OwnerStore
+from secondme.node.testing_hooks import hold_async
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ class L1Service:
             self.store.mark_running(job)
             started = time.perf_counter()
             try:
+                await hold_async("l1.job")  # tests kill here: a job running, others waiting
                 await handlers[job.kind](job)
             except asyncio.CancelledError:
                 raise  # the daemon stops: the job stays running, resume() re-queues it

@@ -402,3 +402,11 @@ def test_stored_message_to_json_leaves_out_what_the_body_does_not_say() -> None:
         "kind": "end",
         "text": "",
     }
+
+
+def test_a_member_is_owed_the_messages_of_the_epochs_it_is_in(stored) -> None:
+    store, _, _ = stored
+    assert store.last_seq_for(GID, str(BOB.peer_id)) == 5
+    assert store.last_seq_for(GID, str(ALICE.peer_id)) == 3  # she left before epoch 2
+    assert store.last_seq_for(GID, str(Identity.from_seed(bytes([9]) * 32).peer_id)) == 0
+    assert store.last_seq_for(OTHER, str(BOB.peer_id)) == 0

@@ -430,7 +430,7 @@ def test_transcript_heads_follow_the_chain() -> None:
     epochs = [vector["inputs"]["epoch"] for vector in TRANSCRIPT["messages"]]
     assert epochs == sorted(epochs) and set(epochs) == {1, 2}
     kinds = [vector["inputs"]["body_fields"]["kind"] for vector in TRANSCRIPT["messages"]]
-    assert kinds[0] == "question" and kinds[-2:] == ["summary", "end"]
+    assert kinds[0] == "question" and kinds[-3:] == ["summary", "end", "moderator"]
     assert set(kinds) == {str(kind) for kind in BodyKind}
 
 

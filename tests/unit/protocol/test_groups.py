@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from secondme.protocol.fields import InvalidField
 from secondme.protocol.groups import (
     GENESIS,
+    Body,
+    BodyKind,
     ForgedGroupMessage,
     GroupKey,
     GroupMessageError,
@@ -19,7 +22,7 @@ from secondme.protocol.groups import (
 )
 from secondme.protocol.identity import Identity
 from secondme.protocol.signed import sign_map
-from secondme.protocol.wire import unpack_strict
+from secondme.protocol.wire import pack_canonical, unpack_strict
 
 GROUP = "ab" * 16
 NOW = 1_800_000_000_000
@@ -141,3 +144,34 @@ def test_a_removed_member_cannot_read_after_the_key_rotates() -> None:
     stale = say(BOB, moderator, first, "under the old key")
     with pytest.raises(UnknownEpoch):
         moderator.append(stale)
+
+
+# -- the moderator body ------------------------------------------------------------------------
+
+
+def test_a_moderator_body_with_its_roll_round_trips() -> None:
+    roll = {str(ALICE.peer_id): "active", str(BOB.peer_id): "invited"}
+    body = Body(kind=BodyKind.MODERATOR, about=str(BOB.peer_id), reason="handed over", roll=roll)
+    read = Body.decode(body.encode())
+    assert read == body and read.kind is BodyKind.MODERATOR
+    assert dict(read.roll or {}) == roll and read.about == str(BOB.peer_id)
+    assert unpack_strict(body.encode())["roll"] == roll
+
+
+@pytest.mark.parametrize(
+    "roll",
+    [
+        {"bob": "active"},  # not a peer
+        {str(BOB.peer_id): "left"},  # not a status a roll hands over
+        {str(BOB.peer_id): ""},
+        {str(Identity.from_seed(bytes([n]) * 32).peer_id): "active" for n in range(65)},
+        [str(BOB.peer_id)],  # not a map
+    ],
+    ids=["key_not_a_peer", "left", "empty_status", "too_many", "array"],
+)
+def test_a_bad_roll_is_refused(roll: object) -> None:
+    with pytest.raises(InvalidField):
+        Body(kind=BodyKind.MODERATOR, about=str(BOB.peer_id), roll=roll)  # type: ignore[arg-type]
+    wire = pack_canonical({"kind": "moderator", "text": "", "roll": roll})
+    with pytest.raises(MalformedGroupMessage):
+        Body.decode(wire)
