@@ -713,6 +713,28 @@ async def test_a_dead_member_costs_one_timeout_per_wait(make_nodes: MakeNodes):
     assert entry["behind"] == 3 and "no response" in entry["last_error"], entry
 
 
+async def test_a_restarted_moderator_goes_on_delivering_what_is_owed(make_nodes: MakeNodes):
+    mod, alice, bob = await make_nodes(settings=FAST_RETRY)
+    gid = await form_group(mod, alice, bob)
+
+    await bob.p2p.close()
+    await mod.groups.say(GROUP, "Said while Bob was down.")
+    owed = roll_entry(mod, bob)
+    assert owed["behind"] == 1 and owed["failures"] >= 1
+    await mod.restart()  # what each member is owed is read back from its database
+    after = roll_entry(mod, bob)
+    assert (after["behind"], after["acked_seq"]) == (owed["behind"], owed["acked_seq"])
+    assert after["failures"] >= owed["failures"] and after["last_error"]
+
+    await bob.groups.close()
+    bob.p2p, bob.groups = bob._services()
+    await bob.p2p.start()  # asking nothing of his own
+    mod.meet(bob)
+    await caught_up(gid, mod, bob)
+    same_transcript(gid, mod, alice, bob)
+    assert (await delivered(mod, bob))["failures"] == 0
+
+
 async def test_a_member_down_at_the_close_is_told_when_it_is_back(make_nodes: MakeNodes):
     mod, alice, bob = await make_nodes(settings=FAST_RETRY)
     gid = await form_group(mod, alice, bob)
