@@ -394,7 +394,9 @@ def group_moderate(group_name, to, take, reason, yes, data_dir: Path | None,
         print_json(answer)
         return
     if take:
-        click.echo(f"you moderate {answer['name']} now; the members were told")
+        click.echo(
+            f"you moderate {answer['name']} now; each member is told (group list: who is behind)"
+        )
     else:
         click.echo(f"{answer['moderator_name']} moderates {answer['name']} now; you are a member")
     _print_group(answer)
