@@ -309,9 +309,23 @@ class Outbox:
                 raise PeerRefused("the member holds a transcript this node does not (a fork)")
         except (NodeError, TimeoutError) as exc:
             self._failed(group_id, peer, exc)
+            if isinstance(exc, PeerRefused) and exc.remote_code == "group_closed":
+                self._left_unheard(group_id, peer)
             raise
         self.store.acked(group_id, peer, seq, self._clock.now_ms())
         return answer
+
+    def _left_unheard(self, group_id: str, peer: str) -> None:
+        """The member says it is out of the group (it left, and its word was lost): take it
+        off the roll as if it had said so, which rotates the key without it."""
+        service = self._service
+        group = service.store.get(group_id)
+        if group is None or group.moderator != service.me:
+            return
+        if service.store.members(group_id).get(peer) != ACTIVE:
+            return
+        log.info("group %s: %s says it is out of the group; it left", group_id[:8], peer)
+        service.spawn(service.member_gone(group, peer, "left", "left the group"))
 
     def _failed(self, group_id: str, peer: str, error: BaseException) -> None:
         state = self.store.get(group_id, peer)

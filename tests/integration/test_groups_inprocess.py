@@ -735,6 +735,25 @@ async def test_a_restarted_moderator_goes_on_delivering_what_is_owed(make_nodes:
     assert (await delivered(mod, bob))["failures"] == 0
 
 
+async def test_a_member_whose_leave_was_lost_is_taken_off_the_roll(make_nodes: MakeNodes):
+    mod, alice, bob = await make_nodes(settings=FAST_RETRY)
+    gid = await form_group(mod, alice, bob)
+
+    bob.store.set_status(gid, "left")  # he left, and his group.leave never arrived
+    await mod.groups.say(GROUP, "Anyone still here?")
+    await until(mod, gid, membership(bob, "left the group"))
+    assert mod.store.members(gid)[bob.peer_id] == "left"
+    assert bob.peer_id not in {str(m) for m in mod.store.latest_key(gid).members}
+    await caught_up(gid, mod, alice)
+    assert bob.peer_id not in roll_entry_ids(mod)
+
+
+def roll_entry_ids(moderator: Node) -> set[str]:
+    """Who the moderator's outbox delivers to (``group list`` shows delivery for them)."""
+    described = moderator.groups.describe(moderator.groups.find(GROUP))
+    return {m["peer_id"] for m in described["members"] if "delivery" in m}
+
+
 async def test_a_member_down_at_the_close_is_told_when_it_is_back(make_nodes: MakeNodes):
     mod, alice, bob = await make_nodes(settings=FAST_RETRY)
     gid = await form_group(mod, alice, bob)
