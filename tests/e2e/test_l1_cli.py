@@ -38,7 +38,10 @@ def test_l1_from_the_cli_survives_a_kill(tmp_path, start_node):
 
     wait_for(lambda: hooks.reached("l1.job"))
     midway = node.cli_json("memory", "status")["counts"]
-    assert midway["done"] == 1 and midway["running"] == 1, midway
+    # The second job is running and held; at most the first is over (done; or failed, if the
+    # model's output was refused; or queued again, if newer work replaced it as it ran); the
+    # documents' jobs wait.
+    assert midway["running"] == 1 and midway["done"] + midway["failed"] <= 1, midway
     assert midway["pending"] >= len(DOCS) - 2, midway
     node.kill()
 
