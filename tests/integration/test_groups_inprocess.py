@@ -323,13 +323,25 @@ def roll_entry(moderator: Node, member: Node) -> dict:
     return next(m for m in described["members"] if m["peer_id"] == member.peer_id)
 
 
+def roll_entry_ids(moderator: Node) -> set[str]:
+    """Who the moderator's outbox delivers to (``group list`` shows delivery for them)."""
+    described = moderator.groups.describe(moderator.groups.find(GROUP))
+    return {m["peer_id"] for m in described["members"] if "delivery" in m}
+
+
+async def eventually(check: Callable[[], object]) -> None:
+    """Wait until ``check()`` holds (a state in a node's database, which no event announces);
+    fails after :data:`WAIT_S` with what it last saw."""
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, check
+        await asyncio.sleep(0.05)
+
+
 async def delivered(moderator: Node, member: Node) -> dict:
     """Wait until the moderator counts ``member`` as holding its whole transcript."""
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while (entry := roll_entry(moderator, member))["behind"]:
-        assert asyncio.get_running_loop().time() < deadline, entry
-        await asyncio.sleep(0.05)  # polls the moderator's own record; no event to wait on
-    return entry
+    await eventually(lambda: not roll_entry(moderator, member)["behind"])
+    return roll_entry(moderator, member)
 
 
 def membership(peer: Node, reason: str) -> Callable[[StoredMessage], bool]:
@@ -748,12 +760,6 @@ async def test_a_member_whose_leave_was_lost_is_taken_off_the_roll(make_nodes: M
     assert bob.peer_id not in roll_entry_ids(mod)
 
 
-def roll_entry_ids(moderator: Node) -> set[str]:
-    """Who the moderator's outbox delivers to (``group list`` shows delivery for them)."""
-    described = moderator.groups.describe(moderator.groups.find(GROUP))
-    return {m["peer_id"] for m in described["members"] if "delivery" in m}
-
-
 async def test_a_member_down_at_the_close_is_told_when_it_is_back(make_nodes: MakeNodes):
     mod, alice, bob = await make_nodes(settings=FAST_RETRY)
     gid = await form_group(mod, alice, bob)
@@ -770,10 +776,7 @@ async def test_a_member_down_at_the_close_is_told_when_it_is_back(make_nodes: Ma
     await bob.p2p.start()  # asking nothing of his own: the moderator's outbox tells him
     mod.meet(bob)
     await until(bob, gid, lambda m: m.body.text == "Last words before the close.")
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while bob.groups.find(GROUP).status != "closed":  # the end comes after the messages
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
+    await eventually(lambda: bob.groups.find(GROUP).status == "closed")  # after the messages
     same_transcript(gid, mod, alice, bob)
     assert roll_entry(mod, bob)["end_owed"] is None
 
