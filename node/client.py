@@ -130,8 +130,11 @@ class NodeClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def ingest(self, path: str, data: bytes, tags: list[str]) -> dict:
+    def ingest(self, path: str, data: bytes, tags: list[str], mtime: float | None = None) -> dict:
+        """Send one file's bytes; ``mtime`` is its modification time in epoch seconds."""
         params = [("path", path), *(("tag", t) for t in tags)]
+        if mtime is not None:
+            params.append(("mtime", repr(float(mtime))))
         return self.request(
             "POST",
             "/api/memory/ingest",

@@ -113,6 +113,9 @@ class ModelSettings:
     context_tokens: int = 2048
     max_answer_tokens: int = 256
     temperature: float = 0.3
+    answer_temperature: float = 0.0
+    """Sampling temperature of answers from memory (chat, ``ask``): they are a few words taken
+    from the memories, and 0 keeps them closest to them."""
     threads: int = 0
     """llama.cpp threads; 0 uses every core."""
 
@@ -133,6 +136,17 @@ class MemorySettings:
     """Entities (most mentioned first) the model types when the rules cannot; -1 all."""
     l1_model_attempts: int = 2
     """Times a model answer is asked for again when it fails validation."""
+    l1_model_facts: int = 0
+    """First-person sentences per document the rules read no fact in that the model is asked
+    about (its fact kept only if grounded in the sentence); 0 none."""
+    session_gap_hours: float = 6.0
+    """In a chat export without sessions, a pause longer than this starts a new conversation."""
+    date_languages: tuple[str, ...] = ("en",)
+    """Languages in which dates written in memories are read ("yesterday", "in March")."""
+    recall_budget_chars: int = 6500
+    """Characters of memories recalled for one question: what a small model reads well."""
+    recall_pool: int = 20
+    """Candidates the search gathers for recall to re-rank; more finds more, slower."""
 
 
 DEFAULT_POLICIES = ("refuse", "public-profile")
@@ -257,6 +271,13 @@ class NodeConfig:
             )
         if self.memory.chunk_overlap >= self.memory.chunk_tokens:
             raise ConfigError("memory.chunk_overlap must be smaller than memory.chunk_tokens")
+        if not self.memory.session_gap_hours > 0:
+            raise ConfigError("memory.session_gap_hours must be more than 0")
+        _check_date_languages(self.memory.date_languages)
+        if self.memory.recall_budget_chars < 200 or not 1 <= self.memory.recall_pool <= 500:
+            raise ConfigError(
+                "memory.recall_budget_chars must be at least 200, memory.recall_pool 1 to 500"
+            )
         if not 3600 <= self.network.record_ttl_s <= 72 * 3600:
             raise ConfigError("network.record_ttl_s must be between 3600 (1 h) and 259200 (72 h)")
         if not 5 <= self.network.refresh_s <= self.network.record_ttl_s // 2:
@@ -275,6 +296,8 @@ class NodeConfig:
             )
         if not 0.0 <= self.groups.temperature <= 2.0:
             raise ConfigError("groups.temperature must be between 0 and 2")
+        if not 0.0 <= self.models.answer_temperature <= 2.0:
+            raise ConfigError("models.answer_temperature must be between 0 and 2")
         if not 16 <= self.groups.max_turn_tokens <= 2048:
             raise ConfigError("groups.max_turn_tokens must be between 16 and 2048")
         groups = self.groups
@@ -311,6 +334,21 @@ class NodeConfig:
         return dataclasses.replace(
             self, **{section: dataclasses.replace(getattr(self, section), **changes)}
         )
+
+
+def _check_date_languages(languages: tuple[str, ...]) -> None:
+    """Every entry of memory.date_languages must be a language the date reader knows."""
+    if not languages or not all(isinstance(x, str) for x in languages):
+        raise ConfigError('memory.date_languages must list language codes, such as ["en"]')
+    if languages == ("en",):
+        return  # the default; spares loading the date reader's language data
+    from dateparser.languages.loader import default_loader
+
+    for code in languages:
+        try:
+            default_loader.get_locale(code)
+        except Exception:  # its loader raises assorted types for an unknown code
+            raise ConfigError(f"memory.date_languages: unknown language {code!r}") from None
 
 
 def _section_from_toml(cls: type, name: str, raw: Any) -> Any:

@@ -38,6 +38,7 @@ from secondme.node.keystore import load_identity
 from secondme.node.l2.service import TrainService
 from secondme.node.l2.store import L2Store
 from secondme.node.memory.l1.service import L1Service
+from secondme.node.memory.recall import Recall
 from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
@@ -101,6 +102,7 @@ async def _open_services(
         settings=config.models,
         retrieve_k=config.memory.retrieve_k,
     )
+    chat.recall = Recall(memory)
     clock = SystemClock()
     access_store = AccessStore(
         db,

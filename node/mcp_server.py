@@ -39,7 +39,14 @@ def hit_label(hit: dict[str, Any]) -> str:
         return f"shared by {hit.get('peer')}: {hit.get('title')}"
     if source:
         name = source.get("name") or source.get("path")
-        return f"{name}, part {source.get('chunk_index', 0) + 1}"
+        turns = source.get("turns")
+        where = (
+            f"turns {turns[0]}–{turns[1]}" if turns else f"part {source.get('chunk_index', 0) + 1}"
+        )
+        when = f", {source['when']}" if source.get("when") else ""
+        return f"{name}, {where}{when}"
+    if hit.get("from"):
+        return f"{hit.get('kind', 'memory')}: {hit.get('title')} (from {hit['from']})"
     return f"{hit.get('kind', 'memory')}: {hit.get('title')}"
 
 
@@ -116,14 +123,18 @@ def build_server(data_dir: DataDir) -> MCPServer:
 
         def ask(api: NodeClient) -> str:
             body = {"message": question, **({"role": role} if role else {})}
-            answer, sources = [], []
+            answer, sources, used = [], [], None
             for event, data in api.stream("/api/chat", body):
                 if event == "sources":
                     sources = [hit_label(hit) for hit in data["sources"]]
+                elif event == "grounding":
+                    used = [sources[n - 1] for n in data["used"] if 0 < n <= len(sources)]
                 elif event == "token":
                     answer.append(data["text"])
                 elif event == "error":
                     raise NodeError(data["message"])
+            if used is not None:  # the memories the answer rests on, not all it was given
+                sources = used
             cited = "".join(f"\n- {s}" for s in sources)
             return "".join(answer).strip() + (f"\n\nSources:{cited}" if sources else "")
 

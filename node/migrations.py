@@ -607,4 +607,55 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        "0012_memory_time",
+        (
+            # When each chunk happened and where that time came from (message, text, document,
+            # file), the dates written in it resolved, and the chat turns it covers. Documents
+            # keep their own date, the file time the client sent, and the ingest pipeline that
+            # made their chunks, so that chunks of an older pipeline are made again.
+            "ALTER TABLE chunks ADD COLUMN time_source TEXT",
+            "ALTER TABLE chunks ADD COLUMN dates TEXT NOT NULL DEFAULT '[]'",
+            "ALTER TABLE chunks ADD COLUMN session TEXT",
+            "ALTER TABLE chunks ADD COLUMN turn_first INTEGER",
+            "ALTER TABLE chunks ADD COLUMN turn_last INTEGER",
+            "ALTER TABLE documents ADD COLUMN date TEXT",
+            "ALTER TABLE documents ADD COLUMN mtime REAL",
+            "ALTER TABLE documents ADD COLUMN pipeline INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
+    (
+        "0013_facts",
+        (
+            # What each sentence states about its speaker (or the people they name), tied to its
+            # chunk and document: forgetting either deletes the statement. How long each fact
+            # held is not stored but replayed from the statements on every read.
+            """
+            CREATE TABLE facts (
+                id          TEXT PRIMARY KEY,
+                subject     TEXT NOT NULL,
+                subject_key TEXT NOT NULL,
+                predicate   TEXT NOT NULL,
+                object      TEXT NOT NULL,
+                object_key  TEXT NOT NULL,
+                negated     INTEGER NOT NULL DEFAULT 0,
+                sentence    TEXT NOT NULL,
+                valid_from  TEXT,
+                chunk_id    TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+                doc_id      TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+                position    INTEGER NOT NULL DEFAULT 0,
+                method      TEXT NOT NULL DEFAULT 'rule',
+                created_at  REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX facts_by_subject ON facts(subject_key, predicate)",
+            "CREATE INDEX facts_by_chunk ON facts(chunk_id)",
+            "CREATE INDEX facts_by_doc ON facts(doc_id)",
+            # Documents read before facts existed are read again (an unchanged insight is kept).
+            """
+            UPDATE l1_jobs SET state = 'pending', attempts = 0, error = NULL
+            WHERE kind = 'document'
+            """,
+        ),
+    ),
 )

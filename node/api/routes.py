@@ -7,6 +7,7 @@ their own. Every route sits behind the owner-token middleware.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 import time
@@ -16,10 +17,11 @@ from aiohttp import web
 
 from secondme import node as node_package
 from secondme.node.api.sse import open_stream, relay_events, send_event
-from secondme.node.chat.service import Sources
+from secondme.node.chat.service import Grounding, Sources
 from secondme.node.config import VECTOR_BACKENDS, save_config
 from secondme.node.errors import InvalidRequest, NotFound
 from secondme.node.memory.documents import DocumentRecord
+from secondme.node.memory.l1.facts import parse_when
 from secondme.node.models.llm import Finished, Piece
 from secondme.node.naming import check_peer_ref
 from secondme.node.services import NodeServices
@@ -168,15 +170,31 @@ async def roles_remove(request: web.Request) -> web.Response:
 
 @routes.post("/api/memory/ingest")
 async def memory_ingest(request: web.Request) -> web.Response:
-    """The file's raw bytes in the body; its ``path`` and any ``tag``s in the query."""
+    """The file's raw bytes in the body; its ``path``, any ``tag``s and optionally its ``mtime``
+    (modification time, epoch seconds: the memory's time when nothing else tells it) in the
+    query."""
     path = request.query.get("path", "").strip()
     if not path:
         raise InvalidRequest("query parameter 'path' names the file being ingested")
+    mtime = ingest_mtime(request.query.get("mtime"))
     data = await request.read()
     node = services(request)
-    result = await node.memory.ingest(path, data, request.query.getall("tag", []))
+    result = await node.memory.ingest(path, data, request.query.getall("tag", []), mtime)
     node.l1.document_changed(result)
     return web.json_response(result.to_json())
+
+
+def ingest_mtime(raw: str | None) -> float | None:
+    """The ``mtime`` query parameter as epoch seconds; a clear error for anything else."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value < 253_402_300_800:  # before year 10000
+        raise InvalidRequest(f"query parameter 'mtime' must be epoch seconds, not {raw[:40]!r}")
+    return value
 
 
 @routes.get("/api/memory/documents")
@@ -278,6 +296,26 @@ async def memory_profile(request: web.Request) -> web.Response:
     return web.json_response({**(profile or empty), "versions": versions})
 
 
+@routes.get("/api/memory/facts")
+async def memory_facts(request: web.Request) -> web.Response:
+    """What memory says about the owner and the people they name: the current facts, those
+    true ``?at=DATE``, only ``?about=NAME`` (repeatable), or every statement with ``?all=1``."""
+    query = request.query
+    at = None
+    if query.get("at"):
+        try:
+            at = parse_when(query["at"])
+        except ValueError as exc:
+            raise InvalidRequest(f"query parameter 'at': {exc}") from None
+    facts = await asyncio.to_thread(
+        services(request).memory.l1.facts.facts,
+        at=at,
+        about=query.getall("about", []),
+        include_ended=query.get("all") in ("1", "true", "yes"),
+    )
+    return web.json_response({"at": at, "facts": [f.to_json() for f in facts]})
+
+
 @routes.get("/api/memory/entities")
 async def memory_entities(request: web.Request) -> web.Response:
     """The entity graph; ``?name=`` one entity and its neighbours, ``?kind=`` one kind."""
@@ -333,7 +371,9 @@ async def memory_reindex(request: web.Request) -> web.Response:
 
 @routes.post("/api/chat")
 async def chat(request: web.Request) -> web.StreamResponse:
-    """Streams ``sources``, then ``token`` events, then ``done`` (or ``error``) as SSE."""
+    """Streams ``sources`` (the memories given to the model, dated), then ``token`` events (only
+    sentences the memories support), ``grounding`` (which sources the answer used, or that the
+    node did not remember), then ``done`` (or ``error``) as SSE."""
     node = services(request)
     body = await json_body(request)
     message = field(body, "message", str)
@@ -353,9 +393,11 @@ async def chat(request: web.Request) -> web.StreamResponse:
         {"session_id": first.session_id, "sources": [h.to_json() for h in first.hits]},
     )
 
-    def chat_event(event: Piece | Finished) -> tuple[str, dict] | None:
+    def chat_event(event: Piece | Grounding | Finished) -> tuple[str, dict] | None:
         if isinstance(event, Piece):
             return "token", {"text": event.text}
+        if isinstance(event, Grounding):
+            return "grounding", event.to_json()
         if isinstance(event, Finished):
             done = {
                 "session_id": first.session_id,

@@ -5,26 +5,53 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from secondme.node.chat.grounded import (
+    AnswerCheck,
+    Coverage,
+    Evidence,
+    asked_names,
+    asks_when,
+    best_date,
+    closest_words,
+    coverage,
+    dont_remember,
+    names_a_time,
+    overlap,
+)
 from secondme.node.chat.history import ChatHistory
 from secondme.node.chat.prompt import (
     Memory,
     Message,
     build_messages,
+    dated_text,
+    dates_of,
+    evidence_text,
+    grounded_messages,
+    grounded_system,
+    memory_date,
     persona_prompt,
     prompt_budget,
 )
 from secondme.node.config import ModelSettings
+from secondme.node.memory.l1.facts import Fact
 from secondme.node.memory.l1.profile import PEER_PROFILE_REF, peer_profile
 from secondme.node.memory.l1.store import describe_entity
-from secondme.node.memory.l1.text import shorten, words
+from secondme.node.memory.l1.text import content_words, shorten, stem, words
 from secondme.node.memory.retrieval import L1Hit, PeerHit
 from secondme.node.memory.service import Memory as MemoryService
+from secondme.node.memory.timeline import annotate, label
 from secondme.node.memory.vectors import ScopeFilter
 from secondme.node.models.llm import BASE, ChatModel, Finished, ModelChoice, Piece
 from secondme.node.owner import OwnerStore
-from secondme.node.roles import RoleStore
+from secondme.node.roles import Role, RoleStore
+
+if TYPE_CHECKING:
+    from secondme.node.memory.query import QueryPlan
+    from secondme.node.memory.recall import Recall
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +62,36 @@ class Sources:
     hits: tuple[Memory, ...]
 
 
-ChatEvent = Sources | Piece | Finished
+@dataclass(frozen=True, slots=True)
+class Grounding:
+    """What the answer rests on; sent after its last piece.
+
+    ``used``: numbers (from 1) of the memories in :class:`Sources` the shown answer rests on;
+    ``abstained``: the node said it does not remember; ``dropped``: sentences the model wrote
+    that the memories do not support (never shown); ``reason``: why it abstained."""
+
+    used: tuple[int, ...]
+    abstained: bool
+    dropped: tuple[str, ...]
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "used": list(self.used),
+            "abstained": self.abstained,
+            "dropped": list(self.dropped),
+            "reason": self.reason,
+        }
+
+
+ChatEvent = Sources | Piece | Grounding | Finished
+_FACT_NOTES = 4
+_OWNER_WORDS = frozenset({"i", "me", "my", "mine", "myself"})
+_ANSWER_TOKENS = 64
+"""Grounded answers are short: a small model drifts from its memories as it goes on."""
+_PROMPT_MEMORY_CHARS = 1000
+"""Memories in the answer prompt: few, so that a small model reads them all, and fast (the
+shipped model reads about 120 prompt tokens a second on two cores)."""
 _L1_HITS = 2
 _ENTITY_NOTES = 2
 _PROFILE_CHARS = 600
@@ -62,6 +118,8 @@ class ChatService:
         self._retrieve_k = retrieve_k
         self.peer_notes: Callable[[str], Awaitable[list[PeerHit]]] | None = None
         """Set by the daemon: snippets peers shared that are near a question."""
+        self.recall: Recall | None = None
+        """Set by the daemon: retrieval re-ranked for questions (dates, names, neighbours)."""
 
     async def grounding(self, question: str, layers: Sequence[str]) -> list[Memory]:
         """L1 first (profile, people and places named, relevant topics), then L0 for detail."""
@@ -133,44 +191,32 @@ class ChatService:
         profile: bool,
         asker: str,
         model: ModelChoice = BASE,
+        now: datetime | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Answer another node's question as the owner, from the granted part of memory only.
 
         ``scope`` is the grant's filter (``None``: no memory at all), applied inside the vector
         search, so nothing outside it is ever retrieved; ``profile`` adds the profile made for
-        that scope (never the owner's own). The prompt holds only the owner's *public* fields,
-        no chat history and no entity notes (those draw on all of memory). ``model`` is the
-        base unless the caller found an adapter that the peer's scope covers entirely. Nothing
-        is saved to the owner's chat history.
+        that scope (never the owner's own). The prompt holds only the owner's *public* name, no
+        chat history and no entity notes (those draw on all of memory). ``model`` is the base
+        unless the caller found an adapter that the peer's scope covers entirely. The answer is
+        checked against those memories like the owner's. Nothing is saved to the owner's chat
+        history.
         """
         found: list[Memory] = []
         if profile:
             found += await asyncio.to_thread(self._profile_note, scope, peer=True)
         if scope is not None and self._retrieve_k > 0:
-            limits = {
-                layer: k
-                for layer, k in (("l1", _L1_HITS), ("l0", self._retrieve_k))
-                if layer in scope.layers
-            }
-            if limits:
-                hits = await self._memory.search_each(question, limits, scope=scope)
-                found += hits.get("l1", []) + hits.get("l0", [])
-        system = persona_prompt(self._owner.get().public_only())
-        max_tokens = self._settings.max_answer_tokens
-        messages, used = build_messages(
-            system=system,
-            hits=found,
+            recalled, _ = await self._recalled(question, scope=scope, now=now)
+            found = recalled + found
+        owner = self._owner.get().public_only()
+        async for event in self._grounded_answer(
+            question,
+            found,
+            name=owner.name,
+            session_id="",
             history=[],
-            question=question,
-            count_tokens=self.model.count_tokens,
-            budget=prompt_budget(self._settings.context_tokens, max_tokens),
-        )
-        yield Sources("", tuple(used))
-        async for event in self.model.stream(
-            messages,
             requester=f"peer:{asker}",
-            max_tokens=max_tokens,
-            temperature=self._settings.temperature,
             model=model,
         ):
             yield event
@@ -182,34 +228,192 @@ class ChatService:
         session_id: str | None = None,
         role: str | None = None,
         requester: str = "owner",
+        now: datetime | None = None,
     ) -> AsyncIterator[ChatEvent]:
-        """One turn of a kept conversation; the turn is saved once the answer is complete."""
+        """One turn of a kept conversation; the turn is saved once the answer is complete.
+
+        The answer is grounded: memories found for the message (dated, numbered), a short
+        answer from the model, each sentence shown only if the memories support it, and "I
+        don't remember" with the closest memory when none is.
+        """
         session_id = session_id or uuid.uuid4().hex
         persona = self._roles.get(role) if role else None
-        hits = await self.grounding(message, persona.layers if persona else ("l1", "l0"))
-        max_tokens = self._settings.max_answer_tokens
-        messages, used = build_messages(
-            system=persona_prompt(self._owner.get(), persona),
-            hits=hits,
+        layers = persona.layers if persona else ("l1", "l0")
+        found: list[Memory] = []
+        if self._retrieve_k > 0:
+            recalled, plan = [], None
+            if "l0" in layers:
+                recalled, plan = await self._recalled(message, scope=None, now=now)
+            if "l1" in layers:
+                found += await asyncio.to_thread(self._fact_notes, message, plan)
+            found += recalled
+            if "l1" in layers:
+                found += await asyncio.to_thread(self._l1_notes, message)
+            if self.peer_notes is not None:
+                found += await self.peer_notes(message)
+        parts: list[str] = []
+        async for event in self._grounded_answer(
+            message,
+            found,
+            name=self._owner.get().name,
+            session_id=session_id,
             history=self.history.messages(session_id),
-            question=message,
+            requester=requester,
+            model=self.model.owner_choice(),
+            role=persona,
+        ):
+            if isinstance(event, Piece):
+                parts.append(event.text)
+            elif isinstance(event, Finished):
+                self.history.append_exchange(session_id, message, "".join(parts).strip(), role)
+            yield event
+
+    async def _recalled(
+        self, question: str, *, scope: ScopeFilter | None, now: datetime | None
+    ) -> tuple[list[Memory], QueryPlan | None]:
+        """The owner's words (L0) that bear on ``question``, best first, within ``scope``; and
+        what the question asks (names, time) when recall read it."""
+        if scope is not None and scope.layers and "l0" not in scope.layers:
+            return [], None
+        if self.recall is not None:
+            found = await self.recall.recall(question, scope=scope, now=now)
+            return list(found.hits), found.plan
+        hits = await self._memory.search(question, k=self._retrieve_k, layers=("l0",), scope=scope)
+        return list(hits), None
+
+    def _fact_notes(self, question: str, plan: QueryPlan | None) -> list[L1Hit]:
+        """The facts (L1) about the people the question names, and about the owner when it
+        asks about them, true at the time it asks about (or now): each a dated sentence."""
+        owner = self._owner.get().name
+        names = list(plan.names) if plan is not None else asked_names(question)
+        asked = {w.lower() for w in words(question)}
+        if asked & _OWNER_WORDS or (owner and owner.lower() in question.lower()):
+            names.append("me")
+        if not names:
+            return []
+        at = None
+        if plan is not None and plan.time is not None:
+            day = plan.time.end - timedelta(days=1) if plan.time.end else plan.time.start
+            at = day.isoformat() if day else None
+        facts = relevant_facts(question, names, self._memory.l1.facts.about(names, at=at))
+        sources = self._memory.documents.chunks_with_documents([f.chunk_id for f in facts])
+        notes = []
+        for fact in facts:
+            where = ""
+            if fact.chunk_id in sources:
+                doc = sources[fact.chunk_id][1]
+                part = f"turns {fact.turns[0]}–{fact.turns[1]}" if fact.turns else None
+                if part is None and fact.part is not None:
+                    part = f"part {fact.part + 1}"
+                where = f"{doc.name}, {part}" if part else doc.name
+            notes.append(
+                L1Hit(
+                    point_id="",
+                    kind="fact",
+                    ref_id=fact.id,
+                    text=fact.sentence(owner or None),
+                    score=1.0,
+                    tags=fact.tags,
+                    source=where,
+                )
+            )
+        return notes
+
+    async def _grounded_answer(
+        self,
+        question: str,
+        found: Sequence[Memory],
+        *,
+        name: str,
+        session_id: str,
+        history: Sequence[Message],
+        requester: str,
+        model: ModelChoice,
+        role: Role | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """Sources, then the checked answer's pieces, then :class:`Grounding`, then Finished."""
+        max_tokens = min(self._settings.max_answer_tokens, _ANSWER_TOKENS)
+        messages, used, shown_texts = grounded_messages(
+            system=grounded_system(name, role=role),
+            hits=found,
+            history=history,
+            question=question,
             count_tokens=self.model.count_tokens,
             budget=prompt_budget(self._settings.context_tokens, max_tokens),
+            max_chars=_PROMPT_MEMORY_CHARS,
         )
         yield Sources(session_id, tuple(used))
-        parts: list[str] = []
+        texts = [evidence_text(hit, text) for hit, text in zip(used, shown_texts, strict=True)]
+        known = [n for _, n in self._memory.l1.entity_names()]
+        gate = coverage(question, texts, known_names=known, free_names=[name])
+        closest = closest_memory(question, used)
+        for_peer = requester.startswith("peer:")
+        if not used or not gate.enough():
+            text = self._dont_remember(question, closest, for_peer=for_peer)
+            yield Piece(text)
+            yield Grounding(used=(), abstained=True, dropped=(), reason=_why_not(gate, used))
+            yield Finished("stop", 0, 0)
+            return
+        check = AnswerCheck(
+            evidence=Evidence.of(texts, names=[name]), question=question, memories=len(used)
+        )
+        shown = False
+        finished: Finished | None = None
+        written = 0
         async for event in self.model.stream(
             messages,
             requester=requester,
             max_tokens=max_tokens,
-            temperature=self._settings.temperature,
-            model=self.model.owner_choice(),
+            temperature=self._settings.answer_temperature,
+            model=model,
         ):
             if isinstance(event, Piece):
-                parts.append(event.text)
+                written += 1
+                for sentence in check.feed(event.text):
+                    yield Piece((" " if shown else "") + sentence)
+                    shown = True
+                if check.answered:
+                    # A short answer is the whole answer: what a small model writes after it
+                    # is repetition or drift, and every token of it is time the owner waits.
+                    finished = Finished("stop", 0, written)
+                    break
             else:
-                self.history.append_exchange(session_id, message, "".join(parts).strip(), role)
-            yield event
+                finished = event
+        for sentence in check.finish():
+            yield Piece((" " if shown else "") + sentence)
+            shown = True
+        dated = None
+        if not check.answered and asks_when(question):
+            dated = dated_turn(question, used)
+        if dated is not None:
+            number, date, line = dated
+            yield Piece(f"{' ' if shown else ''}On {date} [{number}]: “{line}”")
+        elif not check.answered:
+            yield Piece(
+                (" " if shown else "") + self._dont_remember(question, closest, for_peer=for_peer)
+            )
+        elif asks_when(question) and not _says_when(check):
+            date = when_said(question, used, check.used() or [1])
+            if date:
+                yield Piece(f" That was {date}.")
+        dropped = tuple(v.sentence for v in check.dropped)
+        answered = check.answered or dated is not None
+        yield Grounding(
+            used=tuple(check.used()) if check.answered else (dated[0],) if dated else (),
+            abstained=not answered,
+            dropped=dropped,
+            reason="" if answered else "the model's answer is not in the memories",
+        )
+        yield finished or Finished("stop", 0, 0)
+
+    @staticmethod
+    def _dont_remember(question: str, closest: Memory | None, *, for_peer: bool = False) -> str:
+        """ "I don't remember", quoting the closest memory with its source and date (for a peer,
+        its date only: the owner's file names are not the peer's to read)."""
+        if closest is None:
+            return dont_remember(None, None)
+        where = (memory_date(closest) or "undated") if for_peer else closest.citation()
+        return dont_remember(closest_words(question, dated_text(closest)), where)
 
     async def complete_openai(
         self,
@@ -245,3 +449,84 @@ class ChatService:
             model=self.model.owner_choice(),
         ):
             yield event
+
+
+def _why_not(gate: Coverage, used: Sequence[Memory]) -> str:
+    if not used:
+        return "no memory found"
+    if gate.missing_names:
+        return f"no memory mentions {', '.join(gate.missing_names)}"
+    missing = [w for w in gate.keywords if w not in gate.found_keywords]
+    return f"the memories found do not mention {', '.join(missing)}"
+
+
+def _says_when(check: AnswerCheck) -> bool:
+    return any(names_a_time(v.sentence) for v in check.kept)
+
+
+def when_said(question: str, used: Sequence[Memory], numbers: Sequence[int]) -> str:
+    """``on 13 May 2026 [2]``: the date, among those the answer's memories give, that best fits
+    the question; "" if they give none."""
+    candidates = [(n, d) for n in numbers for d in dates_of(used[n - 1])]
+    best = best_date(question, [d for _, d in candidates])
+    if best is None:
+        return ""
+    number = next(n for n, d in candidates if d is best)
+    return f"on {best.shown} [{number}]"
+
+
+def closest_memory(question: str, memories: Sequence[Memory]) -> Memory | None:
+    """The memory nearest the question: the one with the line sharing most of its words; on a
+    tie the owner's own words (L0) before what the node made of them, then the better ranked."""
+    best, best_score = None, -1.0
+    for memory in memories:
+        line = closest_words(question, dated_text(memory))
+        score = overlap(question, line) + (0.5 if memory.layer == "l0" else 0.0)
+        if score > best_score:
+            best, best_score = memory, score
+    return best
+
+
+_VAGUE_OBJECTS = frozenset("it this that them him her there something one".split())
+_OPEN_ENDINGS = frozenset("with to at in of for from and or".split())
+
+
+def relevant_facts(question: str, names: Sequence[str], facts: Sequence[Fact]) -> list[Fact]:
+    """The facts about the people asked about that bear on what is asked (their sentence or
+    the words they were read from share a word with the question besides the names), best
+    first; all of them (to a few) when the question asks nothing but a name. A fact whose
+    object is a bare pronoun or a cut-off phrase says nothing and is left out."""
+    named = {stem(w) for name in names for w in words(name)}
+    asked = {stem(w) for w in content_words(question)} - named
+    scored = []
+    for position, fact in enumerate(facts):
+        object_words = fact.object.lower().split()
+        if not object_words or fact.object.lower() in _VAGUE_OBJECTS:
+            continue
+        if object_words[-1] in _OPEN_ENDINGS:
+            continue
+        said = {stem(w) for w in content_words(f"{fact.sentence()} {fact.sentence_text}")}
+        score = len(asked & said)
+        if score or not asked:
+            scored.append((-score, position, fact))
+    return [fact for _, _, fact in sorted(scored)[:_FACT_NOTES]]
+
+
+def dated_turn(question: str, used: Sequence[Memory]) -> tuple[int, str, str] | None:
+    """For a "when" question the model could not answer: the first memory turn that says the
+    date of what is asked, read by the node itself. A turn counts when it holds every content
+    word of the question (names too, as speaker or in its words) and a date it mentions
+    ("yesterday", resolved when it was read); returns (memory number, date, the turn)."""
+    asked = {stem(w) for w in content_words(question)}
+    for number, hit in enumerate(used, start=1):
+        text = hit.text
+        for mention in getattr(hit, "dates", ()):
+            start = text.rfind("\n", 0, mention.start) + 1
+            end = text.find("\n", mention.end)
+            line = text[start : end if end >= 0 else len(text)]
+            if asked <= {stem(w) for w in words(line)}:
+                annotated = annotate(
+                    line, [replace(mention, start=mention.start - start, end=mention.end - start)]
+                )
+                return number, label(mention), " ".join(annotated.split())
+    return None

@@ -25,12 +25,12 @@ def _one_turn(
     answer: list[str] = []
     sources: list[dict] = []
     done: dict = {}
+    grounding: dict = {}
     for event, data in api.stream("/api/chat", {k: v for k, v in body.items() if v}):
         if event == "sources":
             session, sources = data["session_id"], data["sources"]
-            if show_sources and not as_json:
-                for n, hit in enumerate(sources, start=1):
-                    click.secho(f"[{n}] {describe_hit(hit)}", dim=True, err=True)
+        elif event == "grounding":
+            grounding = data
         elif event == "token":
             answer.append(data["text"])
             if not as_json:
@@ -41,17 +41,60 @@ def _one_turn(
         elif event == "error":
             raise click.ClickException(data["message"])
     if as_json:
-        print_json({"session_id": session, "answer": "".join(answer), "sources": sources, **done})
-    else:
-        click.echo()
+        print_json(
+            {
+                "session_id": session,
+                "answer": "".join(answer),
+                "sources": sources,
+                "grounding": grounding,
+                **done,
+            }
+        )
+        return session
+    click.echo()
+    if show_sources:
+        _show_sources(sources, grounding)
     return session
+
+
+def describe_source(hit: dict) -> str:
+    """One line for a memory the answer was given: a peer's snippet, or one of the owner's."""
+    if hit.get("layer") == "peer":
+        return f"shared by {hit.get('peer') or hit.get('peer_id', '?')}: {hit.get('title', '')}"
+    if hit.get("layer") == "l1" and hit.get("kind") == "fact":
+        return f"fact: {hit['title']}" + (f" (from {hit['from']})" if hit.get("from") else "")
+    return describe_hit(hit)
+
+
+def _show_sources(sources: list[dict], grounding: dict) -> None:
+    """The memories the answer rests on, with their dates; or, when the node did not remember,
+    why, and what it was given."""
+    used = grounding.get("used") or []
+    if used:
+        click.secho("Sources:", dim=True, err=True)
+        for n in used:
+            if 1 <= n <= len(sources):
+                click.secho(f"[{n}] {describe_source(sources[n - 1])}", dim=True, err=True)
+        return
+    if grounding.get("abstained"):
+        reason = grounding.get("reason") or "the memories do not say"
+        click.secho(f"(no memory supports an answer: {reason})", dim=True, err=True)
+    if sources:
+        click.secho("Memories it looked at:", dim=True, err=True)
+        for n, hit in enumerate(sources, start=1):
+            click.secho(f"[{n}] {describe_source(hit)}", dim=True, err=True)
 
 
 @click.command()
 @click.argument("message", required=False)
 @click.option("--session", "session_id", help="Continue this conversation (default: a new one).")
 @click.option("--role", help="Answer in this role (see `role list`).")
-@click.option("--sources", "show_sources", is_flag=True, help="Show the memories used.")
+@click.option(
+    "--sources",
+    "show_sources",
+    is_flag=True,
+    help="After the answer, list the memories it used, with their dates.",
+)
 @data_dir_option
 @json_option
 def chat(

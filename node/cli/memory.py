@@ -47,7 +47,10 @@ def ingest(
     paths: tuple[Path, ...], tags: tuple[str, ...], data_dir: Path | None, as_json: bool
 ) -> None:
     """Add files or folders to memory: text, Markdown, PDF, DOCX, HTML, CSV, JSON and chat
-    exports (JSON lines of {speaker, text, time}).
+    exports (JSON lines of {speaker, text, time, session}).
+
+    Each memory gets a time: a chat message's time, else a date written in it, else the
+    document's own date, else the file's modification time (sent with the file).
 
     Unchanged files are skipped; changed files replace their old version. A file that fails
     is reported and the rest go on.
@@ -58,11 +61,13 @@ def ingest(
         limit_mb = memory_info["max_file_mb"]
         files, skipped = collect_files(paths, frozenset(memory_info["formats"]))
         sizes = {}
+        mtimes: dict[Path, float | None] = {}
         for f in files:
             try:
-                sizes[f] = f.stat().st_size
+                stat = f.stat()
+                sizes[f], mtimes[f] = stat.st_size, stat.st_mtime
             except OSError:
-                sizes[f] = 0
+                sizes[f], mtimes[f] = 0, None
         bar = tqdm(
             total=sum(sizes.values()),
             unit="B",
@@ -83,7 +88,11 @@ def ingest(
                     data = file.read_bytes()
                 except OSError as exc:
                     raise NodeError(f"{shown}: cannot read: {exc.strerror}") from None
-                result = api.ingest(shown, data, list(tags))
+                result = api.ingest(shown, data, list(tags), mtimes[file])
+                noted = result.get("message") and result["status"] in ("added", "replaced")
+                if noted and not as_json:
+                    with bar.external_write_mode():
+                        click.echo(f"note: {shown}: {result['message']}", err=True)
             except NodeError as exc:
                 message = exc.message if shown in exc.message else f"{shown}: {exc.message}"
                 result = {"path": shown, "status": "failed", "message": message}
@@ -156,7 +165,12 @@ def describe_hit(hit: dict) -> str:
         return f"L1 {hit['kind']}: {hit['title']}"
     source = hit["source"]
     start, end = source["span"]
-    return f"{source['path']} #{source['chunk_index']} [{start}:{end}]"
+    where = f"{source['path']} #{source['chunk_index']} [{start}:{end}]"
+    turns = source.get("turns")
+    if turns:
+        where += f" turns {turns[0]}–{turns[1]}" if turns[0] != turns[1] else f" turn {turns[0]}"
+    when = source.get("when")
+    return f"{where} ({when})" if when else where
 
 
 @click.group()
@@ -342,6 +356,79 @@ def profile(version: int | None, data_dir: Path | None, as_json: bool) -> None:
     click.echo(f"\n{result['first_person']}\n\n{result['third_person']}")
     if result["recently"]:
         click.echo(f"\nRecently: {result['recently']}")
+
+
+@memory.command("facts")
+@click.option(
+    "--at",
+    "at",
+    metavar="DATE",
+    help="Facts true at DATE (2025-06-01, 2025-06, 'June 2025') instead of now.",
+)
+@click.option(
+    "--about",
+    "about",
+    multiple=True,
+    metavar="NAME",
+    help="Only facts about NAME (a person, place or thing; 'me' for you). Repeatable.",
+)
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Every statement: ended facts, what ended them, repeats and negations.",
+)
+@data_dir_option
+@json_option
+def facts(
+    at: str | None,
+    about: tuple[str, ...],
+    show_all: bool,
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """What memory says about you and the people in your life, each fact with when it became
+    true, when it stopped (a newer fact that contradicts it ends it) and where it was said."""
+    params: dict = {"about": list(about)} if about else {}
+    if at:
+        params["at"] = at
+    if show_all:
+        params["all"] = "1"
+    with client(data_dir) as api:
+        result = api.get("/api/memory/facts", **params)
+        names = (
+            {d["id"]: d["path"] for d in api.get("/api/memory/documents")}
+            if result["facts"]
+            else {}
+        )
+    if as_json:
+        print_json(result)
+        return
+    found = result["facts"]
+    if not found:
+        click.echo(
+            "no facts"
+            + (f" at {result['at']}" if result["at"] else "")
+            + (f" about {', '.join(about)}" if about else "")
+            + " (L1 may still be reading: `memory status`)"
+        )
+        return
+    by_id = {f["id"]: f for f in found}
+    for fact in found:
+        ended = not fact["current"]
+        click.secho(fact["text"], bold=not ended, dim=ended)
+        source = names.get(fact["doc_id"], fact["doc_id"])
+        turns = fact["turns"]
+        if turns:
+            where = f"turns {turns[0]}–{turns[1]}" if turns[0] != turns[1] else f"turn {turns[0]}"
+        else:
+            where = f"part {fact['part'] + 1}"
+        click.echo(f"  from {source} ({where}): {fact['sentence']}")
+        if fact["closed_by"]:
+            closer = by_id.get(fact["closed_by"])
+            click.echo(f"  ended by: {closer['text'] if closer else fact['closed_by']}")
+        if fact["repeats"]:
+            click.echo("  (says again what an earlier statement said)")
 
 
 @memory.command("entities")

@@ -24,6 +24,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.scope import bind_topics, memory_filter
 from secondme.node.access.service import AccessService
+from secondme.node.chat.grounded import AnswerCheck, Evidence
+from secondme.node.chat.prompt import dated_text, memory_date
 from secondme.node.chat.service import ChatService
 from secondme.node.config import GroupSettings
 from secondme.node.errors import InvalidRequest, NodeError, NotFound, PeerUnreachable
@@ -876,7 +878,7 @@ class GroupService:
             (searched - started) * 1000,
             (time.monotonic() - searched) * 1000,
         )
-        text = fit(text.strip() or "(nothing to add)", MAX_TEXT)
+        text = fit(grounded_turn(text, memories, question, group, lines), MAX_TEXT)
         return Body(kind=BodyKind.TURN, text=text, reason=reason, relevance=shared), model.name
 
     async def _memories(self, scope: Scope, query: str) -> tuple[list[str], int]:
@@ -898,7 +900,7 @@ class GroupService:
                 query, {k: v for k, v in limits.items() if k in search.layers}, scope=search
             )
             ordered = [*hits.get("l0", []), *hits.get("l1", [])][: self.settings.turn_memories]
-            found += [hit.text for hit in ordered]
+            found += [_dated(hit) for hit in ordered]
             relevance = max((per_mille(hit.score) for hit in ordered), default=0)
         return found, relevance
 
@@ -1239,3 +1241,26 @@ def per_mille(score: float) -> int:
 
 def _hash(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+def _dated(hit) -> str:
+    """A memory as a member's model reads it: when it was said first, dates resolved."""
+    when = memory_date(hit)
+    return f"({when}) {dated_text(hit)}" if when else dated_text(hit)
+
+
+NOTHING_REMEMBERED = "I don't remember anything about this."
+
+
+def grounded_turn(
+    text: str, memories: Sequence[str], question: str, group: Group, said: Sequence[tuple[str, str]]
+) -> str:
+    """The sentences of a turn that its memories (or the discussion itself) support; "I don't
+    remember" when none is, so a member never presents an invention as its memory."""
+    evidence = Evidence.of(
+        [*memories, question, group.topic, group.name, *(line for _, line in said)],
+        names=[name for name, _ in said],
+    )
+    check = AnswerCheck(evidence=evidence, question="", memories=0)
+    kept = check.feed(text.strip()) + check.finish()
+    return " ".join(kept) if kept else NOTHING_REMEMBERED

@@ -6,7 +6,9 @@ lines, then sentence ends, then line breaks, then between words, and only a sing
 than the limit is cut between characters. Units are then packed greedily, whole, into chunks; a
 chunk after the first begins with the tail of the one before it (whole units, else trailing
 sentences, else trailing words) so that a fact near a boundary is found from either side. Chat
-documents overlap by whole turns only, and never split a turn that fits.
+documents are windows of whole turns within one session: a chunk never holds turns of two
+sessions, never splits a turn that fits, and repeats exactly the last turn (or the last piece of a
+turn too large for one chunk) of the chunk before it in the same session.
 
 A chunk is always ``text[start:end]`` of the document and starts and ends on non-whitespace, so a
 search hit can cite its span; together the chunks cover every non-whitespace character.
@@ -39,6 +41,11 @@ class Chunk:
     speakers: tuple[str, ...] = ()
     time_start: str | None = None
     time_end: str | None = None
+    session: str | None = None
+    turn_first: int | None = None
+    turn_last: int | None = None
+    turn_times: tuple[str | None, ...] = ()
+    """The time of each turn (or piece of one) in the chunk, in order; empty outside chats."""
 
 
 TokenCounter = Callable[[str], int]
@@ -75,6 +82,8 @@ class _Block:
     end: int
     speaker: str | None
     time: str | None
+    session: str | None = None
+    turn: int | None = None
 
 
 _BLANK_LINES = re.compile(r"\n[^\S\n]*+\n\s*+")
@@ -208,7 +217,11 @@ class _Chunker:
                 carry = None
             cost = self.overhead + units[i].cost + (carry[1] if carry else 0)
             j = i + 1
-            while j < len(units) and cost + units[j].cost <= self.max_tokens:
+            while (
+                j < len(units)
+                and cost + units[j].cost <= self.max_tokens
+                and not self.new_session(units[j - 1], units[j])
+            ):
                 cost += units[j].cost
                 j += 1
             while (carry is not None or j - i > 1) and not self.fits(
@@ -223,7 +236,7 @@ class _Chunker:
             chunks.append(
                 self._chunk(len(chunks), start, units[j - 1].end, first_block, units[j - 1].block)
             )
-            if j < len(units) and self.overlap > 0:
+            if j < len(units) and self.overlap > 0 and not self.new_session(units[j - 1], units[j]):
                 budget = self.max_tokens - self.overhead - units[j].cost
                 carry = self._overlap(units, i, j, carry is not None, budget)
             else:
@@ -231,14 +244,20 @@ class _Chunker:
             i = j
         return chunks
 
+    def new_session(self, before: _Unit, after: _Unit) -> bool:
+        """True where a chat's session changes between two units: no chunk spans that."""
+        return self.chat and self.blocks[before.block].session != self.blocks[after.block].session
+
     def _chunk(self, index: int, start: int, end: int, first: int, last: int) -> Chunk:
         speakers: list[str] = []
         times = []
-        for block in self.blocks[first : last + 1]:
+        blocks = self.blocks[first : last + 1]
+        for block in blocks:
             if block.speaker is not None and block.speaker not in speakers:
                 speakers.append(block.speaker)
             if block.time is not None:
                 times.append(block.time)
+        turns = [b.turn for b in blocks if b.turn is not None]
         return Chunk(
             index=index,
             text=self.text[start:end],
@@ -247,6 +266,10 @@ class _Chunker:
             speakers=tuple(speakers),
             time_start=times[0] if times else None,
             time_end=times[-1] if times else None,
+            session=blocks[0].session if self.chat and blocks else None,
+            turn_first=min(turns) if turns else None,
+            turn_last=max(turns) if turns else None,
+            turn_times=tuple(b.time for b in blocks) if self.chat else (),
         )
 
     def _overlap(
@@ -265,9 +288,10 @@ class _Chunker:
             taken += units[k - 1].cost
             k -= 1
         if self.chat:
-            if k == j and j - 1 >= lowest and units[j - 1].cost <= room:
-                k, taken = j - 1, units[j - 1].cost
-            return (units[k].start, taken, units[k].block) if k < j else None
+            # Exactly one turn (or the last piece of a cut one) is repeated, if there is room.
+            if j - 1 >= lowest and units[j - 1].cost <= room:
+                return units[j - 1].start, units[j - 1].cost, units[j - 1].block
+            return None
         best = (units[k].start, taken, units[k].block) if k < j else None
         if k - 1 >= i and budget > taken:
             partial = units[k - 1]
@@ -382,7 +406,11 @@ def _blocks(doc: ParsedDocument) -> list[_Block]:
             raise ValueError(f"segment {segment.start}:{segment.end} does not match the text")
         gap(segment.start)
         if (span := _trimmed(text, segment.start, segment.end)) is not None:
-            blocks.append(_Block(span[0], span[1], segment.speaker, segment.time))
+            blocks.append(
+                _Block(
+                    span[0], span[1], segment.speaker, segment.time, segment.session, segment.turn
+                )
+            )
         pos = segment.end
     gap(len(text))
     return blocks

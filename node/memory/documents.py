@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from secondme.node.db import Database
+from secondme.node.memory.timeline import DateMention
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +29,12 @@ class DocumentRecord:
     tags: tuple[str, ...]
     chunk_count: int
     ingested_at: float
+    date: str | None = None
+    """The document's own date (ISO 8601), from its metadata or front matter."""
+    mtime: float | None = None
+    """The file's modification time (epoch seconds) as the client sent it."""
+    pipeline: int = 0
+    """The ingest pipeline version that made its chunks; older ones are made again."""
 
     def to_json(self) -> dict:
         return {
@@ -41,6 +48,8 @@ class DocumentRecord:
             "tags": list(self.tags),
             "chunks": self.chunk_count,
             "ingested_at": self.ingested_at,
+            "date": self.date,
+            "mtime": self.mtime,
         }
 
 
@@ -55,6 +64,12 @@ class ChunkRecord:
     speakers: tuple[str, ...] = ()
     time_start: str | None = None
     time_end: str | None = None
+    time_source: str | None = None
+    """Where the time came from: "message", "text", "document" or "file"; None if unknown."""
+    dates: tuple[DateMention, ...] = ()
+    session: str | None = None
+    turn_first: int | None = None
+    turn_last: int | None = None
 
 
 _DOCUMENT_COLUMNS = (
@@ -68,6 +83,9 @@ _DOCUMENT_COLUMNS = (
     "tags",
     "chunk_count",
     "ingested_at",
+    "date",
+    "mtime",
+    "pipeline",
 )
 # The document's columns beside a chunk's in one row, each named "d_<column>".
 _JOINED_DOCUMENT = ", ".join(f"d.{column} AS d_{column}" for column in _DOCUMENT_COLUMNS)
@@ -90,7 +108,20 @@ def _chunk(row) -> ChunkRecord:
         speakers=tuple(json.loads(row["speakers"])),
         time_start=row["time_start"],
         time_end=row["time_end"],
+        time_source=row["time_source"],
+        dates=_dates(row["dates"]),
+        session=row["session"],
+        turn_first=row["turn_first"],
+        turn_last=row["turn_last"],
     )
+
+
+def _dates(stored: str | None) -> tuple[DateMention, ...]:
+    """The stored date mentions; a damaged column reads as none rather than failing a search."""
+    try:
+        return tuple(DateMention.from_json(d) for d in json.loads(stored or "[]"))
+    except (ValueError, TypeError, KeyError):
+        return ()
 
 
 class DocumentStore:
@@ -152,12 +183,14 @@ class DocumentStore:
             )
             conn.execute(
                 "INSERT INTO documents (id, path, name, kind, title, content_hash, size, tags, "
-                "chunk_count, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "chunk_count, ingested_at, date, mtime, pipeline) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET path = excluded.path, name = excluded.name, "
                 "kind = excluded.kind, title = excluded.title, "
                 "content_hash = excluded.content_hash, size = excluded.size, "
                 "tags = excluded.tags, chunk_count = excluded.chunk_count, "
-                "ingested_at = excluded.ingested_at",
+                "ingested_at = excluded.ingested_at, date = excluded.date, "
+                "mtime = excluded.mtime, pipeline = excluded.pipeline",
                 (
                     doc.id,
                     doc.path,
@@ -169,11 +202,15 @@ class DocumentStore:
                     json.dumps(list(doc.tags)),
                     doc.chunk_count,
                     doc.ingested_at,
+                    doc.date,
+                    doc.mtime,
+                    doc.pipeline,
                 ),
             )
             conn.executemany(
                 "INSERT INTO chunks (id, doc_id, idx, text, start, end, speakers, time_start, "
-                "time_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "time_end, time_source, dates, session, turn_first, turn_last) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         c.id,
@@ -185,6 +222,11 @@ class DocumentStore:
                         json.dumps(list(c.speakers)),
                         c.time_start,
                         c.time_end,
+                        c.time_source,
+                        json.dumps([d.to_json() for d in c.dates]),
+                        c.session,
+                        c.turn_first,
+                        c.turn_last,
                     )
                     for c in chunks
                 ],
@@ -262,3 +304,21 @@ class DocumentStore:
             found = self.chunks_with_documents(ids)
             yield [found[i] for i in ids if i in found]
             last = ids[-1]
+
+    def chunk_ids_at(self, places: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The ids of the chunks at (document id, chunk index) places; missing places left out."""
+        found: dict[tuple[str, int], str] = {}
+        for doc_id in {d for d, _ in places}:
+            wanted = sorted({i for d, i in places if d == doc_id})
+            marks = ",".join("?" * len(wanted))
+            rows = self._db.query(
+                f"SELECT id, idx FROM chunks WHERE doc_id = ? AND idx IN ({marks})",
+                [doc_id, *wanted],
+            )
+            found.update({(doc_id, r["idx"]): r["id"] for r in rows})
+        return found
+
+    def speakers(self) -> set[str]:
+        """Every speaker of a chat turn in memory (the names a question may use)."""
+        rows = self._db.query("SELECT DISTINCT speakers FROM chunks WHERE speakers != '[]'")
+        return {s for r in rows for s in json.loads(r["speakers"])}

@@ -2,11 +2,17 @@
 
 A file is identified by its path; re-sending identical bytes with the same tags does nothing,
 changed bytes or tags replace the old chunks, and bytes already stored under another path are
-reported as a duplicate instead of being indexed twice. Blocking work: run it in a thread.
+reported as a duplicate instead of being indexed twice. Identical bytes indexed by an older
+pipeline (before chunks knew their time) are indexed again. Blocking work: run it in a thread.
+
+Each chunk is given its time (see :mod:`timeline`): its chat turns' times, else the first date
+written in it, else the document's own date, else the file's modification time the client sent;
+the dates written in it are resolved against the time of the turn they were written in.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 import time
@@ -17,14 +23,19 @@ from pathlib import PurePath
 
 from secondme.node.config import MemorySettings
 from secondme.node.errors import FileTooLarge
-from secondme.node.memory.chunker import chunk_document
+from secondme.node.memory.chunker import Chunk, chunk_document
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
-from secondme.node.memory.parsers import parse_document
+from secondme.node.memory.parsers import ParsedDocument, Segment, parse_document
+from secondme.node.memory.timeline import chunk_dates, chunk_time, epoch_seconds, file_time
 from secondme.node.memory.vectors import Bm25Encoder, VectorPoint, VectorStore
 from secondme.node.models.embedder import Embedder
 from secondme.node.testing_hooks import hold
 
 LAYER_L0 = "l0"
+PIPELINE_VERSION = 1
+"""Raised whenever chunks are made differently, so unchanged files made before are redone:
+1 = chunks carry their time, resolved dates, sessions and turns."""
+_DAY_SECONDS = 86_400
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,14 +61,24 @@ def normalise_tags(tags: Sequence[str]) -> tuple[str, ...]:
 
 
 def point_payload(chunk: ChunkRecord, doc: DocumentRecord) -> dict:
-    """What every backend stores beside a vector; scope filters read these keys."""
-    return {
+    """What every backend stores beside a vector; scope filters read these keys.
+
+    ``when_start``/``when_end`` (epoch seconds) bound when the chunk happened, where known; a
+    date without a clock time covers its whole day.
+    """
+    payload = {
         "doc_id": doc.id,
         "chunk_index": chunk.index,
         "layer": LAYER_L0,
         "tags": list(doc.tags),
         "time": doc.ingested_at,
     }
+    if (start := epoch_seconds(chunk.time_start)) is not None:
+        payload["when_start"] = start
+    if (end := epoch_seconds(chunk.time_end)) is not None:
+        whole_day = chunk.time_end is not None and "T" not in chunk.time_end
+        payload["when_end"] = end + (_DAY_SECONDS - 1 if whole_day else 0)
+    return payload
 
 
 class Ingestor:
@@ -81,7 +102,11 @@ class Ingestor:
         self._store_lock = store_lock
         self._file_lock = threading.Lock()
 
-    def ingest(self, path: str, data: bytes, tags: Sequence[str] = ()) -> IngestResult:
+    def ingest(
+        self, path: str, data: bytes, tags: Sequence[str] = (), mtime: float | None = None
+    ) -> IngestResult:
+        """Index ``data`` as the file ``path``; ``mtime`` (epoch seconds) is the file's
+        modification time, the chunks' time when nothing else tells it."""
         limit = self._settings.max_file_mb * 1024 * 1024
         if len(data) > limit:
             raise FileTooLarge(
@@ -92,7 +117,12 @@ class Ingestor:
         content_hash = hashlib.sha256(data).hexdigest()
         with self._file_lock:  # one file at a time: the dedup checks must see committed state
             existing = self._documents.by_path(path)
-            if existing and existing.content_hash == content_hash and existing.tags == tags:
+            if (
+                existing
+                and existing.content_hash == content_hash
+                and existing.tags == tags
+                and existing.pipeline == PIPELINE_VERSION
+            ):
                 return IngestResult(
                     path=path,
                     status="unchanged",
@@ -108,7 +138,7 @@ class Ingestor:
                     chunks=twin.chunk_count,
                     message=f"same content as {twin.path}",
                 )
-            return self._index(path, data, tags, content_hash, existing)
+            return self._index(path, data, tags, content_hash, existing, mtime)
 
     def _index(
         self,
@@ -117,8 +147,10 @@ class Ingestor:
         tags: tuple[str, ...],
         content_hash: str,
         existing: DocumentRecord | None,
+        mtime: float | None,
     ) -> IngestResult:
-        parsed = parse_document(path, data)  # errors then name the file as the owner knows it
+        # errors then name the file as the owner knows it
+        parsed = parse_document(path, data, session_gap_hours=self._settings.session_gap_hours)
         with self._embed_lock:
             pieces = chunk_document(
                 parsed,
@@ -138,21 +170,13 @@ class Ingestor:
             tags=tags,
             chunk_count=len(pieces),
             ingested_at=time.time(),
+            date=parsed.date,
+            mtime=mtime,
+            pipeline=PIPELINE_VERSION,
         )
-        chunks = [
-            ChunkRecord(
-                id=str(uuid.uuid4()),
-                doc_id=doc.id,
-                index=p.index,
-                text=p.text,
-                start=p.start,
-                end=p.end,
-                speakers=p.speakers,
-                time_start=p.time_start,
-                time_end=p.time_end,
-            )
-            for p in pieces
-        ]
+        turns = [s for s in parsed.segments if s.turn is not None]
+        bounds = ([t.start for t in turns], [t.end for t in turns])
+        chunks = [self._record(doc, parsed, turns, bounds, p) for p in pieces]
         points = [
             VectorPoint(
                 id=c.id,
@@ -173,6 +197,48 @@ class Ingestor:
             status="replaced" if existing else "added",
             doc_id=doc.id,
             chunks=len(chunks),
+            message="; ".join(parsed.notes),
+        )
+
+    def _record(
+        self,
+        doc: DocumentRecord,
+        parsed: ParsedDocument,
+        turns: list[Segment],
+        bounds: tuple[list[int], list[int]],
+        piece: Chunk,
+    ) -> ChunkRecord:
+        """The stored chunk, with its time, the dates written in it, and its turns."""
+        # The file's own time, else the time it arrived: the last resort, and still a time
+        # that "last week" in an undated note can be read against.
+        file_date = file_time(doc.mtime if doc.mtime is not None else doc.ingested_at)
+        # Turns are in text order; only those overlapping the chunk matter.
+        first = bisect.bisect_right(bounds[1], piece.start)
+        last = bisect.bisect_left(bounds[0], piece.end)
+        dates = chunk_dates(
+            parsed.text,
+            piece.start,
+            piece.end,
+            turns[first:last],
+            parsed.date or file_date,
+            self._settings.date_languages,
+        )
+        when = chunk_time(piece.turn_times, dates, parsed.date, file_date)
+        return ChunkRecord(
+            id=str(uuid.uuid4()),
+            doc_id=doc.id,
+            index=piece.index,
+            text=piece.text,
+            start=piece.start,
+            end=piece.end,
+            speakers=piece.speakers,
+            time_start=when.time_start,
+            time_end=when.time_end,
+            time_source=when.source,
+            dates=tuple(dates),
+            session=piece.session,
+            turn_first=piece.turn_first,
+            turn_last=piece.turn_last,
         )
 
     def collect_garbage(self, point_ids: Sequence[str] | None = None) -> int:

@@ -28,7 +28,7 @@ import re
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 import docx
@@ -39,6 +39,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from secondme.node.errors import ParseError, UnsupportedFormat
+from secondme.node.memory.timeline import gap_hours, parse_time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +52,11 @@ class Segment:
     end: int
     speaker: str | None = None
     time: str | None = None
+    """When a chat turn was sent, ISO 8601; None where the export gives no readable time."""
+    session: str | None = None
+    """The conversation a chat turn belongs to: the export's own, or numbered by time gaps."""
+    turn: int | None = None
+    """A chat turn's number in the export, from 1."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +67,10 @@ class ParsedDocument:
     title: str | None
     text: str
     segments: tuple[Segment, ...]
+    date: str | None = None
+    """The document's own date (ISO 8601) as its metadata or front matter states it."""
+    notes: tuple[str, ...] = ()
+    """What the owner should know about how the file was read (nothing was lost, but...)."""
 
 
 CSV_ROWS_PER_SEGMENT = 20
@@ -123,10 +133,27 @@ def _paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[
 
 
 def _document(
-    kind: str, title: str | None, text: str, spans: list[tuple[int, int]]
+    kind: str, title: str | None, text: str, spans: list[tuple[int, int]], date: str | None = None
 ) -> ParsedDocument:
     segments = tuple(Segment(text=text[a:b], start=a, end=b) for a, b in spans)
-    return ParsedDocument(kind=kind, title=title, text=text, segments=segments)
+    return ParsedDocument(kind=kind, title=title, text=text, segments=segments, date=date)
+
+
+_FRONT_MATTER_LINES = 40
+_DATE_LINE = re.compile(r"(?:date|created|published)[^\S\n]*:[^\S\n]*+(.{1,80})", re.IGNORECASE)
+
+
+def _front_matter_date(text: str) -> str | None:
+    """The ``date:`` of a front matter block (``---`` lines) at the top of a text, if readable."""
+    lines = text.lstrip("\ufeff").split("\n", _FRONT_MATTER_LINES + 1)
+    if not lines or lines[0].strip() not in ("---", "+++"):
+        return None
+    for line in lines[1:_FRONT_MATTER_LINES]:
+        if line.strip() in ("---", "+++", "..."):
+            break
+        if (match := _DATE_LINE.fullmatch(line.strip())) is not None:
+            return parse_time(match.group(1).strip().strip("\"'"))
+    return None
 
 
 class _TextBuilder:
@@ -138,7 +165,14 @@ class _TextBuilder:
         self._length = 0
 
     def add(
-        self, text: str, *, sep: str = "\n\n", speaker: str | None = None, time: str | None = None
+        self,
+        text: str,
+        *,
+        sep: str = "\n\n",
+        speaker: str | None = None,
+        time: str | None = None,
+        session: str | None = None,
+        turn: int | None = None,
     ) -> None:
         """Append ``text`` as one segment; blank pieces are skipped."""
         text = _normalize(text).strip()
@@ -151,12 +185,24 @@ class _TextBuilder:
         self._parts.append(text)
         self._length += len(text)
         self._segments.append(
-            Segment(text=text, start=start, end=self._length, speaker=speaker, time=time)
+            Segment(
+                text=text,
+                start=start,
+                end=self._length,
+                speaker=speaker,
+                time=time,
+                session=session,
+                turn=turn,
+            )
         )
 
-    def build(self, kind: str, title: str | None) -> ParsedDocument:
+    def build(self, kind: str, title: str | None, date: str | None = None) -> ParsedDocument:
         return ParsedDocument(
-            kind=kind, title=title, text="".join(self._parts), segments=tuple(self._segments)
+            kind=kind,
+            title=title,
+            text="".join(self._parts),
+            segments=tuple(self._segments),
+            date=date,
         )
 
 
@@ -203,7 +249,7 @@ def _decode(name: str, data: bytes, legacy: str = "cp1252") -> str:
 
 def _parse_text(name: str, data: bytes) -> ParsedDocument:
     text = _normalize(_decode(name, data))
-    return _document("text", None, text, _paragraph_spans(text))
+    return _document("text", None, text, _paragraph_spans(text), _front_matter_date(text))
 
 
 def _markdown_heading(line: str) -> tuple[int, str] | None:
@@ -258,7 +304,7 @@ def _parse_markdown(name: str, data: bytes) -> ParsedDocument:
             block_end = pos + len(line)
         pos += len(line) + 1
     close()
-    return _document("markdown", _clean_title(title), text, spans)
+    return _document("markdown", _clean_title(title), text, spans, _front_matter_date(text))
 
 
 # --- PDF ----------------------------------------------------------------------------------------
@@ -272,6 +318,7 @@ def _parse_pdf(name: str, data: bytes) -> ParsedDocument:
         pages = [page.extract_text() or "" for page in reader.pages]
         metadata = reader.metadata
         title = metadata.title if metadata is not None else None
+        created = _pdf_date(metadata)
     except ParseError:
         raise
     except Exception as exc:  # pypdf raises many unrelated types on damaged files; all mean this
@@ -281,10 +328,20 @@ def _parse_pdf(name: str, data: bytes) -> ParsedDocument:
         page_text = _normalize(page)
         for a, b in _paragraph_spans(page_text):
             builder.add(page_text[a:b])
-    parsed = builder.build("pdf", _clean_title(title if isinstance(title, str) else None))
+    parsed = builder.build("pdf", _clean_title(title if isinstance(title, str) else None), created)
     if not parsed.text:
         raise ParseError(f"{name}: PDF has no extractable text (scanned images are not supported)")
     return parsed
+
+
+def _pdf_date(metadata: object) -> str | None:
+    """The PDF's creation date; a malformed one is no date, never an unreadable file."""
+    if metadata is None:
+        return None
+    try:
+        return parse_time(metadata.creation_date)  # type: ignore[attr-defined]
+    except Exception:  # pypdf raises assorted types on a malformed date string
+        return None
 
 
 # --- DOCX ---------------------------------------------------------------------------------------
@@ -333,6 +390,10 @@ def _parse_docx(name: str, data: bytes) -> ParsedDocument:
     try:
         document = docx.Document(io.BytesIO(data))
         properties_title = document.core_properties.title
+        try:
+            created = parse_time(document.core_properties.created)
+        except Exception:  # python-docx raises on a malformed date; then there is none
+            created = None
         for block in document.iter_inner_content():
             if isinstance(block, Paragraph):
                 text = block.text
@@ -352,7 +413,7 @@ def _parse_docx(name: str, data: bytes) -> ParsedDocument:
     title = (
         _clean_title(properties_title) or _clean_title(style_title) or _clean_title(heading_title)
     )
-    return builder.build("docx", title)
+    return builder.build("docx", title, created)
 
 
 # --- HTML ---------------------------------------------------------------------------------------
@@ -447,7 +508,42 @@ def _parse_html(name: str, data: bytes) -> ParsedDocument:
         pre_depth += pre
         stack.append((iter(node.contents), block, pre))
     collector.flush(preformatted=False)
-    return builder.build("html", title)
+    return builder.build("html", title, _html_date(soup))
+
+
+_HTML_DATE_META = (
+    "article:published_time",
+    "datepublished",
+    "date",
+    "dc.date",
+    "dc.date.created",
+    "dcterms.created",
+    "dcterms.date",
+    "pubdate",
+    "publish_date",
+    "og:published_time",
+    "article:modified_time",
+)
+_HTML_TIME_SCAN = 50
+"""``<time datetime>`` elements only count among the first tags, near the top of the page."""
+
+
+def _html_date(soup: BeautifulSoup) -> str | None:
+    """The page's date: a ``<meta>`` that names it, else an early ``<time datetime>``."""
+    found: dict[str, str] = {}
+    for meta in soup.find_all("meta", limit=200):
+        key = meta.get("property") or meta.get("name") or meta.get("itemprop")
+        content = meta.get("content")
+        if isinstance(key, str) and isinstance(content, str):
+            found.setdefault(key.strip().lower(), content)
+    for key in _HTML_DATE_META:
+        if key in found and (when := parse_time(found[key])) is not None:
+            return when
+    for tag in soup.find_all(["time"], limit=_HTML_TIME_SCAN):
+        value = tag.get("datetime")
+        if isinstance(value, str) and (when := parse_time(value)) is not None:
+            return when
+    return None
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -524,8 +620,21 @@ def _turn_field(name: str, where: str, obj: dict, key: str) -> str | None:
     return str(value)
 
 
-def _turn(name: str, where: str, obj: object) -> tuple[str, str, str | None]:
-    """(speaker, text, time) of one chat turn object, or a ParseError saying what is wrong."""
+@dataclass(frozen=True, slots=True)
+class _ChatTurn:
+    speaker: str
+    text: str
+    time: str | None
+    session: str | None
+    bad_time: bool = False
+    """The turn gave a ``time`` that could not be read."""
+
+
+def _turn(name: str, where: str, obj: object) -> _ChatTurn:
+    """One chat turn object, or a ParseError saying what is wrong.
+
+    A ``time`` that cannot be read as a time leaves the turn without one: the turn is kept.
+    """
     if not isinstance(obj, dict):
         raise ParseError(f"{name}: {where}: expected an object with 'speaker' and 'text'")
     for key in ("speaker", "text"):
@@ -535,15 +644,18 @@ def _turn(name: str, where: str, obj: object) -> tuple[str, str, str | None]:
     if not speaker:
         raise ParseError(f"{name}: {where}: 'speaker' is empty")
     text = _turn_field(name, where, obj, "text") or ""
-    time = (_turn_field(name, where, obj, "time") or "").strip()
-    return speaker, text, time or None
+    raw_time = obj.get("time")
+    time = parse_time(raw_time) if isinstance(raw_time, str | int | float) else None
+    bad_time = time is None and raw_time not in (None, "")
+    session = " ".join((_turn_field(name, where, obj, "session") or "").split())
+    return _ChatTurn(speaker, text, time, session or None, bad_time)
 
 
 def _is_turn(obj: object) -> bool:
     return isinstance(obj, dict) and "speaker" in obj and "text" in obj
 
 
-def _chat_lines(name: str, text: str) -> list[tuple[str, str, str | None]]:
+def _chat_lines(name: str, text: str) -> list[_ChatTurn]:
     """Turns of a JSON-lines chat export; a bad line is a ParseError naming its number."""
     turns = []
     for number, line in enumerate(text.split("\n"), start=1):
@@ -561,13 +673,51 @@ def _chat_lines(name: str, text: str) -> list[tuple[str, str, str | None]]:
     return turns
 
 
-def _chat_document(turns: list[tuple[str, str, str | None]]) -> ParsedDocument:
-    """One line ``speaker: text`` per turn, each turn its own segment with speaker and time."""
+def _chat_document(turns: list[_ChatTurn]) -> ParsedDocument:
+    """One line ``speaker: text`` per turn, each turn its own segment with speaker, time, its
+    session and its number in the export."""
     builder = _TextBuilder()
-    for speaker, text, time in turns:
-        if _normalize(text).strip():
-            builder.add(f"{speaker}: {text.strip()}", sep="\n", speaker=speaker, time=time)
-    return builder.build("chat", None)
+    for number, turn in enumerate(turns, start=1):
+        if _normalize(turn.text).strip():
+            builder.add(
+                f"{turn.speaker}: {turn.text.strip()}",
+                sep="\n",
+                speaker=turn.speaker,
+                time=turn.time,
+                session=turn.session,
+                turn=number,
+            )
+    doc = builder.build("chat", None)
+    bad = [number for number, turn in enumerate(turns, start=1) if turn.bad_time]
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+        note = f"{len(bad)} turn(s) have a time that cannot be read (turn {shown}); kept without"
+        doc = replace(doc, notes=(note,))
+    return doc
+
+
+def assign_sessions(doc: ParsedDocument, gap_hours_limit: float) -> ParsedDocument:
+    """Give every chat turn a session: its own, else the one before it, unless more than
+    ``gap_hours_limit`` hours passed since the previous turn, which starts a new numbered one."""
+    if doc.kind != "chat":
+        return doc
+    segments = []
+    current: str | None = None
+    numbered = 0
+    last_time: str | None = None
+    for segment in doc.segments:
+        session = segment.session
+        if session is None:
+            gap = gap_hours(last_time, segment.time)
+            if current is None or (gap is not None and gap > gap_hours_limit):
+                numbered += 1
+                current = str(numbered)
+            session = current
+        else:
+            current = session
+        last_time = segment.time or last_time
+        segments.append(replace(segment, session=session))
+    return replace(doc, segments=tuple(segments))
 
 
 def _json_lines(path: str, value: object) -> Iterator[str]:
@@ -622,7 +772,12 @@ def _parse_json(name: str, data: bytes) -> ParsedDocument:
     for path, item in items:
         builder.add("\n".join(_json_lines(path, item)), sep="\n")
     title = value.get("title") if isinstance(value, dict) else None
-    return builder.build("json", _clean_title(title if isinstance(title, str) else None))
+    when = value.get("date") if isinstance(value, dict) else None
+    return builder.build(
+        "json",
+        _clean_title(title if isinstance(title, str) else None),
+        parse_time(when) if isinstance(when, str | int | float) else None,
+    )
 
 
 def _parse_jsonl(name: str, data: bytes) -> ParsedDocument:
@@ -647,8 +802,11 @@ _PARSERS: dict[str, Callable[[str, bytes], ParsedDocument]] = {
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_PARSERS)
 
 
-def parse_document(name: str, data: bytes) -> ParsedDocument:
+def parse_document(name: str, data: bytes, *, session_gap_hours: float = 6.0) -> ParsedDocument:
     """Extract the text of the file ``name`` (only its suffix matters) from its bytes.
+
+    Chat turns without a session of their own are grouped into sessions split where more than
+    ``session_gap_hours`` pass between two turns.
 
     Raises :class:`UnsupportedFormat` for a suffix with no parser and :class:`ParseError` for
     content that is corrupt, binary, or empty; both messages start with ``name``.
@@ -664,4 +822,4 @@ def parse_document(name: str, data: bytes) -> ParsedDocument:
     parsed = parser(name, data)
     if not parsed.text.strip():
         raise ParseError(f"{name}: file is empty")
-    return parsed
+    return assign_sessions(parsed, session_gap_hours)

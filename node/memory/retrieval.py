@@ -11,9 +11,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from secondme.node.memory.documents import DocumentStore
+import numpy as np
+
+from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
 from secondme.node.memory.ingest import LAYER_L0
 from secondme.node.memory.l1.store import L1Store
+from secondme.node.memory.timeline import DateMention, annotate, day_of, label
 from secondme.node.memory.vectors import Bm25Encoder, ScopeFilter, SparseVec, VectorStore
 from secondme.node.models.embedder import Embedder
 
@@ -41,12 +44,48 @@ class SearchHit:
     speakers: tuple[str, ...] = ()
     time_start: str | None = None
     time_end: str | None = None
+    time_source: str | None = None
+    """Where the time came from: "message", "text", "document", "file"; None if unknown."""
+    dates: tuple[DateMention, ...] = ()
+    """Dates written in the text, each resolved against the time it was written."""
+    session: str | None = None
+    turn_first: int | None = None
+    turn_last: int | None = None
 
     layer = LAYER_L0
 
+    def date_label(self) -> str:
+        """When this memory happened, as a person reads it ("2026-05-14", "2026-03", or a range
+        "2026-05-14 to 2026-05-16"); "" when unknown."""
+        if self.time_source == "text" and self.dates:
+            return label(min(self.dates, key=lambda d: d.start))
+        first, last = day_of(self.time_start), day_of(self.time_end)
+        if first and last and last != first:
+            return f"{first} to {last}"
+        return first or last
+
+    def dated_text(self) -> str:
+        """The text with each relative date's resolved date beside it, for prompts:
+        "I went there yesterday (2026-05-13)"."""
+        return annotate(self.text, self.dates)
+
+    def turns(self) -> tuple[int, int] | None:
+        if self.turn_first is None:
+            return None
+        return self.turn_first, self.turn_last if self.turn_last is not None else self.turn_first
+
     def citation(self) -> str:
-        """Where this memory came from, as the prompt names it."""
-        return f"{self.name}, part {self.chunk_index + 1}"
+        """Where this memory came from, as the prompt names it: the file, its turns (a chat) or
+        part, and its date when known."""
+        turns = self.turns()
+        if turns is None:
+            where = f"{self.name}, part {self.chunk_index + 1}"
+        elif turns[0] == turns[1]:
+            where = f"{self.name}, turn {turns[0]}"
+        else:
+            where = f"{self.name}, turns {turns[0]}\u2013{turns[1]}"
+        when = self.date_label()
+        return f"{where}, {when}" if when else where
 
     def to_json(self) -> dict:
         return {
@@ -65,6 +104,11 @@ class SearchHit:
                 "span": [self.start, self.end],
                 "speakers": list(self.speakers),
                 "time": [self.time_start, self.time_end],
+                "when": self.date_label() or None,
+                "time_source": self.time_source,
+                "session": self.session,
+                "turns": list(turns) if (turns := self.turns()) else None,
+                "dates": [d.to_json() for d in self.dates],
             },
         }
 
@@ -79,6 +123,8 @@ class L1Hit:
     text: str
     score: float
     tags: tuple[str, ...] = ()
+    source: str = ""
+    """Where a fact was said (document, turns or part), for its citation."""
 
     layer = LAYER_L1
 
@@ -90,6 +136,8 @@ class L1Hit:
         if self.kind == "profile":
             # The owner's profile has versions; the one made for a peer's scope has none.
             return f"my profile, version {self.ref_id}" if self.ref_id.isdigit() else "my profile"
+        if self.kind == "fact":
+            return f"a fact from {self.source}" if self.source else "a fact"
         labels = {"insight": "my notes on", "topic": "my topic", "entity": "what I know of"}
         return f"{labels.get(self.kind, self.kind)} '{self.title}'"
 
@@ -102,6 +150,7 @@ class L1Hit:
             "text": self.text,
             "score": self.score,
             "tags": list(self.tags),
+            **({"from": self.source} if self.source else {}),
         }
 
 
@@ -136,6 +185,57 @@ class PeerHit:
             "text": self.text,
             "score": self.score,
         }
+
+
+def chunk_hit(chunk: ChunkRecord, doc: DocumentRecord, *, score: float) -> SearchHit:
+    """A committed chunk with its document, as a search returns it."""
+    return SearchHit(
+        chunk_id=chunk.id,
+        text=chunk.text,
+        score=score,
+        doc_id=doc.id,
+        path=doc.path,
+        name=doc.name,
+        title=doc.title,
+        kind=doc.kind,
+        chunk_index=chunk.index,
+        start=chunk.start,
+        end=chunk.end,
+        tags=doc.tags,
+        speakers=chunk.speakers,
+        time_start=chunk.time_start,
+        time_end=chunk.time_end,
+        time_source=chunk.time_source,
+        dates=chunk.dates,
+        session=chunk.session,
+        turn_first=chunk.turn_first,
+        turn_last=chunk.turn_last,
+    )
+
+
+def narrow_scope(
+    scope: ScopeFilter | None, *, tags: Sequence[str], layers: Sequence[str]
+) -> ScopeFilter | None:
+    """The one filter a search runs under: a grant's scope (if any) narrowed by the tags and
+    layers asked for; None when nothing can match, so no query is made."""
+    if scope is not None:
+        layers = [layer for layer in layers if not scope.layers or layer in scope.layers]
+        wanted = tuple(t.lower() for t in tags)
+        allowed = wanted or scope.tags_any
+        if scope.tags_any and wanted:
+            allowed = tuple(t for t in wanted if t in scope.tags_any)
+        if not layers or (wanted and not allowed):
+            return None
+        return ScopeFilter(
+            tags_any=allowed,
+            layers=tuple(layers),
+            doc_ids=scope.doc_ids,
+            point_ids=scope.point_ids,
+        )
+    return ScopeFilter(
+        tags_any=tuple(t.lower() for t in tags),
+        layers=() if set(layers) == set(LAYERS) else tuple(layers),
+    )
 
 
 def _check_layers(layers: Sequence[str]) -> None:
@@ -197,6 +297,73 @@ class Retriever:
             for layer, k in limits.items()
         }
 
+    def candidates(
+        self,
+        vector: Sequence[float],
+        sparse_query: str,
+        *,
+        k: int,
+        tags: Sequence[str] = (),
+        layers: Sequence[str] = (LAYER_L0,),
+        scope: ScopeFilter | None = None,
+    ) -> tuple[list[SearchHit | L1Hit], dict[str, float]]:
+        """A pool of ``k`` hybrid hits to re-rank, and each one's cosine to ``vector``.
+
+        The dense and the BM25 side may be asked in other words (the question as written for
+        meaning, its names and keywords for terms), so the caller embeds the dense side.
+        """
+        _check_layers(layers)
+        vector = np.asarray(vector, dtype=np.float32)
+        hits = self._search(
+            vector, self._bm25.query(sparse_query), k=k, tags=tags, layers=layers, scope=scope
+        )
+        ids = [h.chunk_id if isinstance(h, SearchHit) else h.point_id for h in hits]
+        with self._store_lock:
+            stored = self._store.dense_vectors(ids)
+        cosines: dict[str, float] = {}
+        norm = float(np.linalg.norm(vector)) or 1.0
+        for point_id, dense in stored.items():
+            other = np.asarray(dense, dtype=np.float32)
+            cosines[point_id] = float(vector @ other) / (
+                norm * (float(np.linalg.norm(other)) or 1.0)
+            )
+        return hits, cosines
+
+    def neighbours(
+        self,
+        hits: Sequence[SearchHit],
+        *,
+        tags: Sequence[str] = (),
+        scope: ScopeFilter | None = None,
+    ) -> dict[str, list[SearchHit]]:
+        """The chunks just before and after each hit in its document (and its chat session),
+        keyed by the hit's chunk id. Only chunks inside the same filter a search runs under are
+        returned: a neighbour is never a way around a grant's scope."""
+        allowed = narrow_scope(scope, tags=tags, layers=(LAYER_L0,))
+        if allowed is None or not hits:
+            return {}
+        places = {(h.doc_id, h.chunk_index + d): h for h in hits for d in (-1, 1)}
+        ids = self._documents.chunk_ids_at([p for p in places if p[1] >= 0])
+        found = self._documents.chunks_with_documents(list(ids.values()))
+        result: dict[str, list[SearchHit]] = {}
+        for place, chunk_id in sorted(ids.items(), key=lambda item: item[0]):
+            if chunk_id not in found:
+                continue
+            chunk, doc = found[chunk_id]
+            hit = places[place]
+            session = getattr(hit, "session", None)
+            if session is not None and getattr(chunk, "session", None) != session:
+                continue
+            if not allowed.allows(point_id=chunk.id, layer=LAYER_L0, doc_id=doc.id, tags=doc.tags):
+                continue
+            result.setdefault(hit.chunk_id, []).append(chunk_hit(chunk, doc, score=0.0))
+        return result
+
+    def known_names(self) -> list[str]:
+        """Names memory knows (L1 entities, chat speakers): what a question may call people."""
+        names = {name for _, name in self._l1.entity_names()}
+        return sorted(names | self._documents.speakers())
+
     def _encode(self, query: str) -> tuple[Sequence[float], SparseVec]:
         with self._embed_lock:
             vector = self._embedder.embed([query])[0]
@@ -212,25 +379,9 @@ class Retriever:
         layers: Sequence[str],
         scope: ScopeFilter | None = None,
     ) -> list[SearchHit | L1Hit]:
-        if scope is not None:
-            layers = [layer for layer in layers if not scope.layers or layer in scope.layers]
-            wanted = tuple(t.lower() for t in tags)
-            allowed = wanted or scope.tags_any
-            if scope.tags_any and wanted:
-                allowed = tuple(t for t in wanted if t in scope.tags_any)
-            if not layers or (wanted and not allowed):
-                return []
-            scope = ScopeFilter(
-                tags_any=allowed,
-                layers=tuple(layers),
-                doc_ids=scope.doc_ids,
-                point_ids=scope.point_ids,
-            )
-        else:
-            scope = ScopeFilter(
-                tags_any=tuple(t.lower() for t in tags),
-                layers=() if set(layers) == set(LAYERS) else tuple(layers),
-            )
+        scope = narrow_scope(scope, tags=tags, layers=layers)
+        if scope is None:
+            return []
         with self._store_lock:
             hits = self._store.search_hybrid(
                 vector, sparse, limit=k * _OVERFETCH, scope=scope, candidates=max(50, k * 5)
@@ -252,24 +403,5 @@ class Retriever:
                     )
                 )
             elif hit.id in found:
-                chunk, doc = found[hit.id]
-                results.append(
-                    SearchHit(
-                        chunk_id=chunk.id,
-                        text=chunk.text,
-                        score=hit.score,
-                        doc_id=doc.id,
-                        path=doc.path,
-                        name=doc.name,
-                        title=doc.title,
-                        kind=doc.kind,
-                        chunk_index=chunk.index,
-                        start=chunk.start,
-                        end=chunk.end,
-                        tags=doc.tags,
-                        speakers=chunk.speakers,
-                        time_start=chunk.time_start,
-                        time_end=chunk.time_end,
-                    )
-                )
+                results.append(chunk_hit(*found[hit.id], score=hit.score))
         return results[:k]

@@ -208,9 +208,18 @@ class Memory:
             raise RuntimeError("memory is not open")
         return self._store
 
-    async def ingest(self, path: str, data: bytes, tags: Sequence[str] = ()) -> IngestResult:
+    @property
+    def retriever(self) -> Retriever:
+        """The search side, for callers that gather and re-rank candidates themselves."""
+        if self._retriever is None:
+            raise RuntimeError("memory is not open")
+        return self._retriever
+
+    async def ingest(
+        self, path: str, data: bytes, tags: Sequence[str] = (), mtime: float | None = None
+    ) -> IngestResult:
         assert self._ingestor is not None, "memory is not open"
-        result = await asyncio.to_thread(self._ingestor.ingest, path, data, tags)
+        result = await asyncio.to_thread(self._ingestor.ingest, path, data, tags, mtime)
         self.index_in_background()
         return result
 

@@ -250,6 +250,44 @@ def test_profile_and_roles(node):
     assert node.cli_json("role", "list") == []
 
 
+def test_chat_yesterday_is_resolved_against_the_time_it_was_sent(node, tmp_path):
+    folder = tmp_path / "ana"
+    folder.mkdir()
+    turns = [
+        {"speaker": "Ana", "text": "How are you holding up?", "time": "2026-05-14T17:55:00"},
+        {"speaker": "me", "text": "I went to a support group yesterday.",
+         "time": "2026-05-14T18:00:00"},
+        {"speaker": "Ana", "text": "That took courage.", "time": "2026-05-14T18:02:00"},
+    ]  # fmt: skip
+    chat = folder / "chat-with-ana.jsonl"
+    chat.write_text("\n".join(json.dumps(t) for t in turns))
+    note = folder / "undated-note.txt"
+    note.write_text("The quince jam needs more lemon than the recipe says.")
+    os.utime(note, (1767225600, 1767225600))  # 2026-01-01, the note's only time
+    odd = folder / "odd-times.jsonl"
+    odd.write_text(json.dumps({"speaker": "Bo", "text": "Hi there.", "time": "whenever"}))
+    results = {r["path"]: r for r in node.cli_json("ingest", str(folder))["results"]}
+    assert results[str(odd.resolve())]["status"] == "added"  # kept, and the owner is told
+    assert "cannot be read (turn 1)" in results[str(odd.resolve())]["message"]
+    hits = node.cli_json("search", "support group", "--k", "3")
+    hit = next(h for h in hits if h["source"]["name"] == "chat-with-ana.jsonl")
+    source = hit["source"]
+    assert source["when"] == "2026-05-14" and source["time_source"] == "message"
+    assert source["turns"] == [1, 3]
+    assert [(d["text"], d["date"]) for d in source["dates"]] == [("yesterday", "2026-05-13")]
+    shown = node.cli("search", "support group", "--k", "1").stdout
+    assert "turns 1–3" in shown and "(2026-05-14)" in shown
+    hits = node.cli_json("search", "quince jam lemon", "--k", "1")
+    assert hits[0]["source"]["time_source"] == "file"
+    assert hits[0]["source"]["when"] == "2026-01-01"
+    with node.http() as api:
+        response = api.post(
+            "/api/memory/ingest", params={"path": "/x/a.txt", "mtime": "soon"}, content=b"x"
+        )
+        assert response.status_code == 400 and "'mtime'" in response.json()["error"]["message"]
+    assert node.process.poll() is None
+
+
 def test_malformed_requests_get_clear_json_errors(node):
     with node.http() as api:
         response = api.post("/api/memory/search", content=b"{not json")
@@ -296,3 +334,40 @@ def test_reindex_moves_vectors_to_qdrant_and_back(node, samples):
     assert node.cli_json("search", "--layer", "l1", "sourdough")  # L1 searchable after the move
     hits = node.cli_json("search", "sourdough starter Gerald", "--k", "1")
     assert hits[0]["source"]["name"] == "blog.html"
+
+
+def test_chat_answers_from_dated_memories_or_says_it_does_not_remember(node, tmp_path):
+    turns = [
+        ("Tom", "Pretty good week. I went to a support group yesterday, it helped a lot."),
+        ("Ada", "I'm glad. I finally repotted the lemon tree."),
+        ("Tom", "I still work at the Riverside bakery, the mornings are brutal."),
+    ]
+    chat = tmp_path / "chat-with-tom.jsonl"
+    chat.write_text(
+        "\n".join(
+            json.dumps({"speaker": who, "text": text, "time": f"2026-05-14T18:0{i}:00+01:00"})
+            for i, (who, text) in enumerate(turns)
+        )
+    )
+    node.cli("ingest", str(chat))
+    # A "when" question: the answer names the date "yesterday" meant, from the memory it cites.
+    when = node.cli_json("chat", "When did Tom go to the support group?")
+    assert "2026-05-13" in when["answer"], when
+    assert not when["grounding"]["abstained"] and when["grounding"]["used"], when
+    # It rests on the chat: its turns (L0), or the fact (L1) read from them, named by source.
+    used = [when["sources"][n - 1] for n in when["grounding"]["used"]]
+    where = [s["source"]["name"] if s["layer"] == "l0" else s.get("from", "") for s in used]
+    assert any("chat-with-tom.jsonl" in w for w in where), when
+    printed = node.cli("chat", "When did Tom go to the support group?", "--sources")
+    assert "2026-05-13" in printed.stdout
+    assert "Sources:" in printed.stderr and "chat-with-tom.jsonl" in printed.stderr
+    # Nothing in memory says it: no answer is made up, the closest memory is shown instead.
+    band = node.cli_json("chat", "What is Tom's favourite band?")
+    assert band["answer"].startswith("I don't remember"), band
+    assert band["grounding"]["abstained"] and band["grounding"]["used"] == []
+    # The closest memory is quoted with its source and date: the owner's own words first.
+    assert "“Tom: " in band["answer"] and "2026-05-14" in band["answer"], band
+    assert "chat-with-tom.jsonl" in band["answer"], band
+    unknown = node.cli("chat", "Who is Kofi Mensah?", "--sources")
+    assert unknown.stdout.startswith("I don't remember")
+    assert "no memory mentions kofi mensah" in unknown.stderr

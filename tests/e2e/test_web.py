@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -417,7 +418,17 @@ def test_browser_chat_streams_an_answer_with_its_sources(page):
     expect(answer.locator(".sources li").first).to_be_visible()
     assert "Lisbon trip" in answer.locator(".sources").inner_text()
     assert answer.locator(".text").inner_text().strip()
-    assert page.evaluate("window.answerWrites") > 1
+    assert page.evaluate("window.answerWrites") >= 1  # a sentence at a time, once checked
+    # Each memory shows its date; once the answer is checked, the ones it used are marked, or
+    # the node says that no memory supports an answer.
+    assert re.search(r"\d{4}-\d{2}", answer.locator(".sources li").first.inner_text())
+    heading = answer.locator(".sources h3")
+    expect(heading).not_to_have_text("Memories it looked at")
+    if heading.inner_text() == "Not in memory":
+        assert answer.locator(".text").inner_text().startswith("I don't remember")
+    else:
+        assert heading.inner_text().startswith("Sources (the answer used [")
+        expect(answer.locator(".sources li.used").first).to_be_visible()
     expect(page.locator(".sessions button").first).to_be_visible()
     answer.evaluate("(element) => element.scrollIntoView({ block: 'start' })")
     shoot(page, "chat")

@@ -271,14 +271,15 @@ def test_chat_overlap_keeps_one_turn_even_above_the_overlap_budget() -> None:
 
 def test_only_an_oversized_turn_is_split() -> None:
     long_turn = " ".join(sentence(random.Random(1), 8) for _ in range(12))
-    doc = chat_doc([("Ann", "Short hello.", "t1"), ("Bob", long_turn, "t2"), ("Ann", "Bye.", "t3")])
+    t1, t2, t3 = "2026-01-01T10:00:00", "2026-01-01T10:01:00", "2026-01-01T10:02:00"
+    doc = chat_doc([("Ann", "Short hello.", t1), ("Bob", long_turn, t2), ("Ann", "Bye.", t3)])
     chunks = chunk_document(doc, word_count, max_tokens=30, overlap_tokens=0)
     assert_chunk_invariants(doc, chunks, word_count, 30)
     bob = doc.segments[1]
     pieces = [c for c in chunks if c.start < bob.end and c.end > bob.start]
     assert len(pieces) > 1
     assert all(c.speakers for c in chunks)
-    assert chunks[0].time_start == "t1" and chunks[-1].time_end == "t3"
+    assert chunks[0].time_start == t1 and chunks[-1].time_end == t3
     assert sum(1 for c in chunks if "Short hello." in c.text) == 1
 
 

@@ -477,7 +477,7 @@ def test_json_list_of_turns_is_a_chat(tmp_path: Path) -> None:
     assert doc.kind == "chat"
     assert doc.text == "Ann: Shall we meet Friday?\nBob: Yes, at the station."
     assert [(s.speaker, s.time) for s in doc.segments] == [
-        ("Ann", "2024-05-01T09:00:00Z"),
+        ("Ann", "2024-05-01T09:00:00+00:00"),
         ("Bob", None),
     ]
 
@@ -521,7 +521,7 @@ def test_jsonl_chat_turns_carry_speaker_and_time(tmp_path: Path) -> None:
     assert [(s.speaker, s.time) for s in doc.segments] == [
         ("me", "2024-03-04T10:00:00"),
         ("Sam", None),
-        ("me", "1709546400"),
+        ("me", "2024-03-04T10:00:00+00:00"),
     ]
 
 

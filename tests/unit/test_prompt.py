@@ -98,3 +98,64 @@ def test_l1_memories_come_first_and_say_what_they_are():
     assert "[2] (L1, my topic 'Hiking') Hiking Mountain walks" in system
     assert "[3] (L0, 0.md, part 1) I climbed Torre" in system
     assert topic.to_json()["layer"] == "l1" and topic.to_json()["title"] == "Hiking"
+
+
+def dated_hit(text: str, time_start: str | None, dates: list) -> SearchHit:
+    import dataclasses
+
+    base = hit(0, text)
+    return dataclasses.replace(
+        base, time_start=time_start, time_end=time_start, time_source="message", dates=tuple(dates)
+    )
+
+
+def test_grounded_prompt_puts_dated_memories_and_the_question_last():
+    from secondme.node.chat.prompt import (
+        dated_text,
+        dates_of,
+        grounded_messages,
+        grounded_system,
+        memory_date,
+    )
+    from secondme.node.memory.timeline import DateMention
+
+    text = "Tom: I went to a support group yesterday, it helped.\nMaya: Glad to hear."
+    start = text.index("yesterday")
+    mention = DateMention(
+        text="yesterday", start=start, end=start + 9, date="2026-05-13", granularity="day"
+    )
+    memory = dated_hit(text, "2026-05-14T18:00:00+01:00", [mention])
+    assert "yesterday (2026-05-13)" in dated_text(memory)
+    assert memory_date(memory) == "2026-05-14"
+    assert [d.shown for d in dates_of(memory)] == ["2026-05-13", "2026-05-14"]
+    assert "support group" in dates_of(memory)[0].context
+    group = hit(2, "Notes: the support group meets on Thursdays in the old library.")
+    messages, kept, shown = grounded_messages(
+        system=grounded_system("Maya"),
+        hits=[memory, hit(1, "Unrelated: the garden shed needs paint."), group],
+        history=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+        question="When did Tom go to the support group?",
+        count_tokens=words,
+        budget=500,
+        max_chars=120,
+    )
+    # The shed shares no word with the question; the third memory would pass the budget. Of the
+    # chat, only Tom's turn bears on it, with its date resolved.
+    assert kept == [memory]
+    assert shown == ["Tom: I went to a support group yesterday (2026-05-13), it helped."]
+    _, fallback, _ = grounded_messages(
+        system="s",
+        hits=[hit(1, "Unrelated: the garden shed needs paint.")],
+        history=[],
+        question="Who is Kofi?",
+        count_tokens=words,
+        budget=500,
+        max_chars=120,
+    )
+    assert len(fallback) == 1  # nothing bears on it: the closest memory is still shown
+    assert messages[0]["role"] == "system" and messages[-1]["role"] == "user"
+    assert messages[-1]["content"].endswith(
+        "Question: When did Tom go to the support group?\nShort answer:"
+    )
+    assert "[1] (" in messages[-1]["content"] and "support group" in messages[-1]["content"]
+    assert [m["role"] for m in messages[1:-1]] == ["user", "assistant"]

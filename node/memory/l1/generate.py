@@ -224,6 +224,36 @@ class L1Writer:
         )
         return {name: record[name] for name in names}
 
+    async def fact(self, sentence: str, predicates: Sequence[str]) -> dict:
+        """What a first-person sentence states about its speaker, as {predicate, object,
+        negated}; the object must be words of the sentence and pass the grounding check."""
+        schema = {
+            "type": "object",
+            "properties": {
+                "predicate": {"enum": [*predicates, "none"]},
+                "object": _string(80),
+                "negated": {"type": "boolean"},
+            },
+            "required": ["predicate", "object"],
+        }
+        vocab = vocabulary([sentence])
+        flat = " ".join(sentence.lower().split())
+
+        def check(record: dict) -> str | None:
+            said = " ".join(str(record["object"]).lower().split()).strip(" .")
+            if record["predicate"] != "none" and said not in flat:
+                return f"object {shorten(said, 40)!r} is not words of the sentence"
+            return _grounded("object", record["object"], vocab)
+
+        return await self._ask(
+            "Say what the sentence states about the speaker (I): one predicate and its object, "
+            "copied from the sentence, or predicate none. Reply in JSON.",
+            f'Sentence: "{shorten(sentence, 300)}"',
+            schema,
+            60,
+            check,
+        )
+
 
 def _missing(record: Any, schema: dict) -> str | None:
     if not isinstance(record, dict):

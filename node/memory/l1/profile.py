@@ -18,12 +18,18 @@ from dataclasses import dataclass
 
 from secondme.node.memory.documents import DocumentRecord, DocumentStore
 from secondme.node.memory.l1.extract import best_sentence
+from secondme.node.memory.l1.facts import Fact
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.l1.text import shorten
 from secondme.node.memory.vectors import ScopeFilter
 from secondme.node.owner import OwnerProfile
 
 PROFILE_TOPICS = 6
+PROFILE_FACTS = 12
+"""Current facts a profile states at most."""
+_FACT_ORDER = ("lives_in", "works_at", "works_as", "partner", "likes", "has", "dislikes")
+_RELATION_RANK = 3.5
+"""Other people (a sister, a friend) come after a partner and before tastes."""
 FACT_SEARCH = 12
 """Chunks nearest a topic's centre searched for the owner's own sentence that sums it up."""
 PEER_PROFILE_REF = "scoped"
@@ -79,17 +85,33 @@ def interests(topics: Sequence[ProfileTopic]) -> str:
 
 
 def extractive_biography(
-    name: str, description: str, topics: Sequence[ProfileTopic]
+    name: str, description: str, topics: Sequence[ProfileTopic], known: str = ""
 ) -> tuple[str, str]:
-    """A biography made of the owner's own sentences, so a small model cannot falsify it."""
+    """A biography made of the owner's own sentences, so a small model cannot falsify it;
+    ``known`` is the owner's current facts as first-person sentences (:func:`facts_text`)."""
     facts = [t.fact for t in topics if t.fact]
     about = f"I write most about: {interests(topics)}." if topics else ""
-    first = " ".join(part for part in (description.strip(), about, *facts) if part)
+    first = " ".join(part for part in (description.strip(), known, about, *facts) if part)
     quoted = " ".join(f"“{f}”" for f in facts)
     third = (f"{name} writes most about: {interests(topics)}." if topics else "") + (
         f" In {name}'s words: {quoted}" if quoted else ""
     )
     return first, third.strip()
+
+
+def profile_facts(facts: Sequence[Fact], limit: int = PROFILE_FACTS) -> list[Fact]:
+    """The owner's current facts a profile states: where they live and work, who is in their
+    life, what they like and have (dated events are left to memory), most telling first;
+    ``limit`` -1 keeps all."""
+    rank = {p: i for i, p in enumerate(_FACT_ORDER)}
+    kept = [f for f in facts if f.owner and f.current and f.predicate != "did"]
+    kept.sort(key=lambda f: (rank.get(f.predicate, _RELATION_RANK), f.valid_from or "", f.id))
+    return kept if limit < 0 else kept[:limit]
+
+
+def facts_text(facts: Sequence[Fact], name: str | None = None) -> str:
+    """The facts as sentences: first person, or third person naming ``name``."""
+    return " ".join(f"{f.sentence(name)}." for f in facts)
 
 
 def peer_profile(
@@ -118,8 +140,27 @@ def peer_profile(
             topics.append(profile_topic(topic, documents, usable))
             refs.append(f"l1:topic:{topic['id']}")
     refs += [f"l0:chunk:{t.fact_chunk}" for t in topics if t.fact_chunk]
-    first, _ = extractive_biography(owner.name, description, topics)
-    return PeerProfile(first, tuple(refs))
+    facts = _facts_in_scope(l1, documents, scope)
+    refs += [f"l0:chunk:{f.chunk_id}" for f in facts]
+    first, _ = extractive_biography(owner.name, description, topics, facts_text(facts))
+    return PeerProfile(first, tuple(dict.fromkeys(refs)))
+
+
+def _facts_in_scope(l1: L1Store, documents: DocumentStore, scope: ScopeFilter | None) -> list[Fact]:
+    """The owner's current facts whose source sentence the scope lets the peer read: an L1
+    record (facts) of an L0 chunk (their sentence) it covers. A fact's validity still comes
+    from every statement: a newer one the peer cannot see closes an older one it can, so the
+    peer is not told a stale fact as current (it is told nothing of that predicate)."""
+    if scope is None or (scope.layers and _L1 not in scope.layers):
+        return []
+    facts = profile_facts(l1.facts.facts(about=["me"]), limit=-1)
+    found = documents.chunks_with_documents(list(dict.fromkeys(f.chunk_id for f in facts)))
+    usable = [
+        f
+        for f in facts
+        if f.chunk_id in found and _fact_usable(scope, f.chunk_id, found[f.chunk_id][1])
+    ]
+    return usable[:PROFILE_FACTS]
 
 
 def _covers(scope: ScopeFilter, point_id: str, tags: Sequence[str]) -> bool:

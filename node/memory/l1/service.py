@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from secondme.node.config import MemorySettings
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord
@@ -30,12 +31,21 @@ from secondme.node.memory.l1.extract import (
     group_relations,
     rule_kind,
 )
+from secondme.node.memory.l1.facts import (
+    MODEL_PREDICATES,
+    chunk_statements,
+    day_of,
+    model_candidates,
+    model_statement,
+)
 from secondme.node.memory.l1.generate import L1Writer, ModelOutputRejected
 from secondme.node.memory.l1.profile import (
     PROFILE_TOPICS,
     ProfileTopic,
     extractive_biography,
+    facts_text,
     interests,
+    profile_facts,
     profile_topic,
 )
 from secondme.node.memory.l1.store import Job, TopicDraft, describe_entity
@@ -193,7 +203,40 @@ class L1Service:
             return  # forgotten or replaced since: the newer job does the work
         chunks = self._documents.chunks_of(doc.id)
         await asyncio.to_thread(self._document_sync, doc, chunks)
+        if self._settings.l1_model_facts > 0:
+            await self._model_facts(doc, chunks)
         self.store.enqueue("topics", force=True)
+
+    async def _model_facts(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> None:
+        """The model reads a bounded number of first-person sentences the rules found nothing
+        in; a fact is kept only if its object is words of the sentence and grounded in it."""
+        owner = self._owner.get().name
+        budget = self._settings.l1_model_facts
+        found, dates = [], {}
+        for chunk in chunks:
+            dates[chunk.id] = day_of(chunk.time_start) or day_of(doc.date) or _day(doc.ingested_at)
+            for turn, sentence, position in model_candidates(
+                chunk.id, chunk.text, speakers=chunk.speakers, owner_name=owner,
+                time=chunk.time_start,
+            ):  # fmt: skip
+                if budget == 0:
+                    break
+                budget -= 1
+                try:
+                    record = await self.writer.fact(sentence, MODEL_PREDICATES)
+                except ModelOutputRejected as exc:
+                    log.debug("L1 fact of %s: %s", doc.id, exc)
+                    continue
+                statement = model_statement(record, turn, sentence, chunk.id, position, chunk.dates)
+                if statement is not None:
+                    found.append(statement)
+        if found:
+            self.store.facts.add(doc.id, found, dates)
+
+    def read_document(self, doc: DocumentRecord) -> None:
+        """The part of a document's L1 job that needs no model (its insight, entities and
+        facts by rules), now, in this thread: for tools that measure memory without a daemon."""
+        self._document_sync(doc, self._documents.chunks_of(doc.id))
 
     def _document_sync(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> None:
         texts = [ChunkText(c.id, c.text) for c in chunks]
@@ -225,6 +268,25 @@ class L1Service:
             group_relations(relations),
             self._owner.get().name,
         )
+        self._save_facts(doc, chunks)
+
+    def _save_facts(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> None:
+        """What the document states about its owner and the people in it, each statement dated
+        by the date it names, else its turn's or chunk's time, else the document's."""
+        owner = self._owner.get().name
+        fallback = day_of(doc.date) or _day(doc.ingested_at)
+        statements, dates = [], {}
+        for chunk in chunks:
+            dates[chunk.id] = day_of(chunk.time_start) or fallback
+            statements += chunk_statements(
+                chunk.id,
+                chunk.text,
+                speakers=chunk.speakers,
+                owner_name=owner,
+                time=chunk.time_start,
+                mentions=chunk.dates,
+            )
+        self.store.facts.replace_document(doc.id, statements, dates)
 
     def _index_insight(self, doc: DocumentRecord) -> None:
         insight = self.store.insight(doc.id)
@@ -397,7 +459,12 @@ class L1Service:
         topics, recent, sources = await asyncio.to_thread(self._profile_material)
         if not topics:
             return  # empty memory: an empty profile, nothing to store
-        first, third = extractive_biography(owner.name, owner.fields.get("description", ""), topics)
+        known = await asyncio.to_thread(lambda: profile_facts(self.store.facts.facts()))
+        sources = list(dict.fromkeys([*sources, *(f.chunk_id for f in known)]))
+        first, third = extractive_biography(
+            owner.name, owner.fields.get("description", ""), topics, facts_text(known)
+        )
+        third = f"{facts_text(known, owner.name)} {third}".strip()
         status = _extractive_status(recent)
         method = "extractive"
         problems = []
@@ -405,8 +472,14 @@ class L1Service:
         try:
             model_first, model_third = await self.writer.biography(owner.name, facts)
             listed = interests(topics)
-            first = f"{model_first} I write most about: {listed}."
-            third = f"{model_third} {owner.name} writes most about: {listed}."
+            # The current facts are stated as they are: a small model may not restate them.
+            first = " ".join(
+                f"{model_first} {facts_text(known)} I write most about: {listed}.".split()
+            )
+            third = " ".join(
+                f"{model_third} {facts_text(known, owner.name)} "
+                f"{owner.name} writes most about: {listed}.".split()
+            )
             method = "model"
         except ModelOutputRejected as exc:
             problems.append(f"biography: {exc}")
@@ -501,6 +574,10 @@ class L1Service:
             },
             "records": self.store.counts(),
         }
+
+
+def _day(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).date().isoformat()
 
 
 async def _no_model(*args, **kwargs):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from secondme.node.db import Database
 from secondme.node.memory.l1.extract import OWNER_KEY
+from secondme.node.memory.l1.fact_store import FactStore
 
 JOB_ORDER = ("document", "topics", "topic", "profile", "summary", "entity_types")
 """Kinds of L1 work, in the order the worker takes them: cheap and foundational first."""
@@ -65,6 +66,7 @@ def _json(value: object) -> str:
 class L1Store:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.facts = FactStore(db)
 
     # -- jobs ---------------------------------------------------------------------------------
 

@@ -122,6 +122,16 @@ class ScopeFilter:
         pairs = (("tags", self.tags_any), ("layer", self.layers), ("doc_id", self.doc_ids))
         return [(key, values) for key, values in pairs if values]
 
+    def allows(self, *, point_id: str, layer: str, doc_id: str, tags: Sequence[str]) -> bool:
+        """Whether a point with this id and payload is inside the scope: the engine's filter
+        as a plain check, for memories reached without a search (a hit's neighbours)."""
+        return (
+            (not self.tags_any or any(t in self.tags_any for t in tags))
+            and (not self.layers or layer in self.layers)
+            and (not self.doc_ids or doc_id in self.doc_ids)
+            and (self.point_ids is None or point_id in self.point_ids)
+        )
+
 
 ANY_SCOPE = ScopeFilter()
 """The scope that restricts nothing: the owner's own queries."""

@@ -125,6 +125,8 @@ export async function stream(path, body, onEvent, { signal } = {}) {
 export function upload(file, { tags = [], onProgress } = {}) {
   const url = new URL('/api/memory/ingest', location.origin);
   url.searchParams.set('path', file.name);
+  // The file's own time: the last resort for when what it says happened.
+  if (file.lastModified) url.searchParams.set('mtime', String(file.lastModified / 1000));
   for (const tag of tags) url.searchParams.append('tag', tag);
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();

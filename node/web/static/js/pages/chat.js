@@ -15,6 +15,8 @@ function sourceItem(hit) {
     const src = hit.source ?? {};
     const name = src.title || src.name || src.path;
     where = src.path && src.path !== name ? `${name} (${src.path})` : name;
+    if (src.turns) where += src.turns[0] === src.turns[1] ? `, turn ${src.turns[0]}` : `, turns ${src.turns[0]}–${src.turns[1]}`;
+    if (src.when) where += `, ${src.when}`;
   }
   return h('li', null, h('span', { class: 'source-where', text: where }), h('q', { text: truncate(hit.text ?? '', 240) }));
 }
@@ -23,9 +25,27 @@ function sourcesBlock(hits) {
   return h(
     'div',
     { class: 'sources' },
-    h('h3', { text: 'Sources' }),
-    hits.length ? h('ol', null, hits.map(sourceItem)) : h('p', { class: 'empty', text: 'No memories were used.' }),
+    h('h3', { text: 'Memories it looked at' }),
+    hits.length ? h('ol', null, hits.map(sourceItem)) : h('p', { class: 'empty', text: 'No memories were found.' }),
   );
+}
+
+/** After the answer: mark the memories it rests on, or say that none supports an answer. */
+function markGrounding(block, grounding) {
+  if (!block) return;
+  const items = [...block.querySelectorAll('li')];
+  const used = new Set(grounding.used ?? []);
+  items.forEach((item, i) => {
+    if (used.has(i + 1)) item.classList.add('used');
+    else item.classList.add('unused');
+  });
+  const heading = block.querySelector('h3');
+  if (grounding.abstained) {
+    heading.textContent = 'Not in memory';
+    block.append(h('p', { class: 'empty', text: `No memory supports an answer (${grounding.reason || 'the memories do not say'}).` }));
+  } else if (used.size) {
+    heading.textContent = `Sources (the answer used ${[...used].map((n) => `[${n}]`).join(', ')})`;
+  }
 }
 
 function bubble(role, text) {
@@ -100,7 +120,10 @@ export function mount(root, { signal }) {
       await stream('/api/chat', body, (event, data) => {
         if (event === 'sources') {
           sessionId = data.session_id;
-          answer.el.append(sourcesBlock(data.sources ?? []));
+          answer.sources = sourcesBlock(data.sources ?? []);
+          answer.el.append(answer.sources);
+        } else if (event === 'grounding') {
+          markGrounding(answer.sources, data);
         } else if (event === 'token') {
           answer.body.append(data.text);
         }
