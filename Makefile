@@ -51,6 +51,7 @@ bench:
 	$(BIN)/python bench/bench_access.py
 	$(BIN)/python bench/bench_discovery.py
 	$(BIN)/python bench/bench_groups.py
+	$(BIN)/python bench/bench_memory_qa.py --questions 80
 	$(BIN)/python bench/bench_l2.py
 	$(BIN)/python bench/bench_multihost.py
 	$(BIN)/python bench/bench_web.py

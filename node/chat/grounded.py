@@ -37,6 +37,14 @@ _QUESTION_WORDS = frozenset(
     "what when where which who whom whose why how would could should does did do is are was "
     "were will can".split()
 )
+_FRAME = re.compile(
+    r"\b(?:name|kind|type|sort)\s+of\b|\b(?:named|called)\b"
+    r"|(?:(?<=which )|(?<=what ))(?:city|town|country|place)\b",
+    re.IGNORECASE,
+)
+"""Words that frame a question rather than say what it is about ("what is the *name of* her
+cat", "what *kind of* pet", "which *city*"): the memory that answers need not use them
+("middle name" is still asked about)."""
 _QUESTION_STEMS = frozenset(stem(w) for w in _QUESTION_WORDS)
 _NUMBER = re.compile(r"\d+")
 _CITATION = re.compile(r"\s*\[(\d{1,3})\]")
@@ -130,7 +138,7 @@ def check_sentence(
     # An answer is about what was asked: it shares a word of the question besides the names in
     # it (a date will do for "when"), or the question asks nothing but a name.
     named = {stem(w) for name in asked_names(question) for w in name.split()}
-    topic = {stem(w) for w in content_words(question)} - named - _QUESTION_STEMS
+    topic = {stem(w) for w in content_words(_FRAME.sub(" ", question))} - named - _QUESTION_STEMS
     on_topic = (
         not topic
         or bool(topic & {stem(w) for w in meaningful})
@@ -156,7 +164,9 @@ def _names_from_elsewhere(names: Iterable[str], evidence: Evidence, question: st
     lifts a name from the memory next to the right one ("with my friend Ana" when Ana was in
     Lisbon, not Kyoto). A name counts only where a memory holding it shares a word with the
     question."""
-    asked = {stem(w) for w in words(question)} - {stem(w) for w in STOPWORDS}
+    named = {stem(w) for name in asked_names(question) for w in name.split()}
+    asked = {stem(w) for w in content_words(_FRAME.sub(" ", question))} - _QUESTION_STEMS
+    asked = (asked - named) or asked  # what is asked about, else whom
     if not asked or not evidence.per_memory:
         return []
     lifted = []
@@ -269,7 +279,8 @@ def asked_names(question: str, *, known: Iterable[str] = ()) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
-    """How much of a question the memories found speak to."""
+    """How much of a question the memories found speak to: the names it asks about that no
+    memory holds, and its other content words, with those the best single line holds."""
 
     missing_names: tuple[str, ...]
     keywords: tuple[str, ...]
@@ -280,7 +291,8 @@ class Coverage:
         return len(self.found_keywords) / len(self.keywords) if self.keywords else 1.0
 
     def enough(self, threshold: float = 0.5) -> bool:
-        return not self.missing_names and self.share >= threshold
+        """Every name, and more than ``threshold`` of the other words, in one line."""
+        return not self.missing_names and (not self.keywords or self.share > threshold)
 
 
 def coverage(
@@ -301,11 +313,18 @@ def coverage(
     keywords = tuple(
         dict.fromkeys(
             w
-            for w in content_words(question)
+            for w in content_words(_FRAME.sub(" ", question))
             if w not in name_words and w not in _QUESTION_WORDS and w not in GLUE
         )
     )
-    found = tuple(w for w in keywords if stem(w) in vocab)
+    # The words must come together in one line (a chat turn, a sentence): "middle name" is not
+    # answered by "the name is Tofu" in one turn and "middle" in another.
+    found: tuple[str, ...] = ()
+    for piece in (p for text in texts for p in _pieces(text)):
+        held = {stem(w) for w in words(piece)}
+        in_line = tuple(w for w in keywords if stem(w) in held)
+        if len(in_line) > len(found):
+            found = in_line
     return Coverage(missing_names=missing, keywords=keywords, found_keywords=found)
 
 
@@ -411,3 +430,23 @@ def best_lines(question: str, text: str, most: int = 2) -> list[str]:
     ranked = sorted(range(len(pieces)), key=lambda i: (-scores[i], i))
     chosen = [i for i in ranked[:most] if scores[i] > 0]
     return [pieces[i] for i in sorted(chosen)]
+
+
+def answering_line(
+    question: str, texts: Sequence[str], *, free_names: Iterable[str] = ()
+) -> tuple[int, str] | None:
+    """The first line (a chat turn, a sentence) among the memory ``texts`` that holds every
+    word the question asks about, names included (a speaker counts): when the model cannot put
+    the answer in words, that memory itself is the answer, quoted. Returns (index of the text,
+    the line); None when no line holds them all, or the question asks nothing but a name."""
+    free = {w for name in free_names for w in words(name)}
+    names = {w for n in asked_names(question) for w in n.split()} - free
+    wanted = {stem(w) for w in content_words(_FRAME.sub(" ", question)) if w not in free}
+    wanted -= _QUESTION_STEMS
+    if not wanted - {stem(w) for w in names}:
+        return None
+    for index, text in enumerate(texts):
+        for line in _pieces(text):
+            if wanted <= {stem(w) for w in words(line)}:
+                return index, line
+    return None

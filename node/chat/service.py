@@ -13,6 +13,7 @@ from secondme.node.chat.grounded import (
     AnswerCheck,
     Coverage,
     Evidence,
+    answering_line,
     asked_names,
     asks_when,
     best_date,
@@ -346,12 +347,13 @@ class ChatService:
         texts = [evidence_text(hit, text) for hit, text in zip(used, shown_texts, strict=True)]
         known = [n for _, n in self._memory.l1.entity_names()]
         gate = coverage(question, texts, known_names=known, free_names=[name])
-        closest = closest_memory(question, used)
+        closest = closest_memory(question, [*used, *found])
         for_peer = requester.startswith("peer:")
         if not used or not gate.enough():
             text = self._dont_remember(question, closest, for_peer=for_peer)
             yield Piece(text)
-            yield Grounding(used=(), abstained=True, dropped=(), reason=_why_not(gate, used))
+            reason = _why_not(gate, used, [dated_text(hit) for hit in found])
+            yield Grounding(used=(), abstained=True, dropped=(), reason=reason)
             yield Finished("stop", 0, 0)
             return
         check = AnswerCheck(
@@ -382,12 +384,18 @@ class ChatService:
         for sentence in check.finish():
             yield Piece((" " if shown else "") + sentence)
             shown = True
-        dated = None
+        dated = quoted = None
         if not check.answered and asks_when(question):
             dated = dated_turn(question, used)
+        elif not check.answered:
+            quoted = answering_line(question, shown_texts, free_names=[name])
         if dated is not None:
             number, date, line = dated
             yield Piece(f"{' ' if shown else ''}On {date} [{number}]: “{line}”")
+        elif quoted is not None:
+            index, line = quoted
+            dated = (index + 1, "", line)
+            yield Piece(f"{' ' if shown else ''}From my memory [{index + 1}]: “{line}”")
         elif not check.answered:
             yield Piece(
                 (" " if shown else "") + self._dont_remember(question, closest, for_peer=for_peer)
@@ -451,13 +459,17 @@ class ChatService:
             yield event
 
 
-def _why_not(gate: Coverage, used: Sequence[Memory]) -> str:
+def _why_not(gate: Coverage, used: Sequence[Memory], found: Sequence[str]) -> str:
+    """Why the node did not ask the model: in the owner's words, for ``chat --sources``."""
     if not used:
         return "no memory found"
-    if gate.missing_names:
-        return f"no memory mentions {', '.join(gate.missing_names)}"
+    held = {w for text in found for w in words(text)}
+    unknown = [n for n in gate.missing_names if not set(n.split()) <= held]
+    if unknown:
+        return f"no memory mentions {', '.join(unknown)}"
     missing = [w for w in gate.keywords if w not in gate.found_keywords]
-    return f"the memories found do not mention {', '.join(missing)}"
+    about = f" about {', '.join(gate.missing_names)}" if gate.missing_names else ""
+    return f"no memory{about} says {' '.join(missing) or 'that'}"
 
 
 def _says_when(check: AnswerCheck) -> bool:
@@ -479,9 +491,11 @@ def closest_memory(question: str, memories: Sequence[Memory]) -> Memory | None:
     """The memory nearest the question: the one with the line sharing most of its words; on a
     tie the owner's own words (L0) before what the node made of them, then the better ranked."""
     best, best_score = None, -1.0
+    people = {w for name in asked_names(question) for w in name.split()}
     for memory in memories:
         line = closest_words(question, dated_text(memory))
         score = overlap(question, line) + (0.5 if memory.layer == "l0" else 0.0)
+        score += 2 * len(people & set(words(line)))  # about whom it was asked, first
         if score > best_score:
             best, best_score = memory, score
     return best

@@ -24,7 +24,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.scope import bind_topics, memory_filter
 from secondme.node.access.service import AccessService
-from secondme.node.chat.grounded import AnswerCheck, Evidence
+from secondme.node.chat.grounded import (
+    AnswerCheck,
+    Evidence,
+    closest_words,
+    dont_remember,
+    overlap,
+)
 from secondme.node.chat.prompt import dated_text, memory_date
 from secondme.node.chat.service import ChatService
 from secondme.node.config import GroupSettings
@@ -1263,4 +1269,12 @@ def grounded_turn(
     )
     check = AnswerCheck(evidence=evidence, question="", memories=0)
     kept = check.feed(text.strip()) + check.finish()
-    return " ".join(kept) if kept else NOTHING_REMEMBERED
+    if kept:
+        return " ".join(kept)
+    if not memories:
+        return NOTHING_REMEMBERED
+    # What this member does remember nearest the question, in its own words: honest, and its
+    # own (two members with nothing to add do not echo each other into a false consensus).
+    best = max(memories, key=lambda memory: overlap(question, closest_words(question, memory)))
+    when, _, words_ = best.partition(") ") if best.startswith("(") else ("", "", best)
+    return dont_remember(closest_words(question, words_), when.lstrip("(") or "my memory")

@@ -197,7 +197,7 @@ def test_chat_streams_grounded_answer_and_keeps_history(node, samples):
             line[len("event: ") :] for line in response.iter_lines() if line.startswith("event: ")
         ]
     assert events[0] == "sources" and events[-1] == "done"
-    assert events.count("token") > 1
+    assert events.count("token") >= 1 and "grounding" in events  # checked sentences, then why
     first = node.cli_json("chat", "What is my cat called?")
     assert first["answer"].strip()
     assert any(s["source"]["name"] == "letter.docx" for s in first["sources"] if s["layer"] == "l0")

@@ -133,7 +133,11 @@ class FakeMemory:
 
     async def search(self, query: str, *, k: int, layers: Sequence[str], scope: object):
         self.scopes.append(scope)
-        return [Hit(f"{self.name} remembers a trail for {query[:40]}", SCORES[self.name])]
+        # What the fake model says ("<name> suggests plan N.") is in the memory it is given:
+        # a member's turn is only what its memory supports.
+        plans = " ".join(f"plan {n}" for n in range(1, 10))
+        text = f"{self.name} remembers a trail for {query[:40]} and suggests {plans}"
+        return [Hit(text, SCORES[self.name])]
 
     async def search_each(self, query: str, limits: dict[str, int], *, scope: object):
         return {"l0": await self.search(query, k=limits["l0"], layers=("l0",), scope=scope)}

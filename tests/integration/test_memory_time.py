@@ -14,6 +14,7 @@ from secondme.node.db import Database
 from secondme.node.memory.ingest import point_payload
 from secondme.node.memory.retrieval import SearchHit
 from secondme.node.memory.service import Memory
+from secondme.node.memory.timeline import file_time
 from secondme.node.migrations import MIGRATIONS
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
@@ -91,8 +92,11 @@ async def test_notes_take_their_time_from_text_then_document_then_file(tmp_path,
             "/n/a.md": ("text", "2025-05-03"),
             "/n/b.md": ("document", "2024-02-10"),
             "/n/c.txt": ("file", "2026-01-01T00:00:00+00:00"),
-            "/n/d.txt": (None, None),
+            "/n/d.txt": ("file", found["/n/d.txt"][1]),
         }
+        # Sent without a file time: the time the node received it is the last resort.
+        received = memory.documents.by_path("/n/d.txt").ingested_at
+        assert found["/n/d.txt"][1] == file_time(received)
         assert memory.documents.by_path("/n/c.txt").mtime == mtime
         hit = next(h for h in await memory.search("lease", k=4) if h.path == "/n/a.md")
         assert hit.citation() == "a.md, part 1, 2025-05-03"

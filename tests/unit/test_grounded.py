@@ -6,6 +6,7 @@ from secondme.node.chat.grounded import (
     AnswerCheck,
     DatedWords,
     Evidence,
+    answering_line,
     asked_names,
     asks_when,
     best_date,
@@ -137,3 +138,22 @@ def test_a_recited_memory_after_the_answer_is_cut_off():
     shown = check.feed("# Tom works at the Riverside bakery [2] (chat-tom.jsonl, turns 4–5) Tom: I")
     shown += check.finish()
     assert shown == ["Tom works at the Riverside bakery"]
+
+
+def test_the_words_asked_must_meet_in_one_line():
+    memories = [
+        "Abena: We adopted a cat today, the name is Tofu.\nAbena: The middle of the week is busy."
+    ]
+    assert not coverage("What is Abena's middle name?", memories).enough()
+    assert coverage("What is the name of Abena's cat?", memories).enough()
+
+
+def test_a_line_holding_every_word_asked_answers_by_itself():
+    texts = ["Burak: Hi!\nBurak: My sister, Aiko, just sent me the funniest video.", "x"]
+    assert answering_line("What is the name of Burak's dog?", texts) is None  # no dog
+    assert answering_line("Who is Burak's sister?", texts) == (
+        0,
+        "Burak: My sister, Aiko, just sent me the funniest video.",
+    )
+    assert answering_line("Who is Kofi?", texts) is None  # a name alone is not a question
+    assert answering_line("Who is Ana's sister?", texts) is None  # not Ana's
