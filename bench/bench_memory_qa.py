@@ -571,7 +571,6 @@ async def answer_all(
     rows: list[Row],
     memory: Memory,
     db: Database,
-    owner_name: str,
     model: ChatModel,
     systems: Sequence[str] = ("baseline", "node"),
 ) -> None:
@@ -636,7 +635,7 @@ async def run_seed(
                 rows.append(measure(question, "node", await node(question)))
             if model is not None:
                 systems = ("baseline", "node") if args.answer == "both" else (args.answer,)
-                await answer_all(rows, memory, db, corpus.owner, model, systems)
+                await answer_all(rows, memory, db, model, systems)
         finally:
             memory.close()
             db.close()

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from secondme.node.memory.l1.text import STOPWORDS, content_words, shorten, stem, words
+from secondme.node.memory.l1.text import MONTHS, STOPWORDS, content_words, shorten, stem, words
 
 DONT_REMEMBER = "I don't remember"
 _CLOSEST_CHARS = 240
@@ -341,9 +341,7 @@ _WHEN = re.compile(
     r"|\bwhich (?:day|month|year)\b",
     re.IGNORECASE,
 )
-_MONTHS = frozenset(
-    "january february march april may june july august september october november december".split()
-)
+_MONTHS = frozenset(MONTHS)
 _DAYS = frozenset(
     "yesterday today monday tuesday wednesday thursday friday saturday sunday".split()
 )
