@@ -56,7 +56,7 @@ from common import document, report
 
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.store import AccessStore
-from secondme.node.db import Database
+from secondme.node.core.db import Database
 from secondme.protocol.access import ACCESS_MESSAGES, Ask
 from secondme.protocol.clock import ManualClock
 from secondme.protocol.grants import (

@@ -135,11 +135,11 @@ def _node_prompts(data_dir: Path) -> list[list[dict]]:
     from llama_cpp import Llama
 
     from secondme.node.chat.prompt import build_messages, persona_prompt, prompt_budget
-    from secondme.node.config import DataDir, load_config
-    from secondme.node.db import Database
+    from secondme.node.core.config import DataDir, load_config
+    from secondme.node.core.db import Database
     from secondme.node.memory.service import Memory
     from secondme.node.models.embedder import Embedder
-    from secondme.node.owner import OwnerStore
+    from secondme.node.people.owner import OwnerStore
 
     where = DataDir(data_dir)
     config = load_config(where.config)

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import report
-from secondme.node.config import GroupSettings, ModelSettings
+from secondme.node.core.config import GroupSettings, ModelSettings
 from secondme.node.groups.prompts import turn_messages
 from secondme.node.models.llm import ChatModel
 from secondme.node.models.locate import chat_model_path

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import document, report
 
-from secondme.node.config import DataDir, MemorySettings
-from secondme.node.db import Database
+from secondme.node.core.config import DataDir, MemorySettings
+from secondme.node.core.db import Database
 from secondme.node.memory.chunker import chunk_document
 from secondme.node.memory.parsers import parse_document
 from secondme.node.memory.service import Memory

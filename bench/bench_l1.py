@@ -30,15 +30,15 @@ from common import report
 
 from secondme.node.chat.history import ChatHistory
 from secondme.node.chat.service import ChatService
-from secondme.node.config import DataDir, MemorySettings, ModelSettings
-from secondme.node.db import Database
+from secondme.node.core.config import DataDir, MemorySettings, ModelSettings
+from secondme.node.core.db import Database
 from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
 from secondme.node.models.llm import ChatModel
-from secondme.node.owner import OwnerStore
-from secondme.node.roles import RoleStore
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.roles import RoleStore
 from tests.l1_corpus import OWNER, QUESTIONS, make_corpus_bytes, make_documents, relevant
 
 THEMES = {

@@ -61,8 +61,8 @@ from secondme.node.chat import service as chat_service
 from secondme.node.chat.history import ChatHistory
 from secondme.node.chat.prompt import build_messages, persona_prompt, prompt_budget
 from secondme.node.chat.service import ChatService, Sources
-from secondme.node.config import DataDir, MemorySettings, ModelSettings
-from secondme.node.db import Database
+from secondme.node.core.config import DataDir, MemorySettings, ModelSettings
+from secondme.node.core.db import Database
 from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.l1.text import unsupported_words, vocabulary
 from secondme.node.memory.retrieval import SearchHit
@@ -71,8 +71,8 @@ from secondme.node.memory.vectors import SparseVec
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
 from secondme.node.models.llm import ChatModel, Piece
-from secondme.node.owner import OwnerStore
-from secondme.node.roles import RoleStore
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.roles import RoleStore
 
 K = 10
 BUDGET_CHARS = 6500

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import percentiles, report, sentence, timed
 
-from secondme.node.config import DataDir, load_config
-from secondme.node.db import Database
+from secondme.node.core.config import DataDir, load_config
+from secondme.node.core.db import Database
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord
 from secondme.node.memory.ingest import point_payload
 from secondme.node.memory.service import Memory

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from secondme.node.errors import InvalidRequest
+from secondme.node.core.errors import InvalidRequest
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.vectors import ScopeFilter
 from secondme.protocol.grants import Scope

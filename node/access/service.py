@@ -23,16 +23,16 @@ from secondme.node.access.gate import AccessGate
 from secondme.node.access.scope import bind_topics, held_topics, memory_filter, split_label
 from secondme.node.access.store import AUDIT_REFUSED, AccessStore, StoredGrant
 from secondme.node.chat.service import ChatService, Sources
-from secondme.node.config import AccessSettings
-from secondme.node.errors import InvalidRequest, NotFound, PeerRefused
+from secondme.node.core.config import AccessSettings
+from secondme.node.core.errors import InvalidRequest, NotFound, PeerRefused
 from secondme.node.memory.l1.profile import PeerProfile, peer_profile
 from secondme.node.memory.retrieval import L1Hit, PeerHit, SearchHit
 from secondme.node.memory.service import Memory
 from secondme.node.models.llm import BASE, Finished, ModelChoice, Piece
-from secondme.node.owner import OwnerStore
 from secondme.node.p2p.handlers import Reply, fit, public_profile
 from secondme.node.p2p.service import P2PService
-from secondme.node.peers import PeerRecord, PeerStore
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.peers import PeerRecord, PeerStore
 from secondme.protocol.access import (
     MAX_ANSWER,
     MAX_ANSWER_PART,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from secondme.node.db import Database
-from secondme.node.errors import InvalidRequest, NotFound
+from secondme.node.core.db import Database
+from secondme.node.core.errors import InvalidRequest, NotFound
 from secondme.protocol.grants import GrantInfo, Scope, short_id
 
 AUDIT_ALLOWED = "allowed"

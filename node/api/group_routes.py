@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from secondme.node.api.access_routes import scope_from_body
-from secondme.node.api.routes import field, json_body, path_peer, services, string_list
+from secondme.node.api.routes import path_peer, services, string_list
 from secondme.node.api.sse import open_stream, relay_events
-from secondme.node.errors import InvalidRequest
+from secondme.node.core.errors import InvalidRequest
 from secondme.node.groups.store import StoredMessage
+from secondme.node.http.body import field, json_body
 
 routes = web.RouteTableDef()
 

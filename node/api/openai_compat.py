@@ -13,9 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
-from secondme.node.api.routes import field, json_body, services
+from secondme.node.api.routes import services
 from secondme.node.api.sse import open_stream, send_event
-from secondme.node.errors import InvalidRequest
+from secondme.node.core.errors import InvalidRequest
+from secondme.node.http.body import field, json_body
 from secondme.node.models.llm import Finished, Piece
 
 routes = web.RouteTableDef()

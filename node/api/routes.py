@@ -16,15 +16,16 @@ from typing import Any
 from aiohttp import web
 
 from secondme import node as node_package
+from secondme.node.api.services import NodeServices
 from secondme.node.api.sse import open_stream, relay_events, send_event
 from secondme.node.chat.service import Grounding, Sources
-from secondme.node.config import VECTOR_BACKENDS, save_config
-from secondme.node.errors import InvalidRequest, NotFound
+from secondme.node.core.config import VECTOR_BACKENDS, save_config
+from secondme.node.core.errors import InvalidRequest, NotFound
+from secondme.node.http.body import field, json_body
 from secondme.node.memory.documents import DocumentRecord
 from secondme.node.memory.l1.facts import parse_when
 from secondme.node.models.llm import Finished, Piece
-from secondme.node.naming import check_peer_ref
-from secondme.node.services import NodeServices
+from secondme.node.people.naming import check_peer_ref
 
 routes = web.RouteTableDef()
 SEARCH_LAYERS = {"l0": ("l0",), "l1": ("l1",), "all": ("l0", "l1")}
@@ -33,26 +34,6 @@ SERVICES = web.AppKey("services", NodeServices)
 
 def services(request: web.Request) -> NodeServices:
     return request.app[SERVICES]
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    body = await request.json()
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object")
-    return body
-
-
-def field(body: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:
-    value = body.get(name, default)
-    if value is None and default is None:
-        return None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidRequest(f"field '{name}' must be {kind.__name__}")
-    return value
 
 
 def path_peer(request: web.Request) -> str:

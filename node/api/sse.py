@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from secondme.node.errors import NodeError
+from secondme.node.core.errors import NodeError
 
 
 async def open_stream(request: web.Request) -> web.StreamResponse:

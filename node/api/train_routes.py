@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from secondme.node.api.routes import field, json_body, services, string_list
-from secondme.node.errors import InvalidRequest, NotFound
+from secondme.node.api.routes import services, string_list
+from secondme.node.core.errors import InvalidRequest, NotFound
+from secondme.node.http.body import field, json_body
 
 routes = web.RouteTableDef()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from secondme.node.db import Database
+from secondme.node.core.db import Database
 
 
 class ChatHistory:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from secondme.node.chat.grounded import DatedWords, best_lines
 from secondme.node.memory.retrieval import L1Hit, PeerHit, SearchHit
 from secondme.node.memory.timeline import label
-from secondme.node.owner import OwnerProfile
-from secondme.node.roles import Role
+from secondme.node.people.owner import OwnerProfile
+from secondme.node.people.roles import Role
 
 Message = dict[str, str]
 Memory = SearchHit | L1Hit | PeerHit

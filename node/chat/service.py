@@ -37,7 +37,7 @@ from secondme.node.chat.prompt import (
     persona_prompt,
     prompt_budget,
 )
-from secondme.node.config import ModelSettings
+from secondme.node.core.config import ModelSettings
 from secondme.node.memory.l1.facts import Fact
 from secondme.node.memory.l1.profile import PEER_PROFILE_REF, peer_profile
 from secondme.node.memory.l1.store import describe_entity
@@ -47,8 +47,8 @@ from secondme.node.memory.service import Memory as MemoryService
 from secondme.node.memory.timeline import annotate, label
 from secondme.node.memory.vectors import ScopeFilter
 from secondme.node.models.llm import BASE, ChatModel, Finished, ModelChoice, Piece
-from secondme.node.owner import OwnerStore
-from secondme.node.roles import Role, RoleStore
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.roles import Role, RoleStore
 
 if TYPE_CHECKING:
     from secondme.node.memory.query import QueryPlan

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
-from secondme.node.client import ApiError, api_path, peer_path
-from secondme.node.config import DEFAULT_POLICIES
+from secondme.node.cli.client import ApiError, api_path, peer_path
+from secondme.node.core.config import DEFAULT_POLICIES
 from secondme.protocol.grants import ABILITIES, MEMORY_LAYERS
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)")

@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from secondme.node.client import NodeClient
-from secondme.node.config import HOME_ENV, DataDir, default_data_dir
-from secondme.node.errors import NodeError
+from secondme.node.cli.client import NodeClient
+from secondme.node.core.config import HOME_ENV, DataDir, default_data_dir
+from secondme.node.core.errors import NodeError
 
 
 class NodeGroup(click.Group):

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
+from secondme.node.cli.client import NodeClient
 from secondme.node.cli.memory import describe_hit
-from secondme.node.client import NodeClient
 
 
 def _one_turn(

@@ -11,8 +11,8 @@ import click
 
 from secondme.node.cli.access import describe_scope, scope_body, scope_options
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
-from secondme.node.client import api_path
-from secondme.node.naming import check_peer_ref
+from secondme.node.cli.client import api_path
+from secondme.node.people.naming import check_peer_ref
 
 
 @click.group()

@@ -26,7 +26,7 @@ from secondme.node.cli.base import (
     print_json,
     resolve_data_dir,
 )
-from secondme.node.config import (
+from secondme.node.core.config import (
     VECTOR_BACKENDS,
     ApiSettings,
     DataDir,
@@ -36,8 +36,8 @@ from secondme.node.config import (
     P2PSettings,
     load_config,
 )
-from secondme.node.keystore import is_sealed, load_identity, read_passphrase
-from secondme.node.owner import OWNER_FIELDS
+from secondme.node.core.keystore import is_sealed, load_identity, read_passphrase
+from secondme.node.people.owner import OWNER_FIELDS
 
 
 @click.group(cls=NodeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,7 +116,7 @@ def _prompt_owner(fields: dict[str, str | None]) -> dict[str, str]:
 
 
 def _initialise(data_dir: DataDir, options: dict) -> None:
-    from secondme.node.setup_node import init_node
+    from secondme.node.daemon.setup import init_node
 
     memory = MemorySettings()
     if options.get("vector_backend"):
@@ -161,7 +161,7 @@ def init(data_dir: Path | None, **options) -> None:
 @_network_options
 def start(data_dir: Path | None, **options) -> None:
     """Run the node in the foreground (initialising it on first run). Ctrl-C stops it."""
-    from secondme.node.daemon import configure_logging, run_daemon
+    from secondme.node.daemon.run import configure_logging, run_daemon
 
     where = resolve_data_dir(data_dir)
     if not where.is_initialised():
@@ -184,7 +184,7 @@ def stop(data_dir: Path | None) -> None:
     """Stop the running daemon of this data dir (waits until it has shut down)."""
     import time
 
-    from secondme.node.datadir_lock import DataDirLock
+    from secondme.node.core.datadir_lock import DataDirLock
 
     where = resolve_data_dir(data_dir)
     with client(data_dir) as api:
@@ -248,7 +248,7 @@ def status(data_dir: Path | None, as_json: bool) -> None:
 def show_id(data_dir: Path | None, as_json: bool, passphrase_file: Path | None) -> None:
     """Print this node's peer ID and, while the daemon runs, the multiaddrs it listens on."""
     where = resolve_data_dir(data_dir)
-    from secondme.node.errors import NotRunning
+    from secondme.node.core.errors import NotRunning
 
     try:
         with client(data_dir) as api:

@@ -10,7 +10,7 @@ import click
 
 from secondme.node.cli.access import parse_duration
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
-from secondme.node.client import api_path
+from secondme.node.cli.client import api_path
 
 
 def _when(ms: int | None) -> str:

@@ -10,9 +10,9 @@ import click
 from tqdm import tqdm
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
-from secondme.node.client import api_path
-from secondme.node.config import VECTOR_BACKENDS
-from secondme.node.errors import NodeError
+from secondme.node.cli.client import api_path
+from secondme.node.core.config import VECTOR_BACKENDS
+from secondme.node.core.errors import NodeError
 
 
 def collect_files(

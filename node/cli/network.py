@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
-from secondme.node.client import peer_path
+from secondme.node.cli.client import peer_path
 
 
 def _ago(timestamp: float | None) -> str:

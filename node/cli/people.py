@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
-from secondme.node.client import api_path
-from secondme.node.owner import OWNER_FIELDS
-from secondme.node.roles import MEMORY_LAYERS
+from secondme.node.cli.client import api_path
+from secondme.node.people.owner import OWNER_FIELDS
+from secondme.node.people.roles import MEMORY_LAYERS
 
 
 @click.group()

@@ -19,8 +19,8 @@ from rich.progress import (
 )
 
 from secondme.node.cli.base import client, data_dir_option, json_option, print_json
-from secondme.node.client import NodeClient
-from secondme.node.errors import NodeError
+from secondme.node.cli.client import NodeClient
+from secondme.node.core.errors import NodeError
 
 _POLL_S = 0.5
 _STAGE_NAMES = {

@@ -60,7 +60,7 @@ def mcp_server(data_dir: Path | None) -> None:
     with the owner token, so a client sees what the owner's own CLI would see. Configure a client
     with the command `secondme-node mcp --data-dir PATH`.
     """
-    from secondme.node.mcp_server import serve
+    from secondme.node.cli.mcp_server import serve
 
     serve(resolve_data_dir(data_dir))
 

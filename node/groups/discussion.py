@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from secondme.node.errors import NodeError
+from secondme.node.core.errors import NodeError
 from secondme.node.groups.policy import Candidate, Progress, choose_speaker, consensus, should_end
 from secondme.node.groups.prompts import first_sentences
 from secondme.node.groups.store import Group, StoredMessage

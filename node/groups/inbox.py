@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from secondme.node.config import GroupSettings
+from secondme.node.core.config import GroupSettings
 from secondme.node.groups.quota import StorageQuota
 from secondme.node.groups.store import Group, GroupStore
 from secondme.protocol.clock import Clock

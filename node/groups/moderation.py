@@ -27,7 +27,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from secondme.node.access.gate import AccessGate
-from secondme.node.errors import InvalidRequest, NodeError, NotFound, PeerRefused
+from secondme.node.core.errors import InvalidRequest, NodeError, NotFound, PeerRefused
 from secondme.node.groups.prompts import UNNAMED
 from secondme.node.groups.store import ACTIVE, INVITED, Group, StoredMessage
 from secondme.protocol.grants import GrantExpired, GrantUsedUp, RevokedGrant, short_id

@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from secondme.node.config import GroupSettings
-from secondme.node.db import Database
-from secondme.node.errors import NodeError, PeerRefused
+from secondme.node.core.config import GroupSettings
+from secondme.node.core.db import Database
+from secondme.node.core.errors import NodeError, PeerRefused
 from secondme.node.groups.store import ACTIVE, Group
 from secondme.protocol.clock import Clock
 from secondme.protocol.group_messages import GroupEnd, GroupPost, GroupPosted

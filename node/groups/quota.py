@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from secondme.node.config import GroupSettings
+from secondme.node.core.config import GroupSettings
 from secondme.node.groups.store import GroupStore, Usage
 from secondme.protocol.group_messages import QuotaExceeded
 

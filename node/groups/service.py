@@ -33,8 +33,8 @@ from secondme.node.chat.grounded import (
 )
 from secondme.node.chat.prompt import dated_text, memory_date
 from secondme.node.chat.service import ChatService
-from secondme.node.config import GroupSettings
-from secondme.node.errors import InvalidRequest, NodeError, NotFound, PeerUnreachable
+from secondme.node.core.config import GroupSettings
+from secondme.node.core.errors import InvalidRequest, NodeError, NotFound, PeerUnreachable
 from secondme.node.groups.discussion import RAISED, Discussion, give_turn
 from secondme.node.groups.inbox import InviteInbox
 from secondme.node.groups.moderation import Moderation
@@ -52,10 +52,10 @@ from secondme.node.groups.store import (
 )
 from secondme.node.memory.l1.profile import peer_profile
 from secondme.node.memory.service import Memory
-from secondme.node.owner import OwnerStore
 from secondme.node.p2p.handlers import Reply, fit
 from secondme.node.p2p.service import P2PService
-from secondme.node.peers import PeerRecord, PeerStore
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.peers import PeerRecord, PeerStore
 from secondme.protocol.clock import Clock
 from secondme.protocol.errors import RateLimited
 from secondme.protocol.grants import (

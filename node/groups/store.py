@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from secondme.node.db import Database
-from secondme.node.errors import NotFound
+from secondme.node.core.db import Database
+from secondme.node.core.errors import NotFound
 from secondme.protocol.grants import Scope
 from secondme.protocol.groups import Body, GroupKey, GroupMessage, Transcript
 from secondme.protocol.identity import PeerId

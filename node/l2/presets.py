@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from secondme.node.core.config import L2_PRESETS
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainSettings:
@@ -112,6 +114,9 @@ PRESETS: dict[str, TrainSettings] = {
         heldout_share=0.15,
     ),
 }
+
+if tuple(PRESETS) != L2_PRESETS:  # the config validates names without importing L2
+    raise ImportError(f"presets {tuple(PRESETS)} differ from core.config.L2_PRESETS {L2_PRESETS}")
 
 
 def settings_for(

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from secondme.node.errors import NotEnoughResources
+from secondme.node.core.errors import NotEnoughResources
 
 MB = 1024 * 1024
 _GGUF_TO_FP32 = 8  # a 4-bit GGUF dequantized to float32

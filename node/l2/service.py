@@ -32,9 +32,9 @@ from typing import Any
 
 from secondme.node.access.scope import bind_topics, split_label
 from secondme.node.chat.prompt import memory_block, persona_prompt
-from secondme.node.config import DataDir, L2Settings
-from secondme.node.errors import InvalidRequest, NotFound, TrainingBusy, TrainingError
-from secondme.node.fsutil import atomic_write
+from secondme.node.core.config import DataDir, L2Settings
+from secondme.node.core.errors import InvalidRequest, NotFound, TrainingBusy, TrainingError
+from secondme.node.core.fsutil import atomic_write
 from secondme.node.l2 import resources
 from secondme.node.l2.presets import settings_for
 from secondme.node.l2.scope import OWNER_ONLY, TrainingScope, why_not_covered
@@ -44,7 +44,7 @@ from secondme.node.memory.retrieval import SearchHit
 from secondme.node.memory.service import Memory
 from secondme.node.memory.vectors import ScopeFilter
 from secondme.node.models.llm import BASE, AdapterLoadFailed, ChatModel, ModelChoice
-from secondme.node.owner import OwnerStore
+from secondme.node.people.owner import OwnerStore
 from secondme.protocol.grants import Scope
 
 log = logging.getLogger(__name__)

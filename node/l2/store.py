@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from secondme.node.db import Database
+from secondme.node.core.db import Database
 from secondme.node.l2.synth import SynthReport
 
 

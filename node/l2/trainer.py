@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from secondme.node.fsutil import atomic_write
+from secondme.node.core.fsutil import atomic_write
 from secondme.node.l2.presets import TrainSettings
 
 Progress = Callable[[dict], None]

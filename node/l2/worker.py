@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from secondme.node.fsutil import atomic_write
+from secondme.node.core.fsutil import atomic_write
+from secondme.node.core.testing_hooks import hold
 from secondme.node.l2.presets import TrainSettings
-from secondme.node.testing_hooks import hold
 
 _PR_SET_PDEATHSIG = 1
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from secondme.node.db import Database
+from secondme.node.core.db import Database
 from secondme.node.memory.timeline import DateMention
 
 

@@ -21,15 +21,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from secondme.node.config import MemorySettings
-from secondme.node.errors import FileTooLarge
+from secondme.node.core.config import MemorySettings
+from secondme.node.core.errors import FileTooLarge
+from secondme.node.core.testing_hooks import hold
 from secondme.node.memory.chunker import Chunk, chunk_document
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
 from secondme.node.memory.parsers import ParsedDocument, Segment, parse_document
 from secondme.node.memory.timeline import chunk_dates, chunk_time, epoch_seconds, file_time
 from secondme.node.memory.vectors import Bm25Encoder, VectorPoint, VectorStore
 from secondme.node.models.embedder import Embedder
-from secondme.node.testing_hooks import hold
 
 LAYER_L0 = "l0"
 PIPELINE_VERSION = 1

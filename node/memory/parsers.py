@@ -38,7 +38,7 @@ from bs4.element import PreformattedString
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from secondme.node.errors import ParseError, UnsupportedFormat
+from secondme.node.core.errors import ParseError, UnsupportedFormat
 from secondme.node.memory.timeline import gap_hours, parse_time
 
 

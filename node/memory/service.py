@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from secondme.node.config import DataDir, MemorySettings
-from secondme.node.db import Database
+from secondme.node.core.config import DataDir, MemorySettings
+from secondme.node.core.db import Database
 from secondme.node.memory.documents import DocumentRecord, DocumentStore
 from secondme.node.memory.ingest import LAYER_L0, Ingestor, IngestResult, point_payload
 from secondme.node.memory.l1.store import L1Store, PointRow

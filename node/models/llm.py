@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from secondme.node.core.testing_hooks import record
 from secondme.node.models.scheduler import FairQueue
-from secondme.node.testing_hooks import record
 
 log = logging.getLogger(__name__)
 

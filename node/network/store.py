@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from secondme.node.db import Database
-from secondme.node.errors import InvalidRequest, NotFound
+from secondme.node.core.db import Database
+from secondme.node.core.errors import InvalidRequest, NotFound
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from secondme import node as node_package
-from secondme.node.owner import OwnerStore
+from secondme.node.people.owner import OwnerStore
 from secondme.protocol.envelope import Version
 from secondme.protocol.grants import Permit
 from secondme.protocol.messages import (

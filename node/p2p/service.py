@@ -21,8 +21,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 
 from secondme.node.access.gate import AccessGate
-from secondme.node.errors import InvalidRequest, PeerRefused, PeerUnreachable
-from secondme.node.owner import OwnerStore
+from secondme.node.core.errors import InvalidRequest, PeerRefused, PeerUnreachable
 from secondme.node.p2p.handlers import (
     Reply,
     RequestHandler,
@@ -30,7 +29,8 @@ from secondme.node.p2p.handlers import (
     make_hello_handler,
 )
 from secondme.node.p2p.trust import TrustedPeers
-from secondme.node.peers import PeerRecord, PeerStore
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.peers import PeerRecord, PeerStore
 from secondme.protocol.budgets import PeerBudgets
 from secondme.protocol.clock import Clock, SystemClock
 from secondme.protocol.errors import (

@@ -15,10 +15,10 @@ from pathlib import Path
 import segno
 from aiohttp import web
 
-from secondme.node.api.middleware import BROWSER_SESSION
-from secondme.node.api.routes import field, json_body
-from secondme.node.errors import InvalidRequest, NotFound
-from secondme.node.web.sessions import TICKET_TTL_S, SessionStore
+from secondme.node.core.errors import InvalidRequest, NotFound
+from secondme.node.http.body import field, json_body
+from secondme.node.http.guard import BROWSER_SESSION
+from secondme.node.http.sessions import TICKET_TTL_S, SessionStore
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSIONS = web.AppKey("web_sessions", SessionStore)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from secondme.node.keystore import load_identity
-from secondme.node.testing_hooks import HookFolder
+from secondme.node.core.keystore import load_identity
+from secondme.node.core.testing_hooks import HookFolder
 from secondme.protocol.clock import SystemClock
 from secondme.protocol.envelope import Kind, decode_envelope
 from secondme.protocol.group_messages import (

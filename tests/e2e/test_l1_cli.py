@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secondme.node.testing_hooks import HookFolder
+from secondme.node.core.testing_hooks import HookFolder
 from tests.e2e.harness import run_cli, wait_for
 from tests.l1_corpus import OWNER, make_documents
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from secondme.node.testing_hooks import HookFolder
+from secondme.node.core.testing_hooks import HookFolder
 from tests.e2e.harness import edit_config, run_cli, wait_for
 from tests.l1_corpus import OWNER, make_documents
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from secondme.node.testing_hooks import HookFolder
+from secondme.node.core.testing_hooks import HookFolder
 from tests.e2e.harness import NodeProcess, run_cli, wait_for
 from tests.e2e.sample_files import FILLER
 

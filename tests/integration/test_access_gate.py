@@ -13,11 +13,11 @@ import pytest
 
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.store import AccessStore
-from secondme.node.db import Database
-from secondme.node.owner import OwnerStore
+from secondme.node.core.db import Database
 from secondme.node.p2p.handlers import Reply
 from secondme.node.p2p.service import P2PService
-from secondme.node.peers import PeerStore
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.peers import PeerStore
 from secondme.protocol.access import ACCESS_MESSAGES, Answer, Ask, GrantRevoke
 from secondme.protocol.clock import ManualClock
 from secondme.protocol.errors import RemoteError

@@ -10,8 +10,8 @@ import asyncio
 
 import pytest
 
-from secondme.node.config import GroupSettings
-from secondme.node.errors import PeerRefused
+from secondme.node.core.config import GroupSettings
+from secondme.node.core.errors import PeerRefused
 from secondme.node.groups import service as group_service
 from secondme.node.groups.service import GroupService
 from secondme.protocol.grants import GrantTerms, issue_grant

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from secondme.node.config import GroupSettings
-from secondme.node.errors import InvalidRequest, PeerRefused
+from secondme.node.core.config import GroupSettings
+from secondme.node.core.errors import InvalidRequest, PeerRefused
 from secondme.node.groups.moderation import TOOK_OVER
 from secondme.protocol.clock import ManualClock
 from secondme.protocol.grants import GrantInfo, GrantTerms, issue_grant

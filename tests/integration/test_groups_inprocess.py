@@ -20,17 +20,17 @@ import pytest
 
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.store import AccessStore
-from secondme.node.config import GroupSettings
-from secondme.node.db import Database
-from secondme.node.errors import PeerRefused
+from secondme.node.core.config import GroupSettings
+from secondme.node.core.db import Database
+from secondme.node.core.errors import PeerRefused
 from secondme.node.groups.discussion import RAISED
 from secondme.node.groups.service import GroupService
 from secondme.node.groups.store import ACTIVE, INVITED, Group, GroupStore, StoredMessage
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.models.llm import BASE, ModelChoice
-from secondme.node.owner import OwnerStore
 from secondme.node.p2p.service import P2PService
-from secondme.node.peers import PeerStore
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.peers import PeerStore
 from secondme.protocol.clock import SystemClock
 from secondme.protocol.grants import GrantTerms, Scope, issue_grant
 from secondme.protocol.group_messages import GroupPost

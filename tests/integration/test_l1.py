@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from secondme.node.access.scope import memory_filter
-from secondme.node.config import DataDir, MemorySettings
-from secondme.node.db import Database
+from secondme.node.core.config import DataDir, MemorySettings
+from secondme.node.core.db import Database
 from secondme.node.memory.documents import DocumentStore
 from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.l1.store import L1Store
@@ -25,7 +25,7 @@ from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
 from secondme.node.models.llm import ChatModel
-from secondme.node.owner import OwnerStore
+from secondme.node.people.owner import OwnerStore
 from secondme.protocol.grants import Scope
 from tests.l1_corpus import OWNER, make_documents
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from secondme.node.config import DataDir, MemorySettings
-from secondme.node.db import Database
-from secondme.node.errors import ParseError, UnsupportedFormat
+from secondme.node.core.config import DataDir, MemorySettings
+from secondme.node.core.db import Database
+from secondme.node.core.errors import ParseError, UnsupportedFormat
 from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder

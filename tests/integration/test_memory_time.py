@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from secondme.node import db as db_module
-from secondme.node.config import DataDir, MemorySettings
-from secondme.node.db import Database
+from secondme.node.core import db as db_module
+from secondme.node.core.config import DataDir, MemorySettings
+from secondme.node.core.db import Database
+from secondme.node.core.migrations import MIGRATIONS
 from secondme.node.memory.ingest import point_payload
 from secondme.node.memory.retrieval import SearchHit
 from secondme.node.memory.service import Memory
 from secondme.node.memory.timeline import file_time
-from secondme.node.migrations import MIGRATIONS
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
 

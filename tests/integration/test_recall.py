@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from secondme.node.config import DataDir, MemorySettings
-from secondme.node.db import Database
+from secondme.node.core.config import DataDir, MemorySettings
+from secondme.node.core.db import Database
 from secondme.node.memory.recall import Recall, RecallOptions
 from secondme.node.memory.service import Memory
 from secondme.node.memory.vectors import ScopeFilter

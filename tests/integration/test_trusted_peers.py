@@ -4,7 +4,7 @@ real SQLite store; a revoked, expired or used-up grant makes its holder a strang
 from __future__ import annotations
 
 from secondme.node.access.store import AccessStore
-from secondme.node.db import Database
+from secondme.node.core.db import Database
 from secondme.node.p2p.trust import REFRESH_MS, TrustedPeers
 from secondme.protocol.clock import ManualClock
 from secondme.protocol.grants import GrantTerms, issue_grant, read_grant

@@ -9,10 +9,10 @@ import pytest
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.service import CONTEXT_CONTENT_TYPE, AccessService
 from secondme.node.access.store import AccessStore
-from secondme.node.config import AccessSettings
-from secondme.node.db import Database
-from secondme.node.errors import PeerRefused
-from secondme.node.peers import PeerStore
+from secondme.node.core.config import AccessSettings
+from secondme.node.core.db import Database
+from secondme.node.core.errors import PeerRefused
+from secondme.node.people.peers import PeerStore
 from secondme.protocol.access import ContextBundle
 from secondme.protocol.clock import ManualClock
 from secondme.protocol.identity import Identity

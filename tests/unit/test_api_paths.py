@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from secondme.node.client import api_path, peer_path
-from secondme.node.errors import InvalidRequest
-from secondme.node.naming import check_name, check_peer_ref
+from secondme.node.cli.client import api_path, peer_path
+from secondme.node.core.errors import InvalidRequest
+from secondme.node.people.naming import check_name, check_peer_ref
 
 PEER_ID = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
 ESCAPES = [

@@ -4,7 +4,7 @@ drops the oldest rows by age and by count. Real SQLite files."""
 from __future__ import annotations
 
 from secondme.node.access.store import AUDIT_ALLOWED, AUDIT_REFUSED, AccessStore, AuditRetention
-from secondme.node.db import Database
+from secondme.node.core.db import Database
 
 DAY_MS = 86_400_000
 

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from secondme.node.config import (
+from secondme.node.core.config import (
     DataDir,
     GroupSettings,
     NodeConfig,
@@ -10,7 +10,7 @@ from secondme.node.config import (
     load_config,
     save_config,
 )
-from secondme.node.errors import ConfigError
+from secondme.node.core.errors import ConfigError
 
 
 def test_round_trip_keeps_every_setting(tmp_path):

@@ -2,9 +2,9 @@ import sqlite3
 
 import pytest
 
-from secondme.node.db import Database
-from secondme.node.errors import SchemaTooNew
-from secondme.node.migrations import MIGRATIONS
+from secondme.node.core.db import Database
+from secondme.node.core.errors import SchemaTooNew
+from secondme.node.core.migrations import MIGRATIONS
 
 
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import sqlite3
 
-from secondme.node.errors import DiskFull, disk_full
+from secondme.node.core.errors import DiskFull, disk_full
 
 
 def _raised_from(cause: BaseException) -> BaseException:

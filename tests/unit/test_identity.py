@@ -5,8 +5,8 @@ import base58
 import nacl.exceptions
 import pytest
 
-from secondme.node.errors import IdentityError
-from secondme.node.keystore import is_sealed, load_identity, read_passphrase, save_identity
+from secondme.node.core.errors import IdentityError
+from secondme.node.core.keystore import is_sealed, load_identity, read_passphrase, save_identity
 from secondme.protocol.identity import Identity, InvalidPeerId, PeerId, verify
 
 # From the libp2p peer-ids spec's Ed25519 key vectors: the private key protobuf holds the

@@ -1,7 +1,7 @@
 import pytest
 
-from secondme.node.errors import InvalidRequest
-from secondme.node.naming import check_name
+from secondme.node.core.errors import InvalidRequest
+from secondme.node.people.naming import check_name
 
 
 @pytest.mark.parametrize("name", ["alice", "laptop-2", "A.b_c", "x" * 64])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from secondme.node.db import Database
-from secondme.node.errors import InvalidRequest, NotFound
+from secondme.node.core.db import Database
+from secondme.node.core.errors import InvalidRequest, NotFound
 from secondme.node.network.service import announced_addresses
 from secondme.node.network.store import IssuedInvite, Network, NetworkStore
 

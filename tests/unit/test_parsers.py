@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from secondme.node.errors import ParseError, UnsupportedFormat
+from secondme.node.core.errors import ParseError, UnsupportedFormat
 from secondme.node.memory.parsers import (
     SUPPORTED_SUFFIXES,
     ParsedDocument,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from secondme.node.db import Database
-from secondme.node.errors import InvalidRequest, NotFound
-from secondme.node.peers import PeerStore
+from secondme.node.core.db import Database
+from secondme.node.core.errors import InvalidRequest, NotFound
+from secondme.node.people.peers import PeerStore
 from secondme.protocol.identity import Identity
 
 

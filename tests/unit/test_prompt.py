@@ -1,7 +1,7 @@
 from secondme.node.chat.prompt import build_messages, persona_prompt
 from secondme.node.memory.retrieval import L1Hit, SearchHit
-from secondme.node.owner import OwnerProfile
-from secondme.node.roles import Role
+from secondme.node.people.owner import OwnerProfile
+from secondme.node.people.roles import Role
 
 
 def words(text: str) -> int:

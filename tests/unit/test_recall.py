@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from secondme.node.config import load_config
-from secondme.node.errors import ConfigError
+from secondme.node.core.config import load_config
+from secondme.node.core.errors import ConfigError
 from secondme.node.memory.query import QueryPlan, TimeRange
 from secondme.node.memory.recall import (
     Weights,

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from secondme.node import testing_hooks
-from secondme.node.testing_hooks import HOOKS_ENV, HookFolder, hold, hold_async, record
+from secondme.node.core import testing_hooks
+from secondme.node.core.testing_hooks import HOOKS_ENV, HookFolder, hold, hold_async, record
 from tests.e2e.harness import wait_for
 
 

@@ -277,8 +277,8 @@ def test_pdf_creation_date_and_a_malformed_one() -> None:
 
 
 def test_settings_are_checked() -> None:
-    from secondme.node.config import NodeConfig
-    from secondme.node.errors import ConfigError
+    from secondme.node.core.config import NodeConfig
+    from secondme.node.core.errors import ConfigError
 
     NodeConfig().with_changes("memory", date_languages=("en", "pt")).validate()
     with pytest.raises(ConfigError, match="unknown language 'xx'"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secondme.node.web.origin import host_allowed, host_name, same_origin
+from secondme.node.http.origin import host_allowed, host_name, same_origin
 
 
 @pytest.mark.parametrize(

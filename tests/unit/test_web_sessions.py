@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secondme.node.web.sessions import SessionStore
+from secondme.node.http.sessions import SessionStore
 
 
 class Clock:

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 
-from secondme.node.db import Database
+from secondme.node.core.db import Database
 from secondme.node.memory.l1.extract import entity_key
 from secondme.node.memory.l1.facts import Fact, Statement, replay, valid_at
 from secondme.node.memory.l1.text import words

@@ -22,7 +22,7 @@ from secondme.node.memory.l1.facts import Fact
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.l1.text import shorten
 from secondme.node.memory.vectors import ScopeFilter
-from secondme.node.owner import OwnerProfile
+from secondme.node.people.owner import OwnerProfile
 
 PROFILE_TOPICS = 6
 PROFILE_FACTS = 12

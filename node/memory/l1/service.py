@@ -19,7 +19,8 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from secondme.node.config import MemorySettings
+from secondme.node.core.config import MemorySettings
+from secondme.node.core.testing_hooks import hold_async
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord
 from secondme.node.memory.ingest import IngestResult
 from secondme.node.memory.l1 import clustering
@@ -58,8 +59,7 @@ from secondme.node.memory.l1.text import (
 )
 from secondme.node.memory.service import Memory
 from secondme.node.models.llm import ChatModel
-from secondme.node.owner import OwnerStore
-from secondme.node.testing_hooks import hold_async
+from secondme.node.people.owner import OwnerStore
 
 log = logging.getLogger(__name__)
 

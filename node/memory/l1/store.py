@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from secondme.node.db import Database
+from secondme.node.core.db import Database
 from secondme.node.memory.l1.extract import OWNER_KEY
 from secondme.node.memory.l1.fact_store import FactStore
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from secondme.node.db import Database
-from secondme.node.errors import NotFound
+from secondme.node.core.db import Database
+from secondme.node.core.errors import NotFound
 from secondme.node.groups.store import Group, GroupStore, StoredMessage
 from secondme.protocol.grants import Scope
 from secondme.protocol.groups import (

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from secondme.node.config import GroupSettings
-from secondme.node.db import Database
+from secondme.node.core.config import GroupSettings
+from secondme.node.core.db import Database
 from secondme.node.groups.inbox import InviteInbox
 from secondme.node.groups.quota import StorageQuota
 from secondme.node.groups.store import ACTIVE, INVITED, Group, GroupStore, key_bytes

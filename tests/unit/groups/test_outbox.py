@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from secondme.node.config import GroupSettings
-from secondme.node.db import Database
+from secondme.node.core.config import GroupSettings
+from secondme.node.core.db import Database
 from secondme.node.groups.outbox import MemberDelivery, OutboxStore, retry_delay_s
 
 GID = "ab" * 16

@@ -6,13 +6,13 @@ import uuid
 
 import pytest
 
-from secondme.node.db import Database
+from secondme.node.core.db import Database
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
 from secondme.node.memory.l1.facts import chunk_statements
 from secondme.node.memory.l1.profile import peer_profile
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.vectors import ScopeFilter
-from secondme.node.owner import OwnerProfile
+from secondme.node.people.owner import OwnerProfile
 
 
 @pytest.fixture

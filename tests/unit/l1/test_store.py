@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from secondme.node.db import Database
+from secondme.node.core.db import Database
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
 from secondme.node.memory.l1.extract import OWNER_KEY
 from secondme.node.memory.l1.store import MAX_ATTEMPTS, L1Store, PointRow, TopicDraft

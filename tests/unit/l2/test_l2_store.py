@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from secondme.node.db import Database
-from secondme.node.errors import NotEnoughResources
+from secondme.node.core.db import Database
+from secondme.node.core.errors import NotEnoughResources
 from secondme.node.l2 import resources
 from secondme.node.l2.presets import PRESETS, TrainSettings, settings_for
 from secondme.node.l2.store import L2Store

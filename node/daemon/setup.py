@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from secondme.node.config import DataDir, NodeConfig, save_config
-from secondme.node.db import Database
-from secondme.node.errors import ConfigError
-from secondme.node.fsutil import write_secret
-from secondme.node.keystore import save_identity
-from secondme.node.owner import OwnerStore
+from secondme.node.core.config import DataDir, NodeConfig, save_config
+from secondme.node.core.db import Database
+from secondme.node.core.errors import ConfigError
+from secondme.node.core.fsutil import write_secret
+from secondme.node.core.keystore import save_identity
+from secondme.node.people.owner import OwnerStore
 from secondme.protocol.identity import Identity
 
 
@@ -48,12 +48,3 @@ def init_node(
         db.close()
     save_identity(data_dir.identity_key, identity, passphrase)  # last: marks init complete
     return InitResult(data_dir, identity, created=True)
-
-
-def read_token(data_dir: DataDir) -> str:
-    try:
-        return data_dir.api_token.read_text().strip()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{data_dir.api_token}: no owner token; run `secondme-node init`"
-        ) from None

@@ -19,8 +19,9 @@ import nacl.pwhash
 import nacl.secret
 import nacl.utils
 
-from secondme.node.errors import IdentityError
-from secondme.node.fsutil import write_secret
+from secondme.node.core.config import DataDir
+from secondme.node.core.errors import ConfigError, IdentityError
+from secondme.node.core.fsutil import write_secret
 from secondme.protocol.identity import Identity
 
 PASSPHRASE_ENV = "SECONDME_PASSPHRASE"
@@ -115,3 +116,13 @@ def read_passphrase(passphrase_file: Path | None) -> str | None:
             raise IdentityError(f"{passphrase_file}: cannot read passphrase file: {exc}") from exc
         return text.splitlines()[0] if text.strip() else None
     return os.environ.get(PASSPHRASE_ENV) or None
+
+
+def read_token(data_dir: DataDir) -> str:
+    """The owner API token that ``init`` wrote: the CLI, MCP and the daemon all read it here."""
+    try:
+        return data_dir.api_token.read_text().strip()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{data_dir.api_token}: no owner token; run `secondme-node init`"
+        ) from None

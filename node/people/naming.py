@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from secondme.node.errors import InvalidRequest
+from secondme.node.core.errors import InvalidRequest
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 GRAMMAR = "letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64"

@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from secondme.node.config import DataDir
-from secondme.node.errors import DataDirLocked
+from secondme.node.core.config import DataDir
+from secondme.node.core.errors import DataDirLocked
 
 
 class DataDirLock:

@@ -6,9 +6,9 @@ import json
 import time
 from dataclasses import dataclass
 
-from secondme.node.db import Database
-from secondme.node.errors import InvalidRequest, NotFound
-from secondme.node.naming import check_name
+from secondme.node.core.db import Database
+from secondme.node.core.errors import InvalidRequest, NotFound
+from secondme.node.people.naming import check_name
 
 MEMORY_LAYERS = ("l0", "l1", "l2")
 

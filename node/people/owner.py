@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from secondme.node.db import Database
-from secondme.node.errors import InvalidRequest
+from secondme.node.core.db import Database
+from secondme.node.core.errors import InvalidRequest
 
 OWNER_FIELDS: dict[str, str] = {
     "name": "the name your Second Me answers as",

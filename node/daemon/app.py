@@ -14,10 +14,10 @@ from secondme.node.api import (
     routes,
     train_routes,
 )
-from secondme.node.api.middleware import errors, make_guard_middleware
-from secondme.node.services import NodeServices
+from secondme.node.api.services import NodeServices
+from secondme.node.http.guard import errors, make_guard_middleware
+from secondme.node.http.sessions import SessionStore
 from secondme.node.web import pages
-from secondme.node.web.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 

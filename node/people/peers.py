@@ -7,9 +7,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from secondme.node.db import Database
-from secondme.node.errors import InvalidRequest, NotFound
-from secondme.node.naming import check_name
+from secondme.node.core.db import Database
+from secondme.node.core.errors import InvalidRequest, NotFound
+from secondme.node.people.naming import check_name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

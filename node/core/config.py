@@ -18,9 +18,8 @@ from typing import Any
 import platformdirs
 import tomli_w
 
-from secondme.node.errors import ConfigError
-from secondme.node.fsutil import atomic_write
-from secondme.node.l2.presets import PRESETS
+from secondme.node.core.errors import ConfigError
+from secondme.node.core.fsutil import atomic_write
 
 HOME_ENV = "SECONDME_HOME"
 VECTOR_BACKENDS = ("edge", "qdrant")
@@ -221,7 +220,9 @@ class GroupSettings:
     and the member catches up (group.sync) when it is heard from again."""
 
 
-L2_PRESETS = tuple(PRESETS)
+L2_PRESETS = ("quick", "full")
+"""The names of the L2 training presets (``node/l2/presets.py`` holds their settings and checks
+that it defines exactly these)."""
 L2_DEVICES = ("auto", "cpu", "cuda")
 
 

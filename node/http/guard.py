@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from secondme.node.errors import (
+from secondme.node.core.errors import (
     AuthError,
     FileTooLarge,
     Forbidden,
@@ -17,8 +17,8 @@ from secondme.node.errors import (
     NodeError,
     disk_full,
 )
-from secondme.node.web.origin import host_allowed, same_origin
-from secondme.node.web.sessions import BrowserSession, SessionStore
+from secondme.node.http.origin import host_allowed, same_origin
+from secondme.node.http.sessions import BrowserSession, SessionStore
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

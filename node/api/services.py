@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 
 from secondme.node.access.service import AccessService
 from secondme.node.chat.service import ChatService
-from secondme.node.config import DataDir, NodeConfig
-from secondme.node.db import Database
+from secondme.node.core.config import DataDir, NodeConfig
+from secondme.node.core.db import Database
 from secondme.node.groups.service import GroupService
 from secondme.node.l2.service import TrainService
 from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.service import Memory
 from secondme.node.network.service import NetworkService
-from secondme.node.owner import OwnerStore
 from secondme.node.p2p.service import P2PService
-from secondme.node.peers import PeerStore
-from secondme.node.roles import RoleStore
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.peers import PeerStore
+from secondme.node.people.roles import RoleStore
 from secondme.protocol.identity import Identity
 
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from secondme.node.errors import SchemaTooNew
-from secondme.node.migrations import MIGRATIONS
+from secondme.node.core.errors import SchemaTooNew
+from secondme.node.core.migrations import MIGRATIONS
 
 
 class Database:

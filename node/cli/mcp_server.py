@@ -20,9 +20,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from secondme import node as node_package
-from secondme.node.client import NodeClient, peer_path
-from secondme.node.config import DataDir
-from secondme.node.errors import NodeError, NotRunning
+from secondme.node.cli.client import NodeClient, peer_path
+from secondme.node.core.config import DataDir
+from secondme.node.core.errors import NodeError, NotRunning
 
 INSTRUCTIONS = (
     "Tools of the owner's Second Me node: search_memory finds passages of the owner's own notes "

@@ -24,17 +24,19 @@ from aiohttp import web
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.service import AccessService
 from secondme.node.access.store import AccessStore, AuditRetention
-from secondme.node.api.app import build_app
+from secondme.node.api.services import NodeServices
 from secondme.node.chat.history import ChatHistory
 from secondme.node.chat.service import ChatService
-from secondme.node.config import DataDir, NodeConfig
-from secondme.node.datadir_lock import DataDirLock
-from secondme.node.db import Database
-from secondme.node.errors import ConfigError
-from secondme.node.fsutil import atomic_write
+from secondme.node.core.config import DataDir, NodeConfig
+from secondme.node.core.datadir_lock import DataDirLock
+from secondme.node.core.db import Database
+from secondme.node.core.errors import ConfigError
+from secondme.node.core.fsutil import atomic_write
+from secondme.node.core.keystore import load_identity, read_token
+from secondme.node.daemon.app import build_app
 from secondme.node.groups.service import GroupService
 from secondme.node.groups.store import GroupStore
-from secondme.node.keystore import load_identity
+from secondme.node.http.origin import is_loopback_name
 from secondme.node.l2.service import TrainService
 from secondme.node.l2.store import L2Store
 from secondme.node.memory.l1.service import L1Service
@@ -45,13 +47,10 @@ from secondme.node.models.embedder import Embedder
 from secondme.node.models.llm import ChatModel
 from secondme.node.network.service import NetworkService
 from secondme.node.network.store import NetworkStore
-from secondme.node.owner import OwnerStore
 from secondme.node.p2p.service import P2PService
-from secondme.node.peers import PeerStore
-from secondme.node.roles import RoleStore
-from secondme.node.services import NodeServices
-from secondme.node.setup_node import read_token
-from secondme.node.web.origin import is_loopback_name
+from secondme.node.people.owner import OwnerStore
+from secondme.node.people.peers import PeerStore
+from secondme.node.people.roles import RoleStore
 from secondme.protocol.clock import SystemClock
 from secondme.protocol.errors import TransportError
 

@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 import httpx
 
-from secondme.node.config import DataDir
-from secondme.node.errors import InvalidRequest, NodeError, NotRunning
-from secondme.node.naming import check_peer_ref
-from secondme.node.setup_node import read_token
+from secondme.node.core.config import DataDir
+from secondme.node.core.errors import InvalidRequest, NodeError, NotRunning
+from secondme.node.core.keystore import read_token
+from secondme.node.people.naming import check_peer_ref
 
 DOT_SEGMENTS = ("", ".", "..")
 
