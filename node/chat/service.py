@@ -5,23 +5,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from secondme.node.chat.fallbacks import (
+    closest_memory,
+    dont_remember_text,
+    end_of_answer,
+    why_not,
+)
 from secondme.node.chat.grounded import (
     AnswerCheck,
-    Coverage,
     Evidence,
-    answering_line,
     asked_names,
-    asks_when,
-    best_date,
-    closest_words,
     coverage,
-    dont_remember,
-    names_a_time,
-    overlap,
 )
 from secondme.node.chat.history import ChatHistory
 from secondme.node.chat.prompt import (
@@ -29,11 +27,9 @@ from secondme.node.chat.prompt import (
     Message,
     build_messages,
     dated_text,
-    dates_of,
     evidence_text,
     grounded_messages,
     grounded_system,
-    memory_date,
     persona_prompt,
     prompt_budget,
 )
@@ -44,7 +40,6 @@ from secondme.node.memory.l1.store import describe_entity
 from secondme.node.memory.l1.text import content_words, shorten, stem, words
 from secondme.node.memory.retrieval import L1Hit, PeerHit
 from secondme.node.memory.service import Memory as MemoryService
-from secondme.node.memory.timeline import annotate, label
 from secondme.node.memory.vectors import ScopeFilter
 from secondme.node.models.llm import BASE, ChatModel, Finished, ModelChoice, Piece
 from secondme.node.people.owner import OwnerStore
@@ -350,9 +345,9 @@ class ChatService:
         closest = closest_memory(question, [*used, *found])
         for_peer = requester.startswith("peer:")
         if not used or not gate.enough():
-            text = self._dont_remember(question, closest, for_peer=for_peer)
+            text = dont_remember_text(question, closest, for_peer=for_peer)
             yield Piece(text)
-            reason = _why_not(gate, used, [dated_text(hit) for hit in found])
+            reason = why_not(gate, used, [dated_text(hit) for hit in found])
             yield Grounding(used=(), abstained=True, dropped=(), reason=reason)
             yield Finished("stop", 0, 0)
             return
@@ -384,44 +379,18 @@ class ChatService:
         for sentence in check.finish():
             yield Piece((" " if shown else "") + sentence)
             shown = True
-        dated = quoted = None
-        if not check.answered and asks_when(question):
-            dated = dated_turn(question, used)
-        elif not check.answered:
-            quoted = answering_line(question, shown_texts, free_names=[name])
-        if dated is not None:
-            number, date, line = dated
-            yield Piece(f"{' ' if shown else ''}On {date} [{number}]: “{line}”")
-        elif quoted is not None:
-            index, line = quoted
-            dated = (index + 1, "", line)
-            yield Piece(f"{' ' if shown else ''}From my memory [{index + 1}]: “{line}”")
-        elif not check.answered:
-            yield Piece(
-                (" " if shown else "") + self._dont_remember(question, closest, for_peer=for_peer)
-            )
-        elif asks_when(question) and not _says_when(check):
-            date = when_said(question, used, check.used() or [1])
-            if date:
-                yield Piece(f" That was {date}.")
-        dropped = tuple(v.sentence for v in check.dropped)
-        answered = check.answered or dated is not None
+        ending = end_of_answer(
+            question, check, used, shown_texts, name=name, closest=closest, for_peer=for_peer
+        )
+        if ending.text:
+            yield Piece((" " if shown else "") + ending.text)
         yield Grounding(
-            used=tuple(check.used()) if check.answered else (dated[0],) if dated else (),
-            abstained=not answered,
-            dropped=dropped,
-            reason="" if answered else "the model's answer is not in the memories",
+            used=ending.used,
+            abstained=not ending.answered,
+            dropped=tuple(v.sentence for v in check.dropped),
+            reason="" if ending.answered else "the model's answer is not in the memories",
         )
         yield finished or Finished("stop", 0, 0)
-
-    @staticmethod
-    def _dont_remember(question: str, closest: Memory | None, *, for_peer: bool = False) -> str:
-        """ "I don't remember", quoting the closest memory with its source and date (for a peer,
-        its date only: the owner's file names are not the peer's to read)."""
-        if closest is None:
-            return dont_remember(None, None)
-        where = (memory_date(closest) or "undated") if for_peer else closest.citation()
-        return dont_remember(closest_words(question, dated_text(closest)), where)
 
     async def complete_openai(
         self,
@@ -459,48 +428,6 @@ class ChatService:
             yield event
 
 
-def _why_not(gate: Coverage, used: Sequence[Memory], found: Sequence[str]) -> str:
-    """Why the node did not ask the model: in the owner's words, for ``chat --sources``."""
-    if not used:
-        return "no memory found"
-    held = {w for text in found for w in words(text)}
-    unknown = [n for n in gate.missing_names if not set(n.split()) <= held]
-    if unknown:
-        return f"no memory mentions {', '.join(unknown)}"
-    missing = [w for w in gate.keywords if w not in gate.found_keywords]
-    about = f" about {', '.join(gate.missing_names)}" if gate.missing_names else ""
-    return f"no memory{about} says {' '.join(missing) or 'that'}"
-
-
-def _says_when(check: AnswerCheck) -> bool:
-    return any(names_a_time(v.sentence) for v in check.kept)
-
-
-def when_said(question: str, used: Sequence[Memory], numbers: Sequence[int]) -> str:
-    """``on 13 May 2026 [2]``: the date, among those the answer's memories give, that best fits
-    the question; "" if they give none."""
-    candidates = [(n, d) for n in numbers for d in dates_of(used[n - 1])]
-    best = best_date(question, [d for _, d in candidates])
-    if best is None:
-        return ""
-    number = next(n for n, d in candidates if d is best)
-    return f"on {best.shown} [{number}]"
-
-
-def closest_memory(question: str, memories: Sequence[Memory]) -> Memory | None:
-    """The memory nearest the question: the one with the line sharing most of its words; on a
-    tie the owner's own words (L0) before what the node made of them, then the better ranked."""
-    best, best_score = None, -1.0
-    people = {w for name in asked_names(question) for w in name.split()}
-    for memory in memories:
-        line = closest_words(question, dated_text(memory))
-        score = overlap(question, line) + (0.5 if memory.layer == "l0" else 0.0)
-        score += 2 * len(people & set(words(line)))  # about whom it was asked, first
-        if score > best_score:
-            best, best_score = memory, score
-    return best
-
-
 _VAGUE_OBJECTS = frozenset("it this that them him her there something one".split())
 _OPEN_ENDINGS = frozenset("with to at in of for from and or".split())
 
@@ -524,23 +451,3 @@ def relevant_facts(question: str, names: Sequence[str], facts: Sequence[Fact]) -
         if score or not asked:
             scored.append((-score, position, fact))
     return [fact for _, _, fact in sorted(scored)[:_FACT_NOTES]]
-
-
-def dated_turn(question: str, used: Sequence[Memory]) -> tuple[int, str, str] | None:
-    """For a "when" question the model could not answer: the first memory turn that says the
-    date of what is asked, read by the node itself. A turn counts when it holds every content
-    word of the question (names too, as speaker or in its words) and a date it mentions
-    ("yesterday", resolved when it was read); returns (memory number, date, the turn)."""
-    asked = {stem(w) for w in content_words(question)}
-    for number, hit in enumerate(used, start=1):
-        text = hit.text
-        for mention in getattr(hit, "dates", ()):
-            start = text.rfind("\n", 0, mention.start) + 1
-            end = text.find("\n", mention.end)
-            line = text[start : end if end >= 0 else len(text)]
-            if asked <= {stem(w) for w in words(line)}:
-                annotated = annotate(
-                    line, [replace(mention, start=mention.start - start, end=mention.end - start)]
-                )
-                return number, label(mention), " ".join(annotated.split())
-    return None

@@ -1,4 +1,5 @@
-"""The owner API assembled in one place: routes, middleware, and the address it binds."""
+"""The owner API assembled in one place: routes of both doors, middleware, and the services'
+lifetime (started and stopped by the application's start-up and cleanup)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from secondme.node.api import (
     train_routes,
 )
 from secondme.node.api.services import NodeServices
+from secondme.node.daemon.lifetime import end_live_streams, services_lifetime
 from secondme.node.http.guard import errors, make_guard_middleware
 from secondme.node.http.sessions import SessionStore
 from secondme.node.web import pages
@@ -41,4 +43,6 @@ def build_app(node: NodeServices) -> web.Application:
     app.add_routes(network_routes.routes)
     app.add_routes(group_routes.routes)
     app.add_routes(train_routes.routes)
+    app.cleanup_ctx.append(services_lifetime)
+    app.on_shutdown.append(end_live_streams)
     return app

@@ -1,9 +1,10 @@
 """The daemon: one asyncio process that serves one node until it is told to stop.
 
-Start-up order matters: lock the data dir, open the database and models, bind the owner API, and
-only then write ``daemon.json`` (pid and API address): its appearance is the "ready" signal the
-CLI and tests wait for. Shutdown (SIGTERM, SIGINT or ``POST /api/stop``) runs the same steps
-backwards and removes ``daemon.json``.
+Start-up order matters: lock the data dir, open the database and models, start the services
+(the application's start-up: libp2p host, then the workers, ``daemon/lifetime.py``), bind the
+owner API, and only then write ``daemon.json`` (pid and API address): its appearance is the
+"ready" signal the CLI and tests wait for. Shutdown (SIGTERM, SIGINT or ``POST /api/stop``)
+removes ``daemon.json`` and runs the same steps backwards (the application's cleanup).
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ from secondme.node.people.owner import OwnerStore
 from secondme.node.people.peers import PeerStore
 from secondme.node.people.roles import RoleStore
 from secondme.protocol.clock import SystemClock
-from secondme.protocol.errors import TransportError
 
 log = logging.getLogger("secondme.node")
 
@@ -187,23 +187,19 @@ async def _open_services(
     )
 
 
-async def _bind(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
+async def _bind(runner: web.AppRunner, host: str, port: int) -> int:
+    """Listen on ``host:port`` (0: a free port); the port bound."""
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()
     except OSError as exc:
-        await runner.cleanup()
         if exc.errno == errno.EADDRINUSE:
             raise ConfigError(
                 f"API port {port} on {host} is in use; choose another with --api-port "
                 "(0 picks a free one)"
             ) from None
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    server = site._server
-    bound_port = server.sockets[0].getsockname()[1] if server and server.sockets else port
-    return runner, bound_port
+    return int(runner.addresses[0][1])
 
 
 async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | None) -> None:
@@ -211,7 +207,6 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
     lock = DataDirLock(data_dir)
     lock.acquire()
     data_dir.daemon_record.unlink(missing_ok=True)  # left by a killed daemon: we hold the lock
-    node: NodeServices | None = None
     runner: web.AppRunner | None = None
     try:
         if not is_loopback_name(config.api.host):
@@ -221,15 +216,10 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
                 config.api.host,
             )
         node = await _open_services(data_dir, config, passphrase)
-        try:
-            p2p_addrs = await node.p2p.start()
-        except TransportError as exc:
-            raise ConfigError(
-                f"cannot listen on {', '.join(config.p2p.listen)} (p2p.listen / --listen): "
-                f"{exc.message}"
-            ) from None
-        log.info("libp2p host listening on %s", ", ".join(p2p_addrs))
-        runner, port = await _bind(build_app(node), config.api.host, config.api.port)
+        runner = web.AppRunner(build_app(node), access_log=None, handle_signals=False)
+        await runner.setup()  # the application's start-up starts the services
+        port = await _bind(runner, config.api.host, config.api.port)
+        p2p_addrs = node.p2p.addrs
         url = f"http://{config.api.host}:{port}"
         record = {
             "pid": os.getpid(),
@@ -243,31 +233,12 @@ async def run_daemon(data_dir: DataDir, config: NodeConfig, passphrase: str | No
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, node.stop_requested.set)
-        node.memory.index_in_background()
-        queued = node.l1.catch_up()
-        if queued:
-            log.info("L1: %d document(s) queued for processing", queued)
-        node.l1.start()
-        node.network.start()
-        node.groups.start()
         await node.stop_requested.wait()
         log.info("stopping")
     finally:
         with contextlib.suppress(FileNotFoundError):
             data_dir.daemon_record.unlink()
-        if node is not None:
-            node.groups.stop_watchers()  # live streams end, so the API stops at once
         if runner is not None:
-            await runner.cleanup()
-        if node is not None:
-            await node.l2.close()
-            await node.groups.close()
-            await node.network.close()
-            await node.p2p.close()
-            await node.l1.close()
-            await node.chat.model.close()
-            await node.memory.wait_for_index()
-            node.memory.close()
-            node.db.close()
+            await runner.cleanup()  # ends live streams, then the services, in reverse
         lock.release()
         log.info("stopped")

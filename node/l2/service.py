@@ -35,6 +35,7 @@ from secondme.node.chat.prompt import memory_block, persona_prompt
 from secondme.node.core.config import DataDir, L2Settings
 from secondme.node.core.errors import InvalidRequest, NotFound, TrainingBusy, TrainingError
 from secondme.node.core.fsutil import atomic_write
+from secondme.node.core.tasks import Supervisor
 from secondme.node.l2 import resources
 from secondme.node.l2.presets import settings_for
 from secondme.node.l2.scope import OWNER_ONLY, TrainingScope, why_not_covered
@@ -72,6 +73,7 @@ class TrainService:
         self._owner = owner
         self._settings = settings
         self._task: asyncio.Task[None] | None = None
+        self._tasks = Supervisor("L2", log)
         self._worker: asyncio.subprocess.Process | None = None
         self._progress: dict[str, Any] = {}
         self._losses: dict[str, list[list[float]]] = {}
@@ -117,6 +119,7 @@ class TrainService:
         """Stop a running worker; its job stays resumable."""
         self._stopping = True
         await self._stop_job()
+        await self._tasks.close()
 
     async def _stop_job(self) -> None:
         """End the worker (SIGTERM, then SIGKILL after a grace period) and the job's task; the
@@ -227,7 +230,7 @@ class TrainService:
 
     def _launch(self, job_id: str) -> None:
         self._progress, self._losses = {}, {}
-        self._task = asyncio.create_task(self._run(job_id), name=f"l2-job-{job_id}")
+        self._task = self._tasks.spawn(self._run(job_id), name=f"job {job_id}")
 
     # -- status -------------------------------------------------------------------------------
 

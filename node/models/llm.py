@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from secondme.node.core.tasks import Supervisor
 from secondme.node.core.testing_hooks import record
 from secondme.node.models.scheduler import FairQueue
 
@@ -113,6 +114,7 @@ class ChatModel:
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self._worker: asyncio.Task[None] | None = None
+        self._tasks = Supervisor("chat model", log)
         self._running: _Job | None = None
         self._closed = False
 
@@ -136,7 +138,7 @@ class ChatModel:
             except AdapterLoadFailed:
                 self.adapter = None
                 raise
-        self._worker = asyncio.create_task(self._serve(), name="chat-model-worker")
+        self._worker = self._tasks.spawn(self._serve(), name="worker")
 
     def _load(self) -> Any:
         from llama_cpp import Llama
@@ -358,10 +360,7 @@ class ChatModel:
         if self._running is not None:
             self._running.cancelled.set()  # stop at the next token rather than run to the end
             self._running.events.put_nowait(ModelClosed("the chat model was shut down"))
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        await self._tasks.close()
         while len(self._queue):
             self._queue.pop().events.put_nowait(ModelClosed("the chat model was shut down"))
         self._executor.shutdown(wait=True)

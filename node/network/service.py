@@ -29,6 +29,7 @@ from secondme.discovery.client import (
 )
 from secondme.node.core.config import NetworkSettings
 from secondme.node.core.errors import InvalidRequest, NotFound, PeerRefused, PeerUnreachable
+from secondme.node.core.tasks import Supervisor
 from secondme.node.network.store import IssuedInvite, Network, NetworkStore
 from secondme.node.p2p.handlers import fit, public_profile
 from secondme.node.p2p.service import P2PService
@@ -136,22 +137,16 @@ class NetworkService:
         self._last_sync_all = -UNKNOWN_PEER_SYNC_S
         self._sync_scheduled = False
         p2p.on_unknown_peer = self._unknown_peer
-        self._task: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[Any]] = set()
+        self._tasks = Supervisor("network", log)
 
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
         """Register with every network's discovery server now and every ``refresh_s``."""
-        self._task = asyncio.create_task(self._refresh_forever(), name="network-refresh")
+        self._tasks.spawn(self._refresh_forever(), name="refresh")
 
     async def close(self) -> None:
-        tasks = [t for t in (self._task, *self._background) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.close()
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -487,9 +482,7 @@ class NetworkService:
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run ``work`` in the background; :meth:`close` cancels whatever still runs."""
-        task = asyncio.create_task(work, name=name)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._tasks.spawn(work, name=name)
 
     @staticmethod
     async def _discovery(call: Awaitable[T]) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -60,6 +61,14 @@ def test_stop_two_nodes_and_port_in_use(tmp_path, start_node):
         clash = run_cli(tmp_path / "c", "start", "--api-port", port, check=False, timeout=180)
         assert clash.returncode != 0
         assert f"API port {port}" in clash.stderr and "in use" in clash.stderr
+        p2p_addr = json.loads((first.data_dir / "daemon.json").read_text())["p2p"][0]
+        taken = p2p_addr.split("/p2p/")[0]
+        clash = run_cli(
+            tmp_path / "d", "start", "--api-port", "0", "--listen", taken, check=False, timeout=180
+        )
+        assert clash.returncode != 0
+        assert f"cannot listen on {taken} (p2p.listen / --listen)" in clash.stderr
+        assert not (tmp_path / "d" / "daemon.json").exists()
     finally:
         stopped = first.cli("stop")
         assert "stopped" in stopped.stdout

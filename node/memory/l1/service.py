@@ -10,7 +10,6 @@ raises is retried a bounded number of times, then marked failed with the reason;
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -20,6 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from secondme.node.core.config import MemorySettings
+from secondme.node.core.tasks import Supervisor
 from secondme.node.core.testing_hooks import hold_async
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord
 from secondme.node.memory.ingest import IngestResult
@@ -92,6 +92,7 @@ class L1Service:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._tasks = Supervisor("L1", log)
         self.current: Job | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -100,14 +101,11 @@ class L1Service:
         resumed = self.store.resume()
         if resumed:
             log.info("L1: resuming %d job(s) interrupted by the last stop", resumed)
-        self._task = asyncio.create_task(self._run(), name="l1-worker")
+        self._task = self._tasks.spawn(self._run(), name="worker")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._tasks.close()
+        self._task = None
 
     def wake(self) -> None:
         """There may be new work: the worker looks, and is not idle until it finds none."""
