@@ -1,4 +1,7 @@
-"""The moderator's discussion loop: ask, give turns, skip who fails, stop, sum up.
+"""The moderator's discussion loop: ask, choose who speaks, stop, sum up.
+
+It decides, and :class:`~secondme.node.groups.floor.Turns` carries each turn out (a member that
+fails is skipped with why); the loop knows the rest of the node only through what it is given.
 
 Everything it decides is written into the transcript (the question with its limits, each turn
 with why that member spoke, each skip with why, the summary, the end with why), so a
