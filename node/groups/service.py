@@ -24,6 +24,7 @@ commands with them:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 
 from secondme.node.access.gate import AccessGate
 from secondme.node.access.scope import bind_topics
@@ -83,7 +84,7 @@ class GroupService:
         self.transcripts = Transcripts(
             context,
             quota,
-            check=lambda *message: check_moderator_message(store, *message),
+            check=partial(check_moderator_message, store),
             kept=self._kept,
         )
         self.speaker = Speaker(context, memory=memory, chat=chat, access=access)
