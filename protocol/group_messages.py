@@ -45,6 +45,7 @@ from secondme.protocol.fields import (
     check_uint,
     reading_body,
 )
+from secondme.protocol.group_life import END_EVENTS
 from secondme.protocol.groups import (
     HASH_SIZE,
     MAX_MEMBERS,
@@ -61,7 +62,8 @@ MAX_TOPIC = 1024
 MAX_SEALED_KEY = 4096
 MAX_SYNC_MESSAGES = 64
 MAX_SYNC_KEYS = 64
-END_REASONS = ("removed", "closed")
+END_REASONS = tuple(END_EVENTS)
+"""What a ``group.end`` may say: the state the receiver's group moves to."""
 RELEVANCE_STEP = 250
 """A member shares relevance only this coarsely (0, 250, 500, 750, 1000): each answer to a
 moderator's text tells it at most one of five levels of how near the member's memory is."""

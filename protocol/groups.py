@@ -50,6 +50,7 @@ from secondme.protocol.fields import (
     check_uint,
     optional_field,
 )
+from secondme.protocol.group_life import MemberState
 from secondme.protocol.identity import PEER_ID_TEXT, Identity, InvalidPeerId, PeerId
 from secondme.protocol.sealed import BundleError, open_sealed, seal
 from secondme.protocol.signed import BadSignature, check_signature, read_map, sign_map
@@ -374,7 +375,7 @@ _BODY_OPTIONAL = (
     "roll",
 )
 _MAPS = ("positions", "roll")
-ROLL_STATUSES = ("active", "invited")
+ROLL_STATUSES = (MemberState.ACTIVE.value, MemberState.INVITED.value)
 """What a ``moderator`` body's ``roll`` may say of a member."""
 
 

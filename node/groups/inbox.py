@@ -5,7 +5,8 @@ and peer identities cost nothing to make. So this node keeps at most ``invites_p
 invitations from one peer and ``invites_total`` from all peers, each for at most
 ``invite_lifetime_s``; past that it refuses (``group_inbox_full``) and keeps nothing. A waiting
 invitation is a group row (status ``invited``) with its name, topic and first key, nothing more:
-the group service takes no message, later key or turn for it until the owner accepts.
+the member's side (:mod:`.member`) takes no message, later key or turn for it until the owner
+accepts.
 """
 
 from __future__ import annotations

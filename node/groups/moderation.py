@@ -24,13 +24,17 @@ holding the same transcript agree on who moderates; the change is never made any
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from secondme.node.access.gate import AccessGate
 from secondme.node.core.errors import InvalidRequest, NodeError, NotFound, PeerRefused
+from secondme.node.groups.context import GroupContext
+from secondme.node.groups.floor import Floor
 from secondme.node.groups.prompts import UNNAMED
-from secondme.node.groups.store import ACTIVE, INVITED, Group, StoredMessage
+from secondme.node.groups.store import Group, GroupStore, StoredMessage
+from secondme.node.groups.transcripts import Transcripts
 from secondme.protocol.grants import GrantExpired, GrantUsedUp, RevokedGrant, short_id
+from secondme.protocol.group_life import ON_ROLL, GroupState, MemberState
 from secondme.protocol.group_messages import GroupPost, GroupSync, NotModerator
 from secondme.protocol.groups import (
     Body,
@@ -43,9 +47,6 @@ from secondme.protocol.groups import (
 from secondme.protocol.identity import PeerId
 from secondme.protocol.session import IncomingRequest
 
-if TYPE_CHECKING:
-    from secondme.node.groups.service import GroupService
-
 log = logging.getLogger(__name__)
 
 TOOK_OVER = "took over: the moderator's node did not answer"
@@ -53,81 +54,94 @@ TOOK_OVER = "took over: the moderator's node did not answer"
 
 
 class Moderation:
-    """The hand-over and the takeover, for one :class:`GroupService` (both sides)."""
+    """The hand-over and the takeover, on both sides of a group."""
 
-    def __init__(self, service: GroupService, gate: AccessGate) -> None:
-        self._service = service
+    def __init__(
+        self,
+        context: GroupContext,
+        *,
+        gate: AccessGate,
+        transcripts: Transcripts,
+        floor: Floor,
+        publish: Callable[[str, Body], Awaitable[StoredMessage]],
+        outbox_check: Callable[[str], None],
+    ) -> None:
+        self._context = context
         self._gate = gate
+        self._transcripts = transcripts
+        self._floor = floor
+        self._publish = publish
+        self._outbox_check = outbox_check
 
     # -- the owner's commands ------------------------------------------------------------
 
     async def hand_over(self, group: Group, peer: str) -> StoredMessage:
         """This node's group moderated by ``peer`` (an active member) from now on."""
-        service = self._service
+        context = self._context
         gid = group.group_id
-        if group.moderator != service.me:
+        if group.moderator != context.me:
             raise InvalidRequest(
-                f"only the moderator ({service.name_of(group.moderator)}) can hand"
+                f"only the moderator ({context.name_of(group.moderator)}) can hand"
                 f" {group.name!r} over; if its node is gone for good: group moderate --take"
             )
         self._active(group)
-        if peer == service.me:
+        if peer == context.me:
             raise InvalidRequest(f"this node moderates {group.name!r} already")
-        roll = service.store.members(gid)
-        if roll.get(peer) != ACTIVE:
-            raise NotFound(f"{service.name_of(peer)} is not an active member of {group.name!r}")
-        async with service.turn_locks[gid]:  # not in the middle of a turn
+        roll = context.store.members(gid)
+        if roll.get(peer) != MemberState.ACTIVE:
+            raise NotFound(f"{context.name_of(peer)} is not an active member of {group.name!r}")
+        async with self._floor.turn_lock(gid):  # not in the middle of a turn
             self._not_discussing(group)
-            name = service.public_name_of(service.me)
+            name = context.public_name_of(context.me)
             by = "the moderator" if name == UNNAMED else name
             body = Body(
                 kind=BodyKind.MODERATOR,
                 about=peer,
                 reason=f"handed over by {by}",
-                roll={p: s for p, s in roll.items() if s in (ACTIVE, INVITED)},
+                roll={p: s.value for p, s in roll.items() if s in ON_ROLL},
             )
-            return await service.publish(gid, body)
+            return await self._publish(gid, body)
 
     async def take_over(self, group: Group, reason: str | None) -> StoredMessage:
         """Continue ``group`` as its moderator, its moderator's node being gone: refused while
         that node still answers (its owner can hand over instead)."""
-        service = self._service
+        context = self._context
         gid = group.group_id
-        if group.moderator == service.me:
+        if group.moderator == context.me:
             raise InvalidRequest(f"this node moderates {group.name!r} already")
         self._active(group)
         reason = (reason or "").strip() or TOOK_OVER
         if len(reason.encode()) > 512:
             raise InvalidRequest("a reason is at most 512 bytes")
         await self._moderator_gone(group)
-        async with service.turn_locks[gid]:
-            key = service.store.latest_key(gid)
+        async with self._floor.turn_lock(gid):
+            key = context.store.latest_key(gid)
             body = Body(
                 kind=BodyKind.MODERATOR,
-                about=service.me,
+                about=context.me,
                 reason=reason,
-                roll={str(member): ACTIVE for member in key.members},
+                roll={str(member): MemberState.ACTIVE.value for member in key.members},
             )
-            return await service.publish(gid, body)
+            return await self._publish(gid, body)
 
     def _active(self, group: Group) -> None:
-        if group.status != ACTIVE:
+        if group.status != GroupState.ACTIVE:
             raise InvalidRequest(f"group {group.name!r} is {group.status}")
         self._not_discussing(group)
 
     def _not_discussing(self, group: Group) -> None:
-        if group.group_id in self._service.discussions:
+        if self._floor.discussing(group.group_id):
             raise InvalidRequest(f"a discussion is running in {group.name!r}; stop it first")
 
     async def _moderator_gone(self, group: Group) -> None:
         """Raise unless the moderator's node fails to answer (within the delivery timeout)."""
-        service = self._service
-        held = service.chain(group.group_id).next_seq - 1
+        context = self._context
+        held = self._transcripts.chain(group.group_id).next_seq - 1
         try:
-            await service.p2p.request(
-                service.peer_record(group.moderator),
+            await context.p2p.request(
+                context.peer_record(group.moderator),
                 GroupSync(group=group.group_id, after=held),
-                timeout=service.settings.delivery_timeout_s,
+                timeout=context.settings.delivery_timeout_s,
             )
         except PeerRefused as exc:
             why = f"it answered: {exc}"
@@ -137,27 +151,11 @@ class Moderation:
         else:
             why = "it answered"
         raise InvalidRequest(
-            f"the moderator's node ({service.name_of(group.moderator)}) is not gone ({why});"
+            f"the moderator's node ({context.name_of(group.moderator)}) is not gone ({why});"
             " its owner can hand moderation over (group moderate --to)"
         )
 
     # -- every node: keeping a moderator message -----------------------------------------
-
-    def check(
-        self, group_id: str, message: GroupMessage, body: Body, members: frozenset[PeerId]
-    ) -> None:
-        """Before a ``moderator`` message is kept: it names a member of its epoch
-        (``members``), and its sender is the moderator (a hand-over) or that member (a
-        takeover)."""
-        if body.kind is not BodyKind.MODERATOR:
-            return
-        group = self._service.find(group_id)
-        if body.about is None or PeerId.from_base58(body.about) not in members:
-            raise MalformedGroupMessage("a moderator message names a member of its epoch")
-        if str(message.sender) not in (group.moderator, body.about):
-            raise NotModerator(
-                "a moderator message is written by the moderator or by the member it names"
-            )
 
     def kept(self, group_id: str, stored: StoredMessage) -> None:
         """A ``moderator`` message was kept: its member moderates from now on; on that
@@ -165,21 +163,20 @@ class Moderation:
         body = stored.body
         if body.kind is not BodyKind.MODERATOR or body.about is None:
             return
-        service = self._service
-        mine = body.about == service.me
+        context = self._context
+        mine = body.about == context.me
         roll = None
         if mine:
             roll = dict(body.roll or {})
             if not roll:  # none written: everyone of the latest epoch
-                key = service.store.latest_key(group_id)
-                roll = {str(member): ACTIVE for member in key.members}
-            roll[service.me] = ACTIVE
-        service.store.set_moderator(group_id, body.about, roll=roll, at_ms=service.clock.now_ms())
+                key = context.store.latest_key(group_id)
+                roll = {str(member): MemberState.ACTIVE for member in key.members}
+            roll[context.me] = MemberState.ACTIVE
+        context.store.set_moderator(group_id, body.about, roll=roll, at_ms=context.clock.now_ms())
         if mine:
-            service.outbox.check(group_id)
+            self._outbox_check(group_id)
         else:
-            service.raised.pop(group_id, None)
-            service.relevance.pop(group_id, None)
+            self._floor.forget(group_id)
         log.info("group %s: %s moderates from message %d", group_id[:8], body.about, stored.seq)
 
     # -- a member's node: requests of a new moderator ------------------------------------
@@ -189,13 +186,13 @@ class Moderation:
         carries a ``moderator`` message naming that peer, written by it (a takeover) or by
         the moderator (a hand-over it relays); anything else from a peer that does not
         moderate is ``not_moderator``. (Its place in the transcript is checked as it is kept.)"""
-        group = self._service.store.get(post.group)
+        group = self._context.store.get(post.group)
         peer = str(incoming.peer)
         if group is None or peer == group.moderator:
             return False
         refused = NotModerator(f"only the moderator of group {post.group} sends that")
         try:
-            message = read_message(post.message, self._service.chain(post.group).keys)
+            message = read_message(post.message, self._transcripts.chain(post.group).keys)
             body = Body.decode(message.body)
         except GroupMessageError:
             raise refused from None
@@ -214,12 +211,11 @@ class Moderation:
         records, and say True; raises :class:`RevokedGrant` or :class:`GrantExpired` (the
         membership ends) or :class:`GrantUsedUp`. False: ``peer`` holds the grant and must
         show it, as any request."""
-        service = self._service
         record = self._gate.issued(group.grant_id or "")
         if record is None or record.peer_id == str(peer):
             return False
         what = f"the group/join grant {short_id(record.id)} this node joined {group.name!r} by"
-        state = record.state(service.clock.now_ms())
+        state = record.state(self._context.clock.now_ms())
         if state == "revoked":
             raise RevokedGrant(f"{what} was revoked")
         if state == "expired":
@@ -227,3 +223,20 @@ class Moderation:
         if state == "used up":
             raise GrantUsedUp(f"{what} is used up")
         return True
+
+
+def check_moderator_message(
+    store: GroupStore, group_id: str, message: GroupMessage, body: Body, members: frozenset[PeerId]
+) -> None:
+    """Before a ``moderator`` message is kept (on every node): it names a member of its epoch
+    (``members``), and its sender is the moderator (a hand-over) or that member (a
+    takeover)."""
+    if body.kind is not BodyKind.MODERATOR:
+        return
+    group = store.find(group_id)
+    if body.about is None or PeerId.from_base58(body.about) not in members:
+        raise MalformedGroupMessage("a moderator message names a member of its epoch")
+    if str(message.sender) not in (group.moderator, body.about):
+        raise NotModerator(
+            "a moderator message is written by the moderator or by the member it names"
+        )

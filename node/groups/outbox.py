@@ -18,20 +18,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from secondme.node.core.config import GroupSettings
 from secondme.node.core.db import Database
 from secondme.node.core.errors import NodeError, PeerRefused
-from secondme.node.groups.store import ACTIVE, Group
+from secondme.node.groups.store import Group, GroupStore
 from secondme.protocol.clock import Clock
+from secondme.protocol.group_life import MEMBER_LIFE, GroupState, MemberEvent, MemberState
 from secondme.protocol.group_messages import GroupEnd, GroupPost, GroupPosted
 from secondme.protocol.groups import BodyKind
+from secondme.protocol.messages import Response
 
-if TYPE_CHECKING:
-    from secondme.node.groups.service import GroupService
+SendMember = Callable[..., Awaitable[Response]]
+"""``send(group_id, peer, request, *, timeout)``: a request to a member, with its join grant."""
+MemberLeft = Callable[[Group, str, MemberState], None]
+"""Told that a member said it is out of a group: (group, peer, the roll's new status)."""
 
 log = logging.getLogger(__name__)
 
@@ -185,12 +189,26 @@ class Outbox:
     """Delivers the transcript of every group this node moderates to each of its members."""
 
     def __init__(
-        self, service: GroupService, db: Database, settings: GroupSettings, clock: Clock
+        self,
+        store: GroupStore,
+        settings: GroupSettings,
+        clock: Clock,
+        *,
+        me: str,
+        spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task],
+        send: SendMember,
+        seq_of: Callable[[str, bytes], int | None],
+        member_left: MemberLeft,
     ) -> None:
-        self._service = service
-        self.store = OutboxStore(db)
+        self._groups_store = store
+        self.store = OutboxStore(store.db)
         self._settings = settings
         self._clock = clock
+        self._me = me
+        self._spawn = spawn
+        self._send = send
+        self._seq_of = seq_of
+        self._member_left = member_left
         self._busy: set[tuple[str, str]] = set()
         """Members a delivery is under way to (one at a time each)."""
         self._wake = asyncio.Event()
@@ -201,7 +219,7 @@ class Outbox:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = self._service.spawn(self._run())
+            self._task = self._spawn(self._run())
 
     def stop(self) -> None:
         """End the retry loop (the node is stopping), even if a cancellation is lost."""
@@ -218,24 +236,24 @@ class Outbox:
         """The last message this node delivers to ``peer``: the last it may read (one under a
         key of an epoch it is in), or, in a group this node handed over, at most the message
         that did so (the new moderator delivers the rest)."""
-        last = self._service.store.last_seq_for(group.group_id, peer)
+        last = self._groups_store.last_seq_for(group.group_id, peer)
         handed = self._handed_over_at(group)
         return last if handed is None else min(last, handed)
 
     def _handed_over_at(self, group: Group) -> int | None:
         """Where this node wrote the message that made another moderate ``group`` (``None``:
         it moderates it, or never did)."""
-        if group.moderator == self._service.me:
+        if group.moderator == self._me:
             return None
-        changes = self._service.store.seqs_of_kind(group.group_id, BodyKind.MODERATOR)
-        mine = [seq for seq, sender in changes if sender == self._service.me]
+        changes = self._groups_store.seqs_of_kind(group.group_id, BodyKind.MODERATOR)
+        mine = [seq for seq, sender in changes if sender == self._me]
         return mine[-1] if mine else None
 
     def _next_to_post(self, group: Group, acked: int, target: int) -> int:
         """What to post to a member at ``acked``: the newest message it is owed, unless a
         change of moderator comes before it; that first, since a member takes a later message
         only from the moderator it names, which it must hold first."""
-        changes = self._service.store.seqs_of_kind(group.group_id, BodyKind.MODERATOR)
+        changes = self._groups_store.seqs_of_kind(group.group_id, BodyKind.MODERATOR)
         return next((seq for seq, _ in changes if acked < seq < target), target)
 
     def check(self, group_id: str) -> None:
@@ -246,16 +264,16 @@ class Outbox:
 
     def _members(self, group: Group) -> Iterator[str]:
         """Who this node delivers to in ``group``: active members, and any owed an end."""
-        roll = self._service.store.members(group.group_id)
+        roll = self._groups_store.members(group.group_id)
         owed = set(self.store.ends_owed(group.group_id))
         for peer, status in roll.items():
-            if peer != self._service.me and (status == ACTIVE or peer in owed):
+            if peer != self._me and (status == MemberState.ACTIVE or peer in owed):
                 yield peer
 
     def _groups(self) -> Iterator[Group]:
-        for group in self._service.store.list():
-            if group.status in (ACTIVE, "closed") and (
-                group.moderator == self._service.me or self._handed_over_at(group) is not None
+        for group in self._groups_store.list():
+            if group.status in (GroupState.ACTIVE, GroupState.CLOSED) and (
+                group.moderator == self._me or self._handed_over_at(group) is not None
             ):
                 yield group
 
@@ -295,16 +313,15 @@ class Outbox:
         return dict(zip(peers, results, strict=True))
 
     async def _post(self, group_id: str, peer: str, data: bytes) -> GroupPosted:
-        service = self._service
         try:
-            answer = await service.send_member(
+            answer = await self._send(
                 group_id,
                 peer,
                 GroupPost(group=group_id, message=data),
                 timeout=self._settings.delivery_timeout_s,
             )
             assert isinstance(answer, GroupPosted)
-            seq = service.seq_of(group_id, answer.head)
+            seq = self._seq_of(group_id, answer.head)
             if seq is None:
                 raise PeerRefused("the member holds a transcript this node does not (a fork)")
         except (NodeError, TimeoutError) as exc:
@@ -318,14 +335,14 @@ class Outbox:
     def _left_unheard(self, group_id: str, peer: str) -> None:
         """The member says it is out of the group (it left, and its word was lost): take it
         off the roll as if it had said so, which rotates the key without it."""
-        service = self._service
-        group = service.store.get(group_id)
-        if group is None or group.moderator != service.me:
+        group = self._groups_store.get(group_id)
+        if group is None or group.moderator != self._me:
             return
-        if service.store.members(group_id).get(peer) != ACTIVE:
+        status = self._groups_store.members(group_id).get(peer)
+        if status != MemberState.ACTIVE:
             return
         log.info("group %s: %s says it is out of the group; it left", group_id[:8], peer)
-        service.spawn(service.member_gone(group, peer, "left", "left the group"))
+        self._member_left(group, peer, MEMBER_LIFE.next(status, MemberEvent.LEAVE))
 
     def _failed(self, group_id: str, peer: str, error: BaseException) -> None:
         state = self.store.get(group_id, peer)
@@ -349,7 +366,7 @@ class Outbox:
 
     async def _end(self, group_id: str, peer: str, reason: str) -> None:
         try:
-            await self._service.send_member(
+            await self._send(
                 group_id,
                 peer,
                 GroupEnd(group=group_id, reason=reason),
@@ -373,14 +390,14 @@ class Outbox:
         self._busy.add(key)
         try:
             while True:
-                group = self._service.store.get(group_id)
+                group = self._groups_store.get(group_id)
                 if group is None:
                     return True
                 state = self.store.get(group_id, peer)
                 target = self.target(group, peer)
                 if state.acked_seq < target:
                     seq = self._next_to_post(group, state.acked_seq, target)
-                    data = self._service.store.encoded(group_id, after=seq - 1, limit=1)[0]
+                    data = self._groups_store.encoded(group_id, after=seq - 1, limit=1)[0]
                     try:
                         await self._post(group_id, peer, data)
                     except (NodeError, TimeoutError):
@@ -435,7 +452,7 @@ class Outbox:
                     soonest_ms = min(soonest_ms, state.next_try_ms - now)
                     continue
                 if state.acked_seq < self.target(group, peer) or state.end_reason:
-                    self._service.spawn(self.bring_up_to_date(group.group_id, peer))
+                    self._spawn(self.bring_up_to_date(group.group_id, peer))
         return max(0.05, soonest_ms / 1000)
 
 

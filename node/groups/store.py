@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from secondme.node.core.db import Database
 from secondme.node.core.errors import NotFound
 from secondme.protocol.grants import Scope
+from secondme.protocol.group_life import LIVE, GroupState, MemberState
 from secondme.protocol.groups import Body, GroupKey, GroupMessage, Transcript
 from secondme.protocol.identity import PeerId
 
-ACTIVE, INVITED = "active", "invited"
 _ID_PREFIX = re.compile(r"[0-9a-f]{8,32}")
-ENDED = ("declined", "left", "removed", "closed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +29,7 @@ class Group:
     topic: str
     moderator: str
     created_ms: int
-    status: str
+    status: GroupState
     scope: Scope | None
     grant_id: str | None
     """The root id of the ``group/join`` grant this node joined by (``None``: its owner
@@ -108,7 +107,7 @@ def _group(row) -> Group:
         topic=row["topic"],
         moderator=row["moderator"],
         created_ms=row["created_ms"],
-        status=row["status"],
+        status=GroupState(row["status"]),
         scope=Scope.from_json(json.loads(row["scope"])) if row["scope"] else None,
         grant_id=row["grant_id"],
         share_relevance=bool(row["share_relevance"]),
@@ -159,7 +158,7 @@ class GroupStore:
         exact = [row for row in rows if row["group_id"] == name_or_id]
         if exact:
             return _group(exact[0])
-        live = [row for row in rows if row["status"] in (ACTIVE, INVITED)] or rows
+        live = [row for row in rows if row["status"] in LIVE] or rows
         if not live:
             raise NotFound(f"no group {name_or_id!r} on this node (see: secondme-node group list)")
         if len({row["group_id"] for row in live}) > 1:
@@ -170,15 +169,30 @@ class GroupStore:
         return [_group(r) for r in self._db.query("SELECT * FROM groups ORDER BY created_ms")]
 
     def set_status(
-        self, group_id: str, status: str, *, scope: Scope | None = None, grant_id: str | None = None
+        self,
+        group_id: str,
+        status: GroupState,
+        *,
+        scope: Scope | None = None,
+        grant_id: str | None = None,
     ) -> None:
+        """Write the state a move of :data:`~secondme.protocol.group_life.GROUP_LIFE` made
+        (and, with ``scope``, the scope and join grant with it)."""
         with self._db.transaction() as conn:
             conn.execute("UPDATE groups SET status = ? WHERE group_id = ?", (status, group_id))
             if scope is not None:
-                conn.execute(
-                    "UPDATE groups SET scope = ?, grant_id = ? WHERE group_id = ?",
-                    (json.dumps(scope.to_json()), grant_id, group_id),
-                )
+                self._set_scope(conn, group_id, scope, grant_id)
+
+    def set_scope(self, group_id: str, scope: Scope, *, grant_id: str | None) -> None:
+        with self._db.transaction() as conn:
+            self._set_scope(conn, group_id, scope, grant_id)
+
+    @staticmethod
+    def _set_scope(conn, group_id: str, scope: Scope, grant_id: str | None) -> None:
+        conn.execute(
+            "UPDATE groups SET scope = ?, grant_id = ? WHERE group_id = ?",
+            (json.dumps(scope.to_json()), grant_id, group_id),
+        )
 
     def set_share_relevance(self, group_id: str, share: bool) -> None:
         with self._db.transaction() as conn:
@@ -201,9 +215,9 @@ class GroupStore:
                 return
             marks = ",".join("?" * len(roll))
             conn.execute(
-                "UPDATE group_members SET status = 'removed', updated_ms = ?"
+                "UPDATE group_members SET status = ?, updated_ms = ?"
                 f" WHERE group_id = ? AND peer_id NOT IN ({marks})",
-                (at_ms, group_id, *roll),
+                (MemberState.REMOVED, at_ms, group_id, *roll),
             )
             for peer, status in roll.items():
                 conn.execute(
@@ -217,7 +231,7 @@ class GroupStore:
         """The groups this node is in (or invited to) under the grant with this root id."""
         rows = self._db.query(
             "SELECT * FROM groups WHERE grant_id = ? AND status IN (?, ?)",
-            (grant_id, ACTIVE, INVITED),
+            (grant_id, GroupState.ACTIVE, GroupState.INVITED),
         )
         return [_group(row) for row in rows]
 
@@ -229,7 +243,7 @@ class GroupStore:
         rows = self._db.query(
             "SELECT * FROM groups WHERE status = ? AND moderator != ?"
             " AND (? IS NULL OR moderator = ?) ORDER BY created_ms",
-            (INVITED, me, moderator, moderator),
+            (GroupState.INVITED, me, moderator, moderator),
         )
         return [_group(row) for row in rows]
 
@@ -249,7 +263,7 @@ class GroupStore:
         """Groups ``moderator`` has this node in now (invited or active)."""
         row = self._db.query_one(
             "SELECT COUNT(*) AS n FROM groups WHERE moderator = ? AND status IN (?, ?)",
-            (moderator, ACTIVE, INVITED),
+            (moderator, GroupState.ACTIVE, GroupState.INVITED),
         )
         return row["n"] if row else 0
 
@@ -282,7 +296,7 @@ class GroupStore:
         self,
         group_id: str,
         peer_id: str,
-        status: str,
+        status: MemberState,
         at_ms: int,
         *,
         grant_token: bytes | None = None,
@@ -306,12 +320,12 @@ class GroupStore:
         )
         return bytes(row["grant_token"]) if row and row["grant_token"] is not None else None
 
-    def members(self, group_id: str) -> dict[str, str]:
+    def members(self, group_id: str) -> dict[str, MemberState]:
         rows = self._db.query(
             "SELECT peer_id, status FROM group_members WHERE group_id = ? ORDER BY rowid",
             (group_id,),
         )
-        return {row["peer_id"]: row["status"] for row in rows}
+        return {row["peer_id"]: MemberState(row["status"]) for row in rows}
 
     # -- keys ----------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ import pytest
 
 from secondme.node.core.config import GroupSettings
 from secondme.node.core.errors import PeerRefused
-from secondme.node.groups import service as group_service
-from secondme.node.groups.service import GroupService
+from secondme.node.groups import moderator as group_moderator
+from secondme.node.groups.delivery import Delivery
 from secondme.protocol.grants import GrantTerms, issue_grant
 from secondme.protocol.group_messages import GroupKeyUpdate, GroupPost, GroupTurn
 from secondme.protocol.groups import Body, BodyKind, GroupKey
@@ -118,7 +118,7 @@ async def test_revoking_the_join_grant_leaves_the_group_and_refuses_the_moderato
     await discuss(mod, gid, rounds=1)
     assert bob.peer_id not in {m.sender for m in turns(since_question(mod, gid))}
     # A moderator that ignores the leave still holds the grant: Bob refuses it.
-    transcript = mod.groups.chain(gid)
+    transcript = mod.groups.transcripts.chain(gid)
     turn = GroupTurn(group=gid, seq=transcript.next_seq, prev=transcript.head, epoch=1, reason="x")
     with pytest.raises(PeerRefused) as refused:
         await mod.p2p.request(mod.peers.resolve("bob"), turn, grant=token)
@@ -130,7 +130,7 @@ async def test_revoking_the_join_grant_leaves_the_group_and_refuses_the_moderato
 async def test_a_request_without_the_join_grant_is_refused(make_nodes: MakeNodes):
     mod, alice, bob = await make_nodes()
     gid, _, _ = await bob_by_grant(mod, alice, bob)
-    transcript = mod.groups.chain(gid)
+    transcript = mod.groups.transcripts.chain(gid)
     turn = GroupTurn(group=gid, seq=transcript.next_seq, prev=transcript.head, epoch=1, reason="x")
     with pytest.raises(PeerRefused) as refused:
         await mod.p2p.request(mod.peers.resolve("bob"), turn)
@@ -174,12 +174,14 @@ async def test_an_unanswered_invitation_takes_no_post_no_key_and_no_turn(make_no
     mod, alice, _ = await make_nodes()
     created = await mod.groups.create(GROUP, ["alice", "bob"], scope=GROUP_SCOPE)
     gid = created["group_id"]
-    data = mod.groups.write(gid, Body(kind=BodyKind.OWNER, text="x" * 10_000, reason="flood"))
+    data = mod.groups.transcripts.write(
+        gid, Body(kind=BodyKind.OWNER, text="x" * 10_000, reason="flood")
+    )
     later = GroupKey.generate(gid, 2, [mod.identity.peer_id, alice.identity.peer_id])
     sealed = later.seal_for(
         mod.identity, PeerId.from_base58(alice.peer_id), created_ms=mod.clock.now_ms()
     )
-    transcript = mod.groups.chain(gid)
+    transcript = mod.groups.transcripts.chain(gid)
     alice_record = mod.peers.resolve("alice")
     for request in (
         GroupPost(group=gid, message=data),
@@ -228,15 +230,15 @@ async def test_a_group_past_its_quota_is_refused_and_the_others_go_on(make_nodes
 async def test_catching_up_fetches_a_bounded_number_of_pages(
     make_nodes: MakeNodes, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(group_service, "SYNC_PAGE", 2)
+    monkeypatch.setattr(group_moderator, "SYNC_PAGE", 2)
     fetched: list[int] = []
-    catch_up = GroupService._catch_up
+    catch_up = Delivery.catch_up
 
-    async def counted(self: GroupService, group) -> int:
+    async def counted(self: Delivery, group) -> int:
         fetched.append(await catch_up(self, group))
         return fetched[-1]
 
-    monkeypatch.setattr(GroupService, "_catch_up", counted)
+    monkeypatch.setattr(Delivery, "catch_up", counted)
     settings = GroupSettings(
         catch_up_pages=1, delivery_timeout_s=2.0, retry_first_s=0.2, retry_max_s=0.5
     )
@@ -265,12 +267,12 @@ async def test_relevance_is_not_shared_unless_the_owner_turns_it_on(make_nodes: 
     spoken = turns(since_question(mod, gid))
     assert spoken and all(m.body.relevance is None for m in spoken)
     assert all(m.body.reason.startswith("unknown relevance") for m in spoken)
-    assert set(mod.groups.relevance[gid].values()) <= {None, 0}
+    assert set(mod.groups.floor.relevance[gid].values()) <= {None, 0}
 
     alice.groups.share_relevance(GROUP, True)
     await mod.groups.say(GROUP, "Any favourite trail?")
-    assert mod.groups.relevance[gid][alice.peer_id] == 750  # 0.9, in steps of 250
-    assert mod.groups.relevance[gid].get(bob.peer_id) is None
+    assert mod.groups.floor.relevance[gid][alice.peer_id] == 750  # 0.9, in steps of 250
+    assert mod.groups.floor.relevance[gid].get(bob.peer_id) is None
 
 
 async def test_a_turns_prompt_names_no_one_by_a_private_name(make_nodes: MakeNodes):

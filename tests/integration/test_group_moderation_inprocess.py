@@ -91,7 +91,9 @@ async def test_a_handed_over_group_is_run_by_its_new_moderator(make_nodes: MakeN
     # The old moderator is a member: it cannot run the group, and members refuse its posts.
     with pytest.raises(InvalidRequest, match="only the group's moderator"):
         mod.groups.discuss(GROUP, "Shall we?")
-    data = mod.groups.write(gid, Body(kind=BodyKind.SKIP, about=bob.peer_id, reason="old habit"))
+    data = mod.groups.transcripts.write(
+        gid, Body(kind=BodyKind.SKIP, about=bob.peer_id, reason="old habit")
+    )
     before = bob.head(gid)
     assert await post(mod, bob, gid, data) == "not_moderator"
     assert bob.head(gid) == before
@@ -159,9 +161,12 @@ async def test_a_forged_or_late_takeover_is_refused_and_changes_nothing(make_nod
 
     # Bob names someone else (the moderator's place is not his to give).
     naming_mod = Body(kind=BodyKind.MODERATOR, about=mod.peer_id, reason="x", roll=everyone)
-    assert await post(bob, alice, gid, bob.groups.write(gid, naming_mod)) == "not_moderator"
+    assert (
+        await post(bob, alice, gid, bob.groups.transcripts.write(gid, naming_mod))
+        == "not_moderator"
+    )
     # Bob names himself, but not as the next message of Alice's transcript.
-    transcript = bob.groups.chain(gid)
+    transcript = bob.groups.transcripts.chain(gid)
     skipping = write_message(
         bob.identity,
         bob.store.latest_key(gid),
@@ -173,13 +178,13 @@ async def test_a_forged_or_late_takeover_is_refused_and_changes_nothing(make_nod
     assert await post(bob, alice, gid, skipping) == "group_out_of_order"
     # Bob writes a takeover, but the moderator speaks first: Alice holds a message Bob's
     # takeover does not follow, and no fork is merged.
-    late = bob.groups.write(gid, takeover_body(bob, everyone))
+    late = bob.groups.transcripts.write(gid, takeover_body(bob, everyone))
     await mod.groups.say(GROUP, "Still here.")
     await caught_up(gid, mod, alice)
     before = alice.head(gid)
     assert await post(bob, alice, gid, late) == "group_out_of_order"
     # Anything but a moderator message from a peer that does not moderate.
-    turn = bob.groups.write(gid, Body(kind=BodyKind.OWNER, text="psst", reason="aside"))
+    turn = bob.groups.transcripts.write(gid, Body(kind=BodyKind.OWNER, text="psst", reason="aside"))
     assert await post(bob, alice, gid, turn) == "not_moderator"
 
     assert alice.head(gid) == before and moderator_of(alice, gid) == mod.peer_id
@@ -246,7 +251,9 @@ async def test_a_member_by_grant_follows_the_new_moderator_until_it_revokes_the_
     bob.gate.revoke(grant_id, grant_id, by_peer=bob.peer_id)
     await until(alice, gid, membership(bob, "left the group"))
     assert bob.groups.find(GROUP).status == "left"
-    data = alice.groups.write(gid, Body(kind=BodyKind.SKIP, about=mod.peer_id, reason="x"))
+    data = alice.groups.transcripts.write(
+        gid, Body(kind=BodyKind.SKIP, about=mod.peer_id, reason="x")
+    )
     assert await post(alice, bob, gid, data) == "grant_revoked"  # checked in its records
 
 
@@ -257,7 +264,7 @@ async def test_a_member_by_grant_leaves_when_its_grant_expires_under_the_new_mod
     gid, _ = await group_with_bob_by_grant(mod, alice, bob)
     before = bob.head(gid)
 
-    bob.groups.clock = ManualClock(bob.clock.now_ms() + 2 * HOUR_MS)  # past the grant's end
+    bob.groups.context.clock = ManualClock(bob.clock.now_ms() + 2 * HOUR_MS)  # past the grant's end
     await alice.groups.say(GROUP, "Still with us, Bob?")
     await until(alice, gid, membership(bob, "left the group"))
     assert bob.groups.find(GROUP).status == "left" and bob.head(gid) == before

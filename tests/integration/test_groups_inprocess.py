@@ -23,9 +23,9 @@ from secondme.node.access.store import AccessStore
 from secondme.node.core.config import GroupSettings
 from secondme.node.core.db import Database
 from secondme.node.core.errors import PeerRefused
-from secondme.node.groups.discussion import RAISED
+from secondme.node.groups.floor import RAISED
 from secondme.node.groups.service import GroupService
-from secondme.node.groups.store import ACTIVE, INVITED, Group, GroupStore, StoredMessage
+from secondme.node.groups.store import Group, GroupStore, StoredMessage
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.models.llm import BASE, ModelChoice
 from secondme.node.p2p.service import P2PService
@@ -33,6 +33,7 @@ from secondme.node.people.owner import OwnerStore
 from secondme.node.people.peers import PeerStore
 from secondme.protocol.clock import SystemClock
 from secondme.protocol.grants import GrantTerms, Scope, issue_grant
+from secondme.protocol.group_life import GroupState, MemberState
 from secondme.protocol.group_messages import GroupPost
 from secondme.protocol.groups import Body, BodyKind, GroupMessageError, read_message
 from secondme.protocol.identity import Identity
@@ -164,9 +165,15 @@ class FakeAccess:
 class WrongReason(GroupService):
     """A member that signs its turns but answers each with a reason of its own."""
 
-    async def speak(self, group: Group, reason: str) -> tuple[Body, str | None]:
-        body, model = await super().speak(group, reason)
-        return Body(kind=BodyKind.TURN, text=body.text, reason="because I felt like it"), model
+    def __init__(self, **parts) -> None:
+        super().__init__(**parts)
+        speak = self.speaker.speak
+
+        async def wrong_reason(group: Group, reason: str) -> tuple[Body, str | None]:
+            body, model = await speak(group, reason)
+            return Body(kind=BodyKind.TURN, text=body.text, reason="because I felt like it"), model
+
+        self.speaker.speak = wrong_reason  # type: ignore[method-assign]
 
 
 # -- nodes -----------------------------------------------------------------------------------
@@ -372,7 +379,7 @@ async def form_group(mod: Node, alice: Node, bob: Node) -> str:
 async def discuss(mod: Node, gid: str, **options) -> str:
     """Run a discussion to its end; why it ended."""
     mod.groups.discuss(GROUP, QUESTION, **options)
-    task = mod.groups.discussions[gid]
+    task = mod.groups.floor.discussions[gid]
     return await asyncio.wait_for(task, WAIT_S * 2)
 
 
@@ -420,18 +427,18 @@ async def test_a_discussion_runs_its_rounds_and_every_node_holds_the_same_transc
     assert created["invitations"][alice.peer_id].startswith("waiting")
     assert created["invitations"][bob.peer_id].startswith("accepted")
     assert mod.store.members(gid) == {
-        mod.peer_id: ACTIVE,
-        alice.peer_id: INVITED,
-        bob.peer_id: ACTIVE,
+        mod.peer_id: MemberState.ACTIVE,
+        alice.peer_id: MemberState.INVITED,
+        bob.peer_id: MemberState.ACTIVE,
     }
-    assert alice.groups.find(GROUP).status == INVITED
+    assert alice.groups.find(GROUP).status == GroupState.INVITED
     joined_by_grant = bob.groups.find(GROUP)
-    assert joined_by_grant.status == ACTIVE and joined_by_grant.scope == GROUP_SCOPE
+    assert joined_by_grant.status == GroupState.ACTIVE and joined_by_grant.scope == GROUP_SCOPE
     assert joined_by_grant.grant_id is not None
 
     await alice.groups.accept(GROUP, scope=GROUP_SCOPE)
-    assert alice.groups.find(GROUP).status == ACTIVE
-    assert mod.store.members(gid)[alice.peer_id] == ACTIVE
+    assert alice.groups.find(GROUP).status == GroupState.ACTIVE
+    assert mod.store.members(gid)[alice.peer_id] == MemberState.ACTIVE
     await until(mod, gid, membership(alice, "joined"))
 
     reason = await discuss(mod, gid, rounds=2)
@@ -525,7 +532,7 @@ async def test_the_owner_stops_a_discussion(make_nodes: MakeNodes):
     gid = await form_group(mod, alice, bob)
 
     mod.groups.discuss(GROUP, QUESTION, rounds=5)
-    task = mod.groups.discussions[gid]
+    task = mod.groups.floor.discussions[gid]
     await until(mod, gid, lambda m: m.body.kind is BodyKind.TURN)
     assert mod.groups.stop(GROUP) == {"group_id": gid, "stopping": True}
     reason = await asyncio.wait_for(task, WAIT_S)
@@ -533,7 +540,7 @@ async def test_the_owner_stops_a_discussion(make_nodes: MakeNodes):
     after = since_question(mod, gid)
     assert 1 <= len(turns(after)) < 15
     assert_ended(after, reason)
-    assert gid not in mod.groups.discussions
+    assert gid not in mod.groups.floor.discussions
     same_transcript(gid, mod, alice, bob)
 
 
@@ -822,7 +829,7 @@ async def test_a_raised_hand_gets_the_next_turn_and_a_flood_is_refused(make_node
     owner = await until(mod, gid, lambda m: m.body.kind is BodyKind.OWNER)
     assert owner.sender == alice.peer_id
     assert (owner.body.text, owner.body.reason) == ("I can bring sandwiches.", RAISED)
-    assert gid not in mod.groups.discussions
+    assert gid not in mod.groups.floor.discussions
 
     for text in ("And water.", "And a map."):
         await alice.groups.say(GROUP, text)
@@ -852,7 +859,9 @@ async def test_only_the_moderator_posts_to_members(make_nodes: MakeNodes):
     gid = await form_group(mod, alice, bob)
     before = bob.head(gid)
 
-    data = alice.groups.write(gid, Body(kind=BodyKind.OWNER, text="psst, Bob", reason="aside"))
+    data = alice.groups.transcripts.write(
+        gid, Body(kind=BodyKind.OWNER, text="psst, Bob", reason="aside")
+    )
     with pytest.raises(PeerRefused) as caught:
         await alice.p2p.request(alice.peers.resolve("bob"), GroupPost(group=gid, message=data))
     assert caught.value.remote_code == "not_moderator"

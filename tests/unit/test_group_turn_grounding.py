@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secondme.node.groups.service import NOTHING_REMEMBERED, grounded_turn
+from secondme.node.groups.speaker import NOTHING_REMEMBERED, grounded_turn
 from secondme.node.groups.store import Group
 
 GROUP = Group(

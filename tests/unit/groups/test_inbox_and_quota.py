@@ -12,8 +12,9 @@ from secondme.node.core.config import GroupSettings
 from secondme.node.core.db import Database
 from secondme.node.groups.inbox import InviteInbox
 from secondme.node.groups.quota import StorageQuota
-from secondme.node.groups.store import ACTIVE, INVITED, Group, GroupStore, key_bytes
+from secondme.node.groups.store import Group, GroupStore, key_bytes
 from secondme.protocol.clock import ManualClock
+from secondme.protocol.group_life import GroupState
 from secondme.protocol.group_messages import InboxFull, QuotaExceeded
 from secondme.protocol.groups import GroupKey
 from secondme.protocol.identity import Identity
@@ -28,7 +29,9 @@ def gid(n: int) -> str:
     return f"{n:032x}"
 
 
-def group(n: int, moderator: str, status: str = INVITED, created_ms: int = T0) -> Group:
+def group(
+    n: int, moderator: str, status: GroupState = GroupState.INVITED, created_ms: int = T0
+) -> Group:
     return Group(gid(n), f"group {n}", "", moderator, created_ms, status, None, None)
 
 
@@ -78,9 +81,11 @@ def test_invitations_are_bounded_per_peer_and_in_total(store: GroupStore) -> Non
 
 def test_joined_groups_and_own_groups_are_not_in_the_inbox(store: GroupStore) -> None:
     inbox = inbox_of(store, ManualClock(T0))
-    store.add(group(1, A, ACTIVE))
+    store.add(group(1, A, GroupState.ACTIVE))
     store.add(group(2, A, "left"))
-    store.add(group(3, str(ME.peer_id), INVITED))  # never so in practice: still not counted
+    store.add(
+        group(3, str(ME.peer_id), GroupState.INVITED)
+    )  # never so in practice: still not counted
     inbox.admit(A)
     inbox.admit(B)
 
@@ -106,7 +111,7 @@ def test_an_unanswered_invitation_expires_with_its_key(store: GroupStore) -> Non
 
 def test_messages_of_a_group_are_bounded(store: GroupStore) -> None:
     quota = StorageQuota(store, SETTINGS, str(ME.peer_id))
-    store.add(group(1, A, ACTIVE))
+    store.add(group(1, A, GroupState.ACTIVE))
     for _ in range(3):
         quota.take(gid(1), 100, messages=1)
     with pytest.raises(QuotaExceeded, match="3 messages"):
@@ -119,8 +124,8 @@ def test_messages_of_a_group_are_bounded(store: GroupStore) -> None:
 def test_bytes_are_bounded_per_group_and_per_moderator(store: GroupStore) -> None:
     quota = StorageQuota(store, SETTINGS, str(ME.peer_id))
     for n in (1, 2):
-        store.add(group(n, A, ACTIVE))
-    store.add(group(3, B, ACTIVE))
+        store.add(group(n, A, GroupState.ACTIVE))
+    store.add(group(3, B, GroupState.ACTIVE))
     quota.take(gid(1), 60 * 1024)
     with pytest.raises(QuotaExceeded, match="of a group"):
         quota.take(gid(1), 5 * 1024)
@@ -132,7 +137,7 @@ def test_bytes_are_bounded_per_group_and_per_moderator(store: GroupStore) -> Non
 
 def test_groups_this_node_moderates_are_not_bounded(store: GroupStore) -> None:
     quota = StorageQuota(store, SETTINGS, str(ME.peer_id))
-    store.add(group(1, str(ME.peer_id), ACTIVE))
+    store.add(group(1, str(ME.peer_id), GroupState.ACTIVE))
     for _ in range(10):
         quota.take(gid(1), 60 * 1024, messages=1)
 
@@ -140,7 +145,7 @@ def test_groups_this_node_moderates_are_not_bounded(store: GroupStore) -> None:
 def test_what_is_stored_already_counts(tmp_path) -> None:
     db = Database(tmp_path / "node.db")
     store = GroupStore(db)
-    store.add(group(1, A, ACTIVE))
+    store.add(group(1, A, GroupState.ACTIVE))
     kept = key(1, PEERS[0])
     store.add_key(kept)
     assert store.usage(group_id=gid(1)).bytes == key_bytes(kept)
@@ -153,8 +158,8 @@ def test_what_is_stored_already_counts(tmp_path) -> None:
 
 def test_one_moderator_has_this_node_in_a_bounded_number_of_groups(store: GroupStore) -> None:
     quota = StorageQuota(store, SETTINGS, str(ME.peer_id))
-    store.add(group(1, A, ACTIVE))
-    store.add(group(2, A, INVITED))
+    store.add(group(1, A, GroupState.ACTIVE))
+    store.add(group(2, A, GroupState.INVITED))
     store.add(group(3, A, "left"))  # over: it does not count
     with pytest.raises(QuotaExceeded, match="2 groups"):
         quota.admit_group(A)
