@@ -9,13 +9,14 @@ one place their background tasks are kept so that closing the node ends them (:c
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Coroutine, Iterable
+import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from secondme.node.core.config import GroupSettings
 from secondme.node.core.errors import PeerUnreachable
+from secondme.node.core.tasks import Supervisor
 from secondme.node.groups.prompts import UNNAMED
 from secondme.node.groups.store import Group, GroupStore
 from secondme.node.p2p.service import P2PService
@@ -24,6 +25,8 @@ from secondme.node.people.peers import PeerRecord, PeerStore
 from secondme.protocol.clock import Clock
 from secondme.protocol.grants import Scope
 from secondme.protocol.identity import Identity
+
+T = TypeVar("T")
 
 NO_MEMORY = Scope(profile_only=True)
 """The scope of a group whose owner said nothing: the public profile, no memory."""
@@ -73,23 +76,12 @@ class GroupContext:
         return peer
 
 
-class Tasks:
-    """The background tasks of a node's groups (deliveries, catch-ups, membership changes)."""
+class Tasks(Supervisor):
+    """The background tasks of a node's groups (discussions, deliveries, catch-ups, membership
+    changes): a failure is logged with the task's name, and closing cancels them all."""
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task] = set()
+        super().__init__("groups", logging.getLogger("secondme.node.groups"))
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def close(self, others: Iterable[asyncio.Task] = ()) -> None:
-        """Cancel every task (and ``others``) and wait for each to end."""
-        tasks = [*others, *self._tasks]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    def spawn(self, work: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+        return super().spawn(work, name=name or work.__qualname__)

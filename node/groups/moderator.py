@@ -272,7 +272,7 @@ class Moderator:
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await task  # a failure of the discussion was logged when it ended
         members = [p for p in self.delivery.active_members(group.group_id) if p != context.me]
         closed = GROUP_LIFE.next(group.status, GroupEvent.CLOSE)
         context.store.set_status(group.group_id, closed)
@@ -324,8 +324,9 @@ class Moderator:
             embed=self._memory.embed,
             members=self.delivery.active_members,
         )
-        task = asyncio.get_running_loop().create_task(
-            discussion.run(question, rounds=rounds, until=until, budget_s=budget_s)
+        task = self.tasks.spawn(
+            discussion.run(question, rounds=rounds, until=until, budget_s=budget_s),
+            name=f"discussion in {group.name!r}",
         )
         task.discussion = discussion  # type: ignore[attr-defined]
         floor.discussions[gid] = task
@@ -334,10 +335,6 @@ class Moderator:
             floor.discussions.pop(gid, None)
             if not self.transcripts.closing and floor.raised[gid]:
                 self.turns.serve_raised_hands(group)  # hands raised as it ended
-            if not finished.cancelled() and finished.exception() is not None:
-                log.error(
-                    "group %s: the discussion failed", group.name, exc_info=finished.exception()
-                )
 
         task.add_done_callback(done)
         return {"group_id": gid, "after": after, "resumed": question is None}

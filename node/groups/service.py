@@ -160,7 +160,7 @@ class GroupService:
 
     async def close(self) -> None:
         self.delivery.outbox.stop()
-        await self.tasks.close(self.floor.discussions.values())
+        await self.tasks.close()
 
     # -- reading -------------------------------------------------------------------------
 
