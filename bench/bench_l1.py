@@ -103,7 +103,7 @@ async def cost(mb: float, embedder: Embedder, model: ChatModel) -> None:
         await l1.close()
         per_kind: dict[str, list[float]] = defaultdict(list)
         states: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for job in l1.store.jobs():
+        for job in l1.store.jobs.list():
             states[job["kind"]][job["state"]] += 1
             if job["started_at"] and job["finished_at"]:
                 per_kind[job["kind"]].append(job["finished_at"] - job["started_at"])

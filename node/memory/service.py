@@ -23,7 +23,8 @@ from secondme.node.core.config import DataDir, MemorySettings
 from secondme.node.core.db import Database
 from secondme.node.memory.documents import DocumentRecord, DocumentStore
 from secondme.node.memory.ingest import LAYER_L0, Ingestor, IngestResult, point_payload
-from secondme.node.memory.l1.store import L1Store, PointRow
+from secondme.node.memory.l1.point_store import PointRow
+from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.parsers import SUPPORTED_SUFFIXES
 from secondme.node.memory.retrieval import LAYER_L1, L1Hit, Retriever, SearchHit
 from secondme.node.memory.vectors import (
@@ -138,7 +139,7 @@ class Memory:
             done += len(batch)
             if progress:
                 progress(done, total)
-        rows = self.l1.all_points()
+        rows = self.l1.points.all()
         for start in range(0, len(rows), 512):
             batch_rows = rows[start : start + 512]
             vectors = self.embedder.embed([row.text for row in batch_rows])
@@ -254,7 +255,7 @@ class Memory:
         ids = self.l1.forget_chunks(chunk_ids)
         ids += self.documents.remove_document(doc.id)
         ids += self.l1.prune()
-        self.l1.drop_jobs(doc.id)
+        self.l1.jobs.drop(doc.id)
         return await asyncio.to_thread(self._ingestor.collect_garbage, ids)
 
     # -- what L1 needs from the vector side ---------------------------------------------------
@@ -282,7 +283,7 @@ class Memory:
         """Embed and store L1 records (kind, ref id, text, tags); unchanged ones are skipped."""
         rows = []
         for kind, ref_id, text, tags in records:
-            current = self.l1.point_for(kind, ref_id)
+            current = self.l1.points.get(kind, ref_id)
             tags = tuple(sorted(tags))
             if current is not None and (current.text, current.tags) == (text, tags):
                 continue
@@ -298,7 +299,7 @@ class Memory:
             self.store.upsert(
                 [self._l1_point(row, vector) for row, vector in zip(rows, vectors, strict=True)]
             )
-        replaced = self.l1.commit_points(rows)
+        replaced = self.l1.points.commit(rows)
         self.collect_garbage(replaced)
         return len(rows)
 
@@ -325,7 +326,7 @@ class Memory:
         return {
             **counts,
             "l1": self.l1.counts(),
-            "l1_points": self.l1.point_count(),
+            "l1_points": self.l1.points.count(),
             "vector_backend": self.settings.vector_backend,
             "vector_points": self._store.count() if self._store else 0,
             "embedder": self.embedder.model_id,

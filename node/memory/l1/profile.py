@@ -127,10 +127,10 @@ def peer_profile(
     topics: list[ProfileTopic] = []
     refs: list[str] = []
     if scope is not None and (not scope.layers or _L1 in scope.layers):
-        for topic in l1.topics():
+        for topic in l1.topics.list():
             if len(topics) == PROFILE_TOPICS:
                 break
-            point = l1.point_for("topic", topic["id"])
+            point = l1.points.get("topic", topic["id"])
             if point is None or not _covers(scope, point.point_id, point.tags):
                 continue
             found = documents.chunks_with_documents(topic["chunks"])
