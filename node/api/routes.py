@@ -159,9 +159,9 @@ async def memory_ingest(request: web.Request) -> web.Response:
         raise InvalidRequest("query parameter 'path' names the file being ingested")
     mtime = ingest_mtime(request.query.get("mtime"))
     data = await request.read()
-    node = services(request)
-    result = await node.memory.ingest(path, data, request.query.getall("tag", []), mtime)
-    node.l1.document_changed(result)
+    result = await services(request).memory.ingest(
+        path, data, request.query.getall("tag", []), mtime
+    )
     return web.json_response(result.to_json())
 
 

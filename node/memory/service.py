@@ -71,6 +71,7 @@ class Memory:
         self._ingestor: Ingestor | None = None
         self._retriever: Retriever | None = None
         self._index_job: asyncio.Future[None] | None = None
+        self._l1_listeners: list[Callable[[], None]] = []
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -222,7 +223,24 @@ class Memory:
         assert self._ingestor is not None, "memory is not open"
         result = await asyncio.to_thread(self._ingestor.ingest, path, data, tags, mtime)
         self.index_in_background()
+        self._hand_to_l1(result)
         return result
+
+    def on_l1_work(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever memory queues L1 work (the L1 worker wakes on it)."""
+        self._l1_listeners.append(listener)
+
+    def _hand_to_l1(self, result: IngestResult) -> None:
+        """Queue L1 work for a new or changed document, whoever ingested it: the job is in
+        SQLite, so a worker that is not running yet finds it when it starts."""
+        if not self.settings.l1_enabled or result.status not in ("added", "replaced"):
+            return
+        doc = self.documents.get(result.doc_id)
+        if doc is None:
+            return
+        self.l1.jobs.enqueue("document", doc.id, doc.content_hash)
+        for listener in self._l1_listeners:
+            listener()
 
     async def search(
         self,

@@ -69,11 +69,10 @@ async def node(root: Path, embedder: Embedder, *, model: bool = True, start: boo
         db.close()
 
 
-async def ingest(memory: Memory, l1: L1Service, docs) -> list[str]:
+async def ingest(memory: Memory, docs) -> list[str]:
     ids = []
     for doc in docs:
         result = await memory.ingest(f"/notes/{doc.name}", doc.text.encode())
-        l1.document_changed(result)
         ids.append(result.doc_id)
     return ids
 
@@ -84,7 +83,7 @@ def built(tmp_path_factory, embedder) -> Path:
 
     async def build() -> None:
         async with node(root, embedder) as (memory, l1):
-            await ingest(memory, l1, DOCS)
+            await ingest(memory, DOCS)
             assert await l1.wait_idle(timeout=900)
 
     asyncio.run(build())
@@ -224,7 +223,7 @@ async def test_a_new_document_touches_only_itself(copy, embedder):
     extra = make_documents(per_topic=4, seed=7)[3]  # a fourth hiking note, new text
     assert extra.topic == "hiking"
     async with node(copy, embedder) as (memory, l1):
-        [new_id] = await ingest(memory, l1, [extra])
+        [new_id] = await ingest(memory, [extra])
         assert await l1.wait_idle(timeout=600)
         after = l1.store
         document_jobs = [j for j in after.jobs.list() if j["kind"] == "document"]
@@ -276,7 +275,7 @@ async def test_forget_removes_what_was_derived(copy, embedder):
 async def test_work_resumes_after_a_stop(tmp_path, embedder):
     docs = DOCS[:6]
     async with node(tmp_path, embedder, start=False) as (memory, l1):
-        await ingest(memory, l1, docs)
+        await ingest(memory, docs)
         l1.start()
         job = l1.store.jobs.next()
         assert job is not None and job.kind == "document"
@@ -331,10 +330,9 @@ async def test_a_forgotten_note_leaves_no_word_in_another_tags_records(tmp_path,
 
     async with node(tmp_path, embedder, model=False) as (memory, l1):
         clinic = await memory.ingest("/notes/clinic.md", CLINIC.encode(), ["health"])
-        l1.document_changed(clinic)
         assert await l1.wait_idle(timeout=600)
         for i, text in enumerate(WORK):
-            l1.document_changed(await memory.ingest(f"/notes/work-{i}.md", text.encode(), ["work"]))
+            await memory.ingest(f"/notes/work-{i}.md", text.encode(), ["work"])
         assert await l1.wait_idle(timeout=600)
         [rui] = [e for e in l1.store.entities.list() if "Rui Costa" in e["name"]]
         assert "insulin" in rui["context"] and len(rui["chunks"]) == 3  # the clinic's, first

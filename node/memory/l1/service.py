@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from secondme.node.core.config import MemorySettings
 from secondme.node.core.testing_hooks import hold_async
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord
-from secondme.node.memory.ingest import IngestResult
 from secondme.node.memory.l1 import clustering
 from secondme.node.memory.l1.entity_store import describe_entity
 from secondme.node.memory.l1.extract import (
@@ -95,6 +94,7 @@ class L1Service:
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.current: Job | None = None
+        memory.on_l1_work(self.wake)  # a document ingested: Memory queued its job
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -128,14 +128,6 @@ class L1Service:
         return True
 
     # -- events from L0 -----------------------------------------------------------------------
-
-    def document_changed(self, result: IngestResult) -> None:
-        if not self._settings.l1_enabled or result.status not in ("added", "replaced"):
-            return
-        doc = self._documents.get(result.doc_id)
-        if doc is not None:
-            self.store.jobs.enqueue("document", doc.id, doc.content_hash)
-            self.wake()
 
     def documents_forgotten(self) -> None:
         if self._settings.l1_enabled:
