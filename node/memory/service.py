@@ -4,6 +4,10 @@ Owns the embedder and the vector store and the locks that serialise them; everyt
 runs in worker threads, so the event loop keeps serving while a large file is embedded. The
 vector store is derived data: it is rebuilt from SQLite when the embedder, its dimension or the
 backend changes, and after a crash the points that no committed chunk owns are deleted.
+
+Every ingest hands a new or changed document to L1 here, whoever called it: its job goes into the
+L1 queue (in SQLite, so it outlives a stop) and the worker is woken through
+:meth:`Memory.on_l1_work`.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class PeerProfile:
 def profile_topic(
     topic: dict, documents: DocumentStore, usable: Sequence[str] | None = None
 ) -> ProfileTopic:
-    """``topic`` (as :meth:`L1Store.topics` gives it) with its best first-person sentence,
+    """``topic`` (as :meth:`TopicStore.list` gives it) with its best first-person sentence,
     searched among its central chunks (only those in ``usable``, when given)."""
     # The topic's distinctive words, the most distinctive weighing most.
     weights = Counter({t: len(topic["terms"]) - i for i, t in enumerate(topic["terms"])})

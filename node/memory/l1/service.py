@@ -1,6 +1,7 @@
 """The L1 worker: turns new L0 documents into insights, topics, a profile and an entity graph.
 
-Work is a queue in SQLite (:class:`L1Store` jobs), taken in a fixed order: each changed document
+Work is a queue in SQLite (:class:`.job_queue.JobQueue`), filled by :meth:`Memory.ingest` for each
+new or changed document and by this worker, and taken in a fixed order: each changed document
 first (extractive insight and entities, no model, seconds), then re-clustering, then the profile,
 then what the model writes (topic names, representative documents' titles and overviews, entity
 types). A killed daemon leaves its running job pending; the next start resumes there. A job that
