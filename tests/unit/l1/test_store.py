@@ -1,4 +1,4 @@
-"""L1 records in a real SQLite file: the work queue, and forgetting what a document gave."""
+"""L1 records in a real SQLite file: forgetting what a document gave, across record kinds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from secondme.node.core.db import Database
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
 from secondme.node.memory.l1.extract import OWNER_KEY
-from secondme.node.memory.l1.job_queue import MAX_ATTEMPTS
 from secondme.node.memory.l1.point_store import PointRow
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.l1.topic_store import TopicDraft
@@ -42,56 +41,6 @@ def add_document(db: Database, name: str, texts: list[str]) -> tuple[str, list[s
     )
     DocumentStore(db).commit_document(doc, chunks)
     return doc_id, [c.id for c in chunks]
-
-
-def test_a_job_done_for_a_version_is_not_queued_again(db):
-    store = L1Store(db)
-    store.jobs.enqueue("document", "d1", "hash1")
-    job = store.jobs.next()
-    store.jobs.mark_running(job)
-    store.jobs.mark_done(job)
-    store.jobs.enqueue("document", "d1", "hash1")
-    assert store.jobs.next() is None
-    store.jobs.enqueue("document", "d1", "hash2")  # the file changed
-    assert store.jobs.next().version == "hash2"
-
-
-def test_running_jobs_resume_after_a_stop(db):
-    store = L1Store(db)
-    store.jobs.enqueue("document", "d1", "h")
-    store.jobs.mark_running(store.jobs.next())
-    assert store.jobs.next() is None
-    assert L1Store(db).jobs.resume() == 1  # a new daemon on the same file
-    assert store.jobs.next().target == "d1"
-
-
-def test_jobs_come_in_stage_order(db):
-    store = L1Store(db)
-    store.jobs.enqueue("profile", force=True)
-    store.jobs.enqueue("topics", force=True)
-    store.jobs.enqueue("document", "d2", "h")
-    kinds = []
-    while (job := store.jobs.next()) is not None:
-        kinds.append(job.kind)
-        store.jobs.mark_done(job)
-    assert kinds == ["document", "topics", "profile"]
-
-
-def test_failures_are_retried_a_bounded_number_of_times_then_kept_with_the_reason(db):
-    store = L1Store(db)
-    store.jobs.enqueue("summary", "d1", "h")
-    states = []
-    for _ in range(MAX_ATTEMPTS):
-        job = store.jobs.next()
-        states.append(store.jobs.mark_failed(job, "model output rejected: boom"))
-    assert states == ["pending"] * (MAX_ATTEMPTS - 1) + ["failed"]
-    assert store.jobs.next() is None
-    [row] = store.jobs.list()
-    assert (row["state"], row["error"], row["attempts"]) == (
-        "failed",
-        "model output rejected: boom",
-        MAX_ATTEMPTS,
-    )
 
 
 def test_forgetting_a_document_removes_only_what_was_derived_from_it(db):
@@ -190,17 +139,6 @@ def test_a_replaced_point_goes_to_garbage(db):
     assert replaced == [first]
     assert documents.pending_garbage() == [first]
     assert store.points.get_many([second])[second].text == "b"
-
-
-def test_a_request_made_while_the_job_runs_is_not_lost(db):
-    store = L1Store(db)
-    store.jobs.enqueue("topics", force=True)
-    running = store.jobs.next()
-    store.jobs.mark_running(running)
-    store.jobs.enqueue("topics", force=True)  # a document was forgotten meanwhile
-    store.jobs.mark_done(running)
-    again = store.jobs.next()
-    assert again is not None and again.kind == "topics" and again.version != running.version
 
 
 def test_an_entity_shows_only_what_its_remaining_mentions_say(db):
