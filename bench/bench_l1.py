@@ -74,10 +74,10 @@ async def open_node(root: Path, embedder: Embedder, model: ChatModel):
     return memory, L1Service(memory, model, owner, settings), db
 
 
-async def ingest(memory: Memory, l1: L1Service, docs) -> float:
+async def ingest(memory: Memory, docs) -> float:
     started = time.perf_counter()
     for doc in docs:
-        l1.document_changed(await memory.ingest(f"/corpus/{doc.name}", doc.text.encode()))
+        await memory.ingest(f"/corpus/{doc.name}", doc.text.encode())
     return time.perf_counter() - started
 
 
@@ -94,7 +94,7 @@ async def cost(mb: float, embedder: Embedder, model: ChatModel) -> None:
     size = sum(len(d.text.encode()) for d in docs)
     with tempfile.TemporaryDirectory() as tmp:
         memory, l1, db = await open_node(Path(tmp), embedder, model)
-        l0_seconds = await ingest(memory, l1, docs)
+        l0_seconds = await ingest(memory, docs)
         chunks = memory.documents.counts()["chunks"]
         started = time.perf_counter()
         l1.start()
@@ -103,7 +103,7 @@ async def cost(mb: float, embedder: Embedder, model: ChatModel) -> None:
         await l1.close()
         per_kind: dict[str, list[float]] = defaultdict(list)
         states: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for job in l1.store.jobs():
+        for job in l1.store.jobs.list():
             states[job["kind"]][job["state"]] += 1
             if job["started_at"] and job["finished_at"]:
                 per_kind[job["kind"]].append(job["finished_at"] - job["started_at"])
@@ -155,7 +155,7 @@ async def quality(embedder: Embedder, model: ChatModel) -> None:
     docs = make_documents()
     with tempfile.TemporaryDirectory() as tmp:
         memory, l1, db = await open_node(Path(tmp), embedder, model)
-        await ingest(memory, l1, docs)
+        await ingest(memory, docs)
         l1.start()
         await l1.wait_idle()
         await l1.close()

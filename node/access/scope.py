@@ -40,7 +40,7 @@ def split_label(item: str) -> tuple[str, str | None]:
 
 def _topics_by_id_and_name(l1: L1Store) -> tuple[dict[str, dict], dict[str, dict]]:
     """This memory's topics by (lower-cased) id and by (lower-cased) name."""
-    topics = l1.topics()
+    topics = l1.topics.list()
     return (
         {t["id"].lower(): t for t in topics},
         {t["name"].strip().lower(): t for t in topics},
@@ -84,7 +84,7 @@ def held_topics(wanted: Scope, held: Scope) -> Scope:
 def topic_names(scope: Scope, l1: L1Store | None) -> list[str]:
     """The scope's topics for people: with ``l1`` (this node bound them), each label's topic
     as it is named now ("(gone)" when it no longer exists); else the names the labels carry."""
-    current = {t["id"].lower(): t["name"] for t in l1.topics()} if l1 and scope.topics else {}
+    current = {t["id"].lower(): t["name"] for t in l1.topics.list()} if l1 and scope.topics else {}
     names = []
     for item in scope.topics:
         name, topic_id = split_label(item)
@@ -114,7 +114,7 @@ def memory_filter(scope: Scope, l1: L1Store) -> ScopeFilter | None:
             if topic is None:
                 continue
             allowed += topic["chunks"]
-            point = l1.point_for("topic", topic["id"])
+            point = l1.points.get("topic", topic["id"])
             if point is not None:
                 allowed.append(point.point_id)
         if not allowed:

@@ -159,9 +159,9 @@ async def memory_ingest(request: web.Request) -> web.Response:
         raise InvalidRequest("query parameter 'path' names the file being ingested")
     mtime = ingest_mtime(request.query.get("mtime"))
     data = await request.read()
-    node = services(request)
-    result = await node.memory.ingest(path, data, request.query.getall("tag", []), mtime)
-    node.l1.document_changed(result)
+    result = await services(request).memory.ingest(
+        path, data, request.query.getall("tag", []), mtime
+    )
     return web.json_response(result.to_json())
 
 
@@ -213,7 +213,7 @@ async def memory_insight(request: web.Request) -> web.Response:
     """A document's L1 insight (title, overview, key points, summary), once L1 has made it."""
     node = services(request)
     doc = document_or_404(request)
-    insight = node.memory.l1.insight(doc.id)
+    insight = node.memory.l1.insights.get(doc.id)
     if insight is not None and insight["content_hash"] != doc.content_hash:
         insight = None  # made from an older version of the file
     return web.json_response({"document": doc.to_json(), "insight": insight})
@@ -236,14 +236,14 @@ async def memory_status(request: web.Request) -> web.Response:
 
 @routes.get("/api/memory/topics")
 async def memory_topics(request: web.Request) -> web.Response:
-    return web.json_response(services(request).memory.l1.topics())
+    return web.json_response(services(request).memory.l1.topics.list())
 
 
 @routes.delete("/api/memory/topics/{topic}")
 async def memory_forget_topic(request: web.Request) -> web.Response:
     """Forget a topic and the documents that are mostly about it (more than half their chunks)."""
     node = services(request)
-    topic = node.memory.l1.find_topic(request.match_info["topic"])
+    topic = node.memory.l1.topics.find(request.match_info["topic"])
     if topic is None:
         raise NotFound(f"no topic {request.match_info['topic']!r}")
     in_topic = set(topic["chunks"])
@@ -256,7 +256,7 @@ async def memory_forget_topic(request: web.Request) -> web.Response:
         if chunks and sum(c in in_topic for c in chunks) * 2 > len(chunks):
             await node.memory.forget(doc)
             forgot.append(doc.to_json())
-    gone = node.memory.l1.remove_topic(topic["id"])
+    gone = node.memory.l1.topics.remove(topic["id"])
     node.memory.collect_garbage(gone)
     node.l1.documents_forgotten()
     return web.json_response({"forgot_topic": topic["name"], "forgot_documents": forgot})
@@ -269,8 +269,8 @@ async def memory_profile(request: web.Request) -> web.Response:
     version = request.query.get("version")
     if version is not None and not version.isdigit():
         raise InvalidRequest("query parameter 'version' must be a positive number")
-    profile = l1.profile(int(version) if version else None)
-    versions = l1.profile_versions()
+    profile = l1.profiles.get(int(version) if version else None)
+    versions = l1.profiles.versions()
     if profile is None and version:
         raise NotFound(f"no profile version {version} (versions: {versions or 'none yet'})")
     empty = {"version": 0, "first_person": "", "third_person": "", "recently": "", "topics": []}
@@ -302,7 +302,7 @@ async def memory_entities(request: web.Request) -> web.Response:
     """The entity graph; ``?name=`` one entity and its neighbours, ``?kind=`` one kind."""
     query = request.query
     return web.json_response(
-        services(request).memory.l1.entities(name=query.get("name"), kind=query.get("kind"))
+        services(request).memory.l1.entities.list(name=query.get("name"), kind=query.get("kind"))
     )
 
 

@@ -34,9 +34,9 @@ from secondme.node.chat.prompt import (
     prompt_budget,
 )
 from secondme.node.core.config import ModelSettings
+from secondme.node.memory.l1.entity_store import describe_entity
 from secondme.node.memory.l1.facts import Fact
 from secondme.node.memory.l1.profile import PEER_PROFILE_REF, peer_profile
-from secondme.node.memory.l1.store import describe_entity
 from secondme.node.memory.l1.text import content_words, shorten, stem, words
 from secondme.node.memory.retrieval import L1Hit, PeerHit
 from secondme.node.memory.service import Memory as MemoryService
@@ -145,7 +145,7 @@ class ChatService:
             made = peer_profile(memory.l1, memory.documents, self._owner.get(), peer_scope)
             text, ref = made.text, PEER_PROFILE_REF
         else:
-            profile = self._memory.l1.profile()
+            profile = self._memory.l1.profiles.get()
             text, ref = (profile["first_person"], str(profile["version"])) if profile else ("", "")
         if not text:
             return []
@@ -164,10 +164,10 @@ class ChatService:
         asked = " " + " ".join(words(question)) + " "
         named = [
             entity_id
-            for entity_id, name in self._memory.l1.entity_names()
+            for entity_id, name in self._memory.l1.entities.names()
             if f" {' '.join(words(name))} " in asked
         ][:_ENTITY_NOTES]
-        for entity in self._memory.l1.entities(ids=named) if named else ():
+        for entity in self._memory.l1.entities.list(ids=named) if named else ():
             notes.append(
                 L1Hit(
                     point_id="",
@@ -340,7 +340,7 @@ class ChatService:
         )
         yield Sources(session_id, tuple(used))
         texts = [evidence_text(hit, text) for hit, text in zip(used, shown_texts, strict=True)]
-        known = [n for _, n in self._memory.l1.entity_names()]
+        known = [n for _, n in self._memory.l1.entities.names()]
         gate = coverage(question, texts, known_names=known, free_names=[name])
         closest = closest_memory(question, [*used, *found])
         for_peer = requester.startswith("peer:")

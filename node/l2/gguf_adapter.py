@@ -32,6 +32,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
+from secondme.node.core.errors import AdapterExportError
+
 # Architectures whose GGUF conversion permutes q/k rows, and so whose adapters this module can map.
 _ROPE_PERMUTED = {gguf.MODEL_ARCH.LLAMA: (gguf.MODEL_TENSOR.ATTN_Q, gguf.MODEL_TENSOR.ATTN_K)}
 _KEY = re.compile(r"^base_model\.model\.(?P<module>.+)\.lora_(?P<ab>[AB])\.weight$")
@@ -47,10 +49,6 @@ class AdapterInfo:
     alpha: float
     tensors: int
     bytes: int
-
-
-class AdapterExportError(Exception):
-    """The adapter cannot be exported to, or loaded as, a llama.cpp LoRA for this base."""
 
 
 def export_lora(adapter_dir: Path, base_gguf: Path, out: Path) -> AdapterInfo:

@@ -354,7 +354,7 @@ class TrainService:
         """
         l1 = self._memory.l1
         tags, topics = set(limit.get("tags", ())), set(limit.get("topics", ()))
-        members = l1.topic_members()
+        members = l1.topics.members()
         allowed_chunks = (
             frozenset().union(*(members.get(t, frozenset()) for t in topics)) if topics else None
         )
@@ -368,7 +368,7 @@ class TrainService:
                 documents[doc.id] = tuple(doc.tags)
                 found.append(Passage(chunk.id, doc.title or doc.name, chunk.text, None))
         chosen = {p.chunk_id for p in found}
-        names = l1.topic_names()
+        names = l1.topics.names()
         topic_of = {
             chunk: names[topic]["name"]
             for topic, chunks in members.items()

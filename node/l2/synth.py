@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from secondme.node.core.errors import NotEnoughData
 from secondme.node.memory.l1.text import content_words, is_grounded, sentences, vocabulary, words
 
 Message = dict[str, str]
@@ -57,10 +58,6 @@ _QUESTION_TEMPLATES = (
     "What comes to mind when you think of {subject}?",
 )
 _ECHOES = re.compile(r"\b(note|notes|question|answer)\s*:", re.IGNORECASE)
-
-
-class NotEnoughData(Exception):
-    """Memory holds too little of the owner's writing to train on; the message says how much."""
 
 
 @dataclass(frozen=True, slots=True)

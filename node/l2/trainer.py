@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from secondme.node.core.errors import TrainerError
 from secondme.node.core.fsutil import atomic_write
 from secondme.node.l2.presets import TrainSettings
 
@@ -36,10 +37,6 @@ Progress = Callable[[dict], None]
 _CHECKPOINT_PREFIX = "checkpoint-"
 _GENERATION_TOKENS = 48
 _EVAL_BATCH = 8
-
-
-class TrainerError(Exception):
-    """A stage cannot run on what it was given (no rows, not a model folder, bad row shape)."""
 
 
 # ---- results ----------------------------------------------------------------------------------

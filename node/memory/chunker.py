@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from secondme.node.memory.parsers import ParsedDocument
+from secondme.node.memory.spans import BLANK_LINES, between, paragraphs, trimmed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +87,6 @@ class _Block:
     turn: int | None = None
 
 
-_BLANK_LINES = re.compile(r"\n[^\S\n]*+\n\s*+")
 _SENTENCE_GAPS = re.compile(r"(?<=[.!?…\"'’”»)\]])\s++|(?<=[。！？])")
 _SENTENCE_CLOSERS = "\"'’”»)]"
 _SENTENCE_ENDS = ".!?…。！？"
@@ -152,7 +152,7 @@ class _Chunker:
         """Non-blank spans of ``start:end`` between blank lines, sentence ends, or line breaks."""
         gaps: Iterable[re.Match[str]]
         if depth == 0:
-            gaps = _BLANK_LINES.finditer(self.text, start, end)
+            gaps = BLANK_LINES.finditer(self.text, start, end)
         elif depth == 1:
             gaps = (
                 m
@@ -161,7 +161,7 @@ class _Chunker:
             )
         else:
             gaps = _LINE_BREAKS.finditer(self.text, start, end)
-        return _between(self.text, start, end, gaps)
+        return between(self.text, start, end, gaps)
 
     def _cut_words(self, start: int, end: int) -> Iterator[tuple[int, int, int]]:
         """Runs of whole words that each fit; a word too long alone is cut between characters.
@@ -330,16 +330,6 @@ class _Chunker:
         return starts[-n], self.cost(starts[-n], end)
 
 
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The span ``start:end`` without its outer whitespace, or None if nothing else is left."""
-    piece = text[start:end]
-    stripped = piece.lstrip()
-    if not stripped:
-        return None
-    left = start + len(piece) - len(stripped)
-    return left, left + len(stripped.rstrip())
-
-
 def _fill(pending: list[tuple[int, int]], words: Iterator[re.Match[str]], n: int) -> int:
     """Read words until ``pending`` holds ``n`` (or the words run out); return how many it holds."""
     while len(pending) < n:
@@ -396,7 +386,7 @@ def _blocks(doc: ParsedDocument) -> list[_Block]:
     pos = 0
 
     def gap(end: int) -> None:
-        for a, b in _between(text, pos, end, _BLANK_LINES.finditer(text, pos, end)):
+        for a, b in paragraphs(text, pos, end):
             blocks.append(_Block(a, b, None, None))
 
     for segment in doc.segments:
@@ -405,7 +395,7 @@ def _blocks(doc: ParsedDocument) -> list[_Block]:
         if text[segment.start : segment.end] != segment.text:
             raise ValueError(f"segment {segment.start}:{segment.end} does not match the text")
         gap(segment.start)
-        if (span := _trimmed(text, segment.start, segment.end)) is not None:
+        if (span := trimmed(text, segment.start, segment.end)) is not None:
             blocks.append(
                 _Block(
                     span[0], span[1], segment.speaker, segment.time, segment.session, segment.turn
@@ -414,21 +404,6 @@ def _blocks(doc: ParsedDocument) -> list[_Block]:
         pos = segment.end
     gap(len(text))
     return blocks
-
-
-def _between(
-    text: str, start: int, end: int, gaps: Iterable[re.Match[str]]
-) -> list[tuple[int, int]]:
-    """Non-blank spans of ``text[start:end]`` between the given separator matches."""
-    spans = []
-    pos = start
-    for gap in gaps:
-        if (span := _trimmed(text, pos, gap.start())) is not None:
-            spans.append(span)
-        pos = gap.end()
-    if (span := _trimmed(text, pos, end)) is not None:
-        spans.append(span)
-    return spans
 
 
 def chunk_document(

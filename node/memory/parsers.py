@@ -39,6 +39,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from secondme.node.core.errors import ParseError, UnsupportedFormat
+from secondme.node.memory.spans import paragraphs, trimmed
 from secondme.node.memory.timeline import gap_hours, parse_time
 
 
@@ -92,7 +93,6 @@ _JSON_PATH_MAX = 200
 _SUSPECT_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
 _LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x85\u2028\u2029]")
 _DROPPED_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-_BLANK_LINE = re.compile(r"\n[^\S\n]*+\n\s*+")
 _META_CHARSET = re.compile(
     rb"""<meta[^>]{0,200}?charset\s{0,5}=\s{0,5}["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE
 )
@@ -106,30 +106,6 @@ def _normalize(text: str) -> str:
     breaks = {"\r\n": "\n", "\r": "\n", "\x0b": "\n", "\x85": "\n", "\u2028": "\n"}
     text = _LINE_BREAKS.sub(lambda m: breaks.get(m.group(), "\n\n"), text)
     return _DROPPED_CHARS.sub("", text)
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The span ``start:end`` without its outer whitespace, or None if nothing else is left."""
-    piece = text[start:end]
-    stripped = piece.lstrip()
-    if not stripped:
-        return None
-    left = start + len(piece) - len(stripped)
-    return left, left + len(stripped.rstrip())
-
-
-def _paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Spans of the blank-line separated paragraphs of ``text[start:end]``."""
-    end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
-    pos = start
-    for blank in _BLANK_LINE.finditer(text, start, end):
-        if (span := _trimmed(text, pos, blank.start())) is not None:
-            spans.append(span)
-        pos = blank.end()
-    if (span := _trimmed(text, pos, end)) is not None:
-        spans.append(span)
-    return spans
 
 
 def _document(
@@ -249,7 +225,7 @@ def _decode(name: str, data: bytes, legacy: str = "cp1252") -> str:
 
 def _parse_text(name: str, data: bytes) -> ParsedDocument:
     text = _normalize(_decode(name, data))
-    return _document("text", None, text, _paragraph_spans(text), _front_matter_date(text))
+    return _document("text", None, text, paragraphs(text), _front_matter_date(text))
 
 
 def _markdown_heading(line: str) -> tuple[int, str] | None:
@@ -280,7 +256,7 @@ def _parse_markdown(name: str, data: bytes) -> ParsedDocument:
 
     def close() -> None:
         nonlocal block_start
-        if block_start is not None and (span := _trimmed(text, block_start, block_end)):
+        if block_start is not None and (span := trimmed(text, block_start, block_end)):
             spans.append(span)
         block_start = None
 
@@ -326,7 +302,7 @@ def _parse_pdf(name: str, data: bytes) -> ParsedDocument:
     builder = _TextBuilder()
     for page in pages:
         page_text = _normalize(page)
-        for a, b in _paragraph_spans(page_text):
+        for a, b in paragraphs(page_text):
             builder.add(page_text[a:b])
     parsed = builder.build("pdf", _clean_title(title if isinstance(title, str) else None), created)
     if not parsed.text:

@@ -361,7 +361,7 @@ class Retriever:
 
     def known_names(self) -> list[str]:
         """Names memory knows (L1 entities, chat speakers): what a question may call people."""
-        names = {name for _, name in self._l1.entity_names()}
+        names = {name for _, name in self._l1.entities.names()}
         return sorted(names | self._documents.speakers())
 
     def _encode(self, query: str) -> tuple[Sequence[float], SparseVec]:
@@ -387,7 +387,7 @@ class Retriever:
                 vector, sparse, limit=k * _OVERFETCH, scope=scope, candidates=max(50, k * 5)
             )
         found = self._documents.chunks_with_documents([h.id for h in hits])
-        records = self._l1.points([h.id for h in hits if h.id not in found])
+        records = self._l1.points.get_many([h.id for h in hits if h.id not in found])
         results: list[SearchHit | L1Hit] = []
         for hit in hits:
             if hit.id in records:

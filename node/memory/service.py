@@ -4,6 +4,10 @@ Owns the embedder and the vector store and the locks that serialise them; everyt
 runs in worker threads, so the event loop keeps serving while a large file is embedded. The
 vector store is derived data: it is rebuilt from SQLite when the embedder, its dimension or the
 backend changes, and after a crash the points that no committed chunk owns are deleted.
+
+Every ingest hands a new or changed document to L1 here, whoever called it: its job goes into the
+L1 queue (in SQLite, so it outlives a stop) and the worker is woken through
+:meth:`Memory.on_l1_work`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from secondme.node.core.config import DataDir, MemorySettings
 from secondme.node.core.db import Database
 from secondme.node.memory.documents import DocumentRecord, DocumentStore
 from secondme.node.memory.ingest import LAYER_L0, Ingestor, IngestResult, point_payload
-from secondme.node.memory.l1.store import L1Store, PointRow
+from secondme.node.memory.l1.point_store import PointRow
+from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.parsers import SUPPORTED_SUFFIXES
 from secondme.node.memory.retrieval import LAYER_L1, L1Hit, Retriever, SearchHit
 from secondme.node.memory.vectors import (
@@ -70,6 +75,7 @@ class Memory:
         self._ingestor: Ingestor | None = None
         self._retriever: Retriever | None = None
         self._index_job: asyncio.Future[None] | None = None
+        self._l1_listeners: list[Callable[[], None]] = []
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -138,7 +144,7 @@ class Memory:
             done += len(batch)
             if progress:
                 progress(done, total)
-        rows = self.l1.all_points()
+        rows = self.l1.points.all()
         for start in range(0, len(rows), 512):
             batch_rows = rows[start : start + 512]
             vectors = self.embedder.embed([row.text for row in batch_rows])
@@ -221,7 +227,24 @@ class Memory:
         assert self._ingestor is not None, "memory is not open"
         result = await asyncio.to_thread(self._ingestor.ingest, path, data, tags, mtime)
         self.index_in_background()
+        self._hand_to_l1(result)
         return result
+
+    def on_l1_work(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever memory queues L1 work (the L1 worker wakes on it)."""
+        self._l1_listeners.append(listener)
+
+    def _hand_to_l1(self, result: IngestResult) -> None:
+        """Queue L1 work for a new or changed document, whoever ingested it: the job is in
+        SQLite, so a worker that is not running yet finds it when it starts."""
+        if not self.settings.l1_enabled or result.status not in ("added", "replaced"):
+            return
+        doc = self.documents.get(result.doc_id)
+        if doc is None:
+            return
+        self.l1.jobs.enqueue("document", doc.id, doc.content_hash)
+        for listener in self._l1_listeners:
+            listener()
 
     async def search(
         self,
@@ -254,7 +277,7 @@ class Memory:
         ids = self.l1.forget_chunks(chunk_ids)
         ids += self.documents.remove_document(doc.id)
         ids += self.l1.prune()
-        self.l1.drop_jobs(doc.id)
+        self.l1.jobs.drop(doc.id)
         return await asyncio.to_thread(self._ingestor.collect_garbage, ids)
 
     # -- what L1 needs from the vector side ---------------------------------------------------
@@ -282,7 +305,7 @@ class Memory:
         """Embed and store L1 records (kind, ref id, text, tags); unchanged ones are skipped."""
         rows = []
         for kind, ref_id, text, tags in records:
-            current = self.l1.point_for(kind, ref_id)
+            current = self.l1.points.get(kind, ref_id)
             tags = tuple(sorted(tags))
             if current is not None and (current.text, current.tags) == (text, tags):
                 continue
@@ -298,7 +321,7 @@ class Memory:
             self.store.upsert(
                 [self._l1_point(row, vector) for row, vector in zip(rows, vectors, strict=True)]
             )
-        replaced = self.l1.commit_points(rows)
+        replaced = self.l1.points.commit(rows)
         self.collect_garbage(replaced)
         return len(rows)
 
@@ -325,7 +348,7 @@ class Memory:
         return {
             **counts,
             "l1": self.l1.counts(),
-            "l1_points": self.l1.point_count(),
+            "l1_points": self.l1.points.count(),
             "vector_backend": self.settings.vector_backend,
             "vector_points": self._store.count() if self._store else 0,
             "embedder": self.embedder.model_id,

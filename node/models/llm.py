@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from secondme.node.core.errors import AdapterLoadFailed, ModelClosed
 from secondme.node.core.tasks import Supervisor
 from secondme.node.core.testing_hooks import record
 from secondme.node.models.scheduler import FairQueue
@@ -70,14 +71,6 @@ class ModelChoice:
 
 
 BASE = ModelChoice(BASE_MODEL)
-
-
-class ModelClosed(RuntimeError):
-    """A generation was requested after :meth:`ChatModel.close`."""
-
-
-class AdapterLoadFailed(RuntimeError):
-    """llama.cpp refused an L2 adapter; the model that served before still serves."""
 
 
 class ChatModel:

@@ -10,8 +10,8 @@ from secondme.node.core.config import DataDir, MemorySettings
 from secondme.node.core.db import Database
 from secondme.node.core.errors import InvalidRequest
 from secondme.node.memory.l1.profile import peer_profile
-from secondme.node.memory.l1.store import TopicDraft
 from secondme.node.memory.l1.text import content_words
+from secondme.node.memory.l1.topic_store import TopicDraft
 from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder
@@ -80,7 +80,7 @@ def set_topics(memory: Memory, topics: dict[str, tuple[str, list[str]]]) -> None
         )
         tags = set.intersection(*(set(NOTES[p][1]) for p in paths))
         records.append(("topic", topic_id, f"{name}\nKey words: {', '.join(terms)}", tags))
-    memory.collect_garbage(memory.l1.replace_topics(drafts))
+    memory.collect_garbage(memory.l1.topics.replace(drafts))
     memory.index_l1(records)
 
 

@@ -69,11 +69,10 @@ async def node(root: Path, embedder: Embedder, *, model: bool = True, start: boo
         db.close()
 
 
-async def ingest(memory: Memory, l1: L1Service, docs) -> list[str]:
+async def ingest(memory: Memory, docs) -> list[str]:
     ids = []
     for doc in docs:
         result = await memory.ingest(f"/notes/{doc.name}", doc.text.encode())
-        l1.document_changed(result)
         ids.append(result.doc_id)
     return ids
 
@@ -84,7 +83,7 @@ def built(tmp_path_factory, embedder) -> Path:
 
     async def build() -> None:
         async with node(root, embedder) as (memory, l1):
-            await ingest(memory, l1, DOCS)
+            await ingest(memory, DOCS)
             assert await l1.wait_idle(timeout=900)
 
     asyncio.run(build())
@@ -115,7 +114,7 @@ def docs_by_topic(documents: DocumentStore) -> dict[str, set[str]]:
 
 def test_every_planted_theme_is_one_topic(stores):
     l1, documents = stores
-    topics = l1.topics()
+    topics = l1.topics.list()
     for theme, doc_ids in docs_by_topic(documents).items():
         holders = [t for t in topics if {d["doc_id"] for d in t["documents"]} & doc_ids]
         assert len(holders) == 1, f"{theme} is spread over {[t['name'] for t in holders]}"
@@ -124,7 +123,7 @@ def test_every_planted_theme_is_one_topic(stores):
 
 def test_topics_are_described_and_dated(stores):
     l1, documents = stores
-    topics = l1.topics()
+    topics = l1.topics.list()
     assert len({t["name"].lower() for t in topics}) == len(topics)
     for topic in topics:
         assert topic["name"] and topic["description"] and topic["terms"]
@@ -138,7 +137,7 @@ def test_topics_are_described_and_dated(stores):
 
 def test_profile_mentions_the_planted_traits(stores):
     l1, _ = stores
-    profile = l1.profile()
+    profile = l1.profiles.get()
     assert profile is not None
     first = profile["first_person"].lower()
     for trait, words in TRAITS.items():
@@ -149,7 +148,7 @@ def test_profile_mentions_the_planted_traits(stores):
 
 def test_entity_graph_links_the_planted_people_and_places(stores):
     l1, _ = stores
-    graph = {e["name"]: e for e in l1.entities()}
+    graph = {e["name"]: e for e in l1.entities.list()}
     ana = graph["Ana"]
     assert ana["kind"] == "person"
     assert {"label": "lives in", "other": "Porto"}.items() <= next(
@@ -158,25 +157,25 @@ def test_entity_graph_links_the_planted_people_and_places(stores):
     assert any(r["other"] == "Hospital de Santa Maria" for r in graph["Dr. Rui Costa"]["relations"])
     assert graph["Hospital de Santa Maria"]["kind"] == "organization"
     assert graph["Serra da Estrela"]["kind"] == "place"
-    owner = next(e for e in l1.entities() if e["owner"])
+    owner = next(e for e in l1.entities.list() if e["owner"])
     assert any(r["other"] == "Tomás" for r in owner["relations"])
-    neighbourhood = {e["name"] for e in l1.entities(name="Ana")}
+    neighbourhood = {e["name"] for e in l1.entities.list(name="Ana")}
     assert {"Ana", "Porto"} <= neighbourhood
 
 
 def test_every_record_cites_chunks_that_exist(stores):
     l1, documents = stores
     existing = set(documents.chunk_ids())
-    for topic in l1.topics():
+    for topic in l1.topics.list():
         assert set(topic["chunks"]) <= existing
         assert {e["chunk_id"] for e in topic["timeline"]} <= existing
-    for entity in l1.entities():
+    for entity in l1.entities.list():
         assert set(entity["chunks"]) <= existing
         for relation in entity["relations"]:
             assert set(relation["chunks"]) <= existing
-    assert set(l1.profile()["sources"]) <= existing
+    assert set(l1.profiles.get()["sources"]) <= existing
     for doc in documents.list():
-        insight = l1.insight(doc.id)
+        insight = l1.insights.get(doc.id)
         assert insight is not None and insight["title"]
         assert set(insight["sources"]) <= existing
         text = next(d.text for d in DOCS if d.name == doc.name)
@@ -186,7 +185,7 @@ def test_every_record_cites_chunks_that_exist(stores):
 
 def test_model_failures_are_recorded_with_a_reason(stores):
     l1, _ = stores
-    jobs = l1.jobs()
+    jobs = l1.jobs.list()
     assert not [j for j in jobs if j["state"] in ("pending", "running")]
     assert {j["kind"] for j in jobs if j["state"] == "done"} >= {"document", "topics"}
     for job in jobs:
@@ -219,18 +218,18 @@ async def test_a_new_document_touches_only_itself(copy, embedder):
     db = Database(DataDir(copy).database)
     before = L1Store(db)
     insights = {d["doc_id"]: d["updated_at"] for d in _insights(before)}
-    topics = {t["id"]: t["name"] for t in before.topics()}
+    topics = {t["id"]: t["name"] for t in before.topics.list()}
     db.close()
     extra = make_documents(per_topic=4, seed=7)[3]  # a fourth hiking note, new text
     assert extra.topic == "hiking"
     async with node(copy, embedder) as (memory, l1):
-        [new_id] = await ingest(memory, l1, [extra])
+        [new_id] = await ingest(memory, [extra])
         assert await l1.wait_idle(timeout=600)
         after = l1.store
-        document_jobs = [j for j in after.jobs() if j["kind"] == "document"]
-        new_insight = after.insight(new_id)
+        document_jobs = [j for j in after.jobs.list() if j["kind"] == "document"]
+        new_insight = after.insights.get(new_id)
         insights_after = {d["doc_id"]: d["updated_at"] for d in _insights(after)}
-        topics_after = {t["id"]: t for t in after.topics()}
+        topics_after = {t["id"]: t for t in after.topics.list()}
     assert new_insight is not None
     assert {k: v for k, v in insights_after.items() if k != new_id} == insights
     assert sum(j["finished_at"] > max(insights.values()) for j in document_jobs) == 1
@@ -242,7 +241,7 @@ async def test_a_new_document_touches_only_itself(copy, embedder):
 
 def _insights(store: L1Store) -> list[dict]:
     rows = store._db.query("SELECT doc_id FROM insights")
-    return [store.insight(r["doc_id"]) for r in rows]
+    return [store.insights.get(r["doc_id"]) for r in rows]
 
 
 async def test_forget_removes_what_was_derived(copy, embedder):
@@ -250,23 +249,25 @@ async def test_forget_removes_what_was_derived(copy, embedder):
         family = next(d for d in memory.documents.list() if d.name == "family-01.md")
         chunk_ids = {c.id for c in memory.documents.chunks_of(family.id)}
         only_here = {
-            e["id"] for e in l1.store.entities() if e["chunks"] and set(e["chunks"]) <= chunk_ids
+            e["id"]
+            for e in l1.store.entities.list()
+            if e["chunks"] and set(e["chunks"]) <= chunk_ids
         }
         assert only_here, "family-01 should mention someone no other note does"
         await memory.forget(family)
         l1.documents_forgotten()
-        assert l1.store.insight(family.id) is None
-        assert not only_here & {e["id"] for e in l1.store.entities()}
-        for topic in l1.store.topics():
+        assert l1.store.insights.get(family.id) is None
+        assert not only_here & {e["id"] for e in l1.store.entities.list()}
+        for topic in l1.store.topics.list():
             assert not set(topic["chunks"]) & chunk_ids
-        for version in l1.store.profile_versions():
-            assert not set(l1.store.profile(version)["sources"]) & chunk_ids
+        for version in l1.store.profiles.versions():
+            assert not set(l1.store.profiles.get(version)["sources"]) & chunk_ids
         hits = await memory.search("family Ana Porto sister", k=50, layers=("l1",))
         assert family.id not in {h.ref_id for h in hits if h.kind == "insight"}
         leftover = (
             set(memory.store.all_ids())
             - set(memory.documents.chunk_ids())
-            - {p.point_id for p in l1.store.all_points()}
+            - {p.point_id for p in l1.store.points.all()}
         )
         assert not leftover  # every vector point belongs to a live chunk or L1 record
 
@@ -274,15 +275,15 @@ async def test_forget_removes_what_was_derived(copy, embedder):
 async def test_work_resumes_after_a_stop(tmp_path, embedder):
     docs = DOCS[:6]
     async with node(tmp_path, embedder, start=False) as (memory, l1):
-        await ingest(memory, l1, docs)
+        await ingest(memory, docs)
         l1.start()
-        job = l1.store.next_job()
+        job = l1.store.jobs.next()
         assert job is not None and job.kind == "document"
         # Stop while work is queued, as a killed daemon would.
     async with node(tmp_path, embedder) as (memory, l1):
         assert await l1.wait_idle(timeout=600)
-        assert all(l1.store.insight(d.id) for d in memory.documents.list())
-        assert l1.store.topics()
+        assert all(l1.store.insights.get(d.id) for d in memory.documents.list())
+        assert l1.store.topics.list()
 
 
 CLINIC = (
@@ -329,12 +330,11 @@ async def test_a_forgotten_note_leaves_no_word_in_another_tags_records(tmp_path,
 
     async with node(tmp_path, embedder, model=False) as (memory, l1):
         clinic = await memory.ingest("/notes/clinic.md", CLINIC.encode(), ["health"])
-        l1.document_changed(clinic)
         assert await l1.wait_idle(timeout=600)
         for i, text in enumerate(WORK):
-            l1.document_changed(await memory.ingest(f"/notes/work-{i}.md", text.encode(), ["work"]))
+            await memory.ingest(f"/notes/work-{i}.md", text.encode(), ["work"])
         assert await l1.wait_idle(timeout=600)
-        [rui] = [e for e in l1.store.entities() if "Rui Costa" in e["name"]]
+        [rui] = [e for e in l1.store.entities.list() if "Rui Costa" in e["name"]]
         assert "insulin" in rui["context"] and len(rui["chunks"]) == 3  # the clinic's, first
 
         await memory.forget(memory.documents.get(clinic.doc_id))
@@ -342,8 +342,8 @@ async def test_a_forgotten_note_leaves_no_word_in_another_tags_records(tmp_path,
         assert not await found_under_work(memory)  # at once
         assert await l1.wait_idle(timeout=600)
         assert not await found_under_work(memory)  # and in the records made again
-        [rui] = [e for e in l1.store.entities() if "Rui Costa" in e["name"]]
-        assert l1.store.point_for("entity", rui["id"]).tags == ("work",)
+        [rui] = [e for e in l1.store.entities.list() if "Rui Costa" in e["name"]]
+        assert l1.store.points.get("entity", rui["id"]).tags == ("work",)
 
         for table, columns in L1_TEXT.items():
             for row in l1.store._db.query(f"SELECT {', '.join(columns)} FROM {table}"):
@@ -352,6 +352,6 @@ async def test_a_forgotten_note_leaves_no_word_in_another_tags_records(tmp_path,
         leftover = (
             set(memory.store.all_ids())
             - set(memory.documents.chunk_ids())
-            - {p.point_id for p in l1.store.all_points()}
+            - {p.point_id for p in l1.store.points.all()}
         )
         assert not leftover  # no vector of a record that quoted the note is left behind

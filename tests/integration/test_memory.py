@@ -77,6 +77,33 @@ async def test_ingest_search_and_forget(tmp_path, embedder):
     db.close()
 
 
+async def test_ingest_hands_new_documents_to_l1(tmp_path, embedder):
+    memory, db = open_memory(tmp_path, embedder)
+    woken: list[str] = []
+    memory.on_l1_work(lambda: woken.append("wake"))
+    boat = await memory.ingest("/notes/boat.md", NOTES["/notes/boat.md"].encode())
+    doc = memory.documents.get(boat.doc_id)
+    [job] = memory.l1.jobs.list()
+    assert (job["kind"], job["target"], job["state"]) == ("document", doc.id, "pending")
+    assert memory.l1.jobs.next().version == doc.content_hash
+    assert woken == ["wake"]
+    again = await memory.ingest("/notes/boat.md", NOTES["/notes/boat.md"].encode())
+    assert again.status == "unchanged" and woken == ["wake"]  # nothing new for L1
+    assert len(memory.l1.jobs.list()) == 1
+    memory.close()
+    db.close()
+
+
+async def test_ingest_queues_no_l1_work_when_l1_is_off(tmp_path, embedder):
+    memory, db = open_memory(tmp_path, embedder, l1_enabled=False)
+    woken: list[str] = []
+    memory.on_l1_work(lambda: woken.append("wake"))
+    await fill(memory)
+    assert memory.l1.jobs.list() == [] and woken == []
+    memory.close()
+    db.close()
+
+
 async def test_interrupted_write_is_invisible_and_collected(tmp_path, embedder):
     memory, db = open_memory(tmp_path, embedder)
     await fill(memory)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from secondme.node.core.errors import ModelOutputRejected
 from secondme.node.memory.l1.extract import ENTITY_KINDS
 from secondme.node.memory.l1.text import (
     MONTHS,
@@ -33,10 +34,6 @@ _TEMPERATURES = (0.0, 0.4, 0.7)
 _GENERIC = frozenset(
     ["topic", "notes", "note", "frequent", "words", "summary", "title", "document", "text", "name"]
 )
-
-
-class ModelOutputRejected(Exception):
-    """The model's answers failed validation every time; the message says how."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,7 @@ class PeerProfile:
 def profile_topic(
     topic: dict, documents: DocumentStore, usable: Sequence[str] | None = None
 ) -> ProfileTopic:
-    """``topic`` (as :meth:`L1Store.topics` gives it) with its best first-person sentence,
+    """``topic`` (as :meth:`TopicStore.list` gives it) with its best first-person sentence,
     searched among its central chunks (only those in ``usable``, when given)."""
     # The topic's distinctive words, the most distinctive weighing most.
     weights = Counter({t: len(topic["terms"]) - i for i, t in enumerate(topic["terms"])})
@@ -127,10 +127,10 @@ def peer_profile(
     topics: list[ProfileTopic] = []
     refs: list[str] = []
     if scope is not None and (not scope.layers or _L1 in scope.layers):
-        for topic in l1.topics():
+        for topic in l1.topics.list():
             if len(topics) == PROFILE_TOPICS:
                 break
-            point = l1.point_for("topic", topic["id"])
+            point = l1.points.get("topic", topic["id"])
             if point is None or not _covers(scope, point.point_id, point.tags):
                 continue
             found = documents.chunks_with_documents(topic["chunks"])

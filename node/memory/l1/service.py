@@ -1,6 +1,7 @@
 """The L1 worker: turns new L0 documents into insights, topics, a profile and an entity graph.
 
-Work is a queue in SQLite (:class:`L1Store` jobs), taken in a fixed order: each changed document
+Work is a queue in SQLite (:class:`.job_queue.JobQueue`), filled by :meth:`Memory.ingest` for each
+new or changed document and by this worker, and taken in a fixed order: each changed document
 first (extractive insight and entities, no model, seconds), then re-clustering, then the profile,
 then what the model writes (topic names, representative documents' titles and overviews, entity
 types). A killed daemon leaves its running job pending; the next start resumes there. A job that
@@ -22,8 +23,8 @@ from secondme.node.core.config import MemorySettings
 from secondme.node.core.tasks import Supervisor
 from secondme.node.core.testing_hooks import hold_async
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord
-from secondme.node.memory.ingest import IngestResult
 from secondme.node.memory.l1 import clustering
+from secondme.node.memory.l1.entity_store import describe_entity
 from secondme.node.memory.l1.extract import (
     ChunkText,
     best_sentence,
@@ -40,6 +41,7 @@ from secondme.node.memory.l1.facts import (
     model_statement,
 )
 from secondme.node.memory.l1.generate import L1Writer, ModelOutputRejected
+from secondme.node.memory.l1.job_queue import Job
 from secondme.node.memory.l1.profile import (
     PROFILE_TOPICS,
     ProfileTopic,
@@ -49,7 +51,6 @@ from secondme.node.memory.l1.profile import (
     profile_facts,
     profile_topic,
 )
-from secondme.node.memory.l1.store import Job, TopicDraft, describe_entity
 from secondme.node.memory.l1.text import (
     find_dates,
     sentences,
@@ -57,6 +58,7 @@ from secondme.node.memory.l1.text import (
     term_counts,
     words,
 )
+from secondme.node.memory.l1.topic_store import TopicDraft
 from secondme.node.memory.service import Memory
 from secondme.node.models.llm import ChatModel
 from secondme.node.people.owner import OwnerStore
@@ -94,11 +96,12 @@ class L1Service:
         self._task: asyncio.Task[None] | None = None
         self._tasks = Supervisor("L1", log)
         self.current: Job | None = None
+        memory.on_l1_work(self.wake)  # a document ingested: Memory queued its job
 
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        resumed = self.store.resume()
+        resumed = self.store.jobs.resume()
         if resumed:
             log.info("L1: resuming %d job(s) interrupted by the last stop", resumed)
         self._task = self._tasks.spawn(self._run(), name="worker")
@@ -115,7 +118,7 @@ class L1Service:
     async def wait_idle(self, timeout: float | None = None) -> bool:
         """Until no L1 work is pending (True), or ``timeout`` seconds pass (False)."""
         if self._task is None:
-            return self.store.next_job() is None
+            return self.store.jobs.next() is None
         self.wake()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
@@ -125,17 +128,9 @@ class L1Service:
 
     # -- events from L0 -----------------------------------------------------------------------
 
-    def document_changed(self, result: IngestResult) -> None:
-        if not self._settings.l1_enabled or result.status not in ("added", "replaced"):
-            return
-        doc = self._documents.get(result.doc_id)
-        if doc is not None:
-            self.store.enqueue("document", doc.id, doc.content_hash)
-            self.wake()
-
     def documents_forgotten(self) -> None:
         if self._settings.l1_enabled:
-            self.store.enqueue("topics", force=True)
+            self.store.jobs.enqueue("topics", force=True)
             self.wake()
 
     def catch_up(self) -> int:
@@ -149,9 +144,9 @@ class L1Service:
             return 0
         queued = 0
         for doc in self._documents.list():
-            insight = self.store.insight(doc.id)
+            insight = self.store.insights.get(doc.id)
             if insight is None or insight["content_hash"] != doc.content_hash:
-                self.store.enqueue("document", doc.id, doc.content_hash)
+                self.store.jobs.enqueue("document", doc.id, doc.content_hash)
                 queued += 1
         return queued
 
@@ -167,14 +162,14 @@ class L1Service:
             "entity_types": self._entity_types,
         }
         while True:
-            job = self.store.next_job()
+            job = self.store.jobs.next()
             if job is None:
                 self._idle.set()
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
             self.current = job
-            self.store.mark_running(job)
+            self.store.jobs.mark_running(job)
             started = time.perf_counter()
             try:
                 await hold_async("l1.job")  # tests kill here: a job running, others waiting
@@ -183,12 +178,12 @@ class L1Service:
                 raise  # the daemon stops: the job stays running, resume() re-queues it
             except ModelOutputRejected as exc:
                 log.warning("L1 %s: %s", job.label, exc)
-                self.store.mark_failed(job, str(exc), final=True)  # the writer already retried
+                self.store.jobs.mark_failed(job, str(exc), final=True)  # the writer already retried
             except Exception as exc:
                 log.exception("L1 %s failed", job.label)
-                self.store.mark_failed(job, f"{type(exc).__name__}: {exc}")
+                self.store.jobs.mark_failed(job, f"{type(exc).__name__}: {exc}")
             else:
-                self.store.mark_done(job)
+                self.store.jobs.mark_done(job)
                 log.debug("L1 %s done in %.2f s", job.label, time.perf_counter() - started)
             finally:
                 self.current = None
@@ -203,7 +198,7 @@ class L1Service:
         await asyncio.to_thread(self._document_sync, doc, chunks)
         if self._settings.l1_model_facts > 0:
             await self._model_facts(doc, chunks)
-        self.store.enqueue("topics", force=True)
+        self.store.jobs.enqueue("topics", force=True)
 
     async def _model_facts(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> None:
         """The model reads a bounded number of first-person sentences the rules found nothing
@@ -238,7 +233,7 @@ class L1Service:
 
     def _document_sync(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> None:
         texts = [ChunkText(c.id, c.text) for c in chunks]
-        current = self.store.insight(doc.id)
+        current = self.store.insights.get(doc.id)
         if current is not None and current["content_hash"] != doc.content_hash:
             # Replaced: what the old chunks alone gave goes, and what they said with it.
             self._memory.collect_garbage(self.store.prune())
@@ -247,7 +242,7 @@ class L1Service:
             ids = [c.id for c in chunks]
             vectors = self._memory.chunk_vectors(ids, [c.text for c in chunks])
             insight = extract_insight(doc.title, texts, vectors)
-            self.store.save_insight(
+            self.store.insights.save(
                 doc.id,
                 doc.content_hash,
                 title=insight.title or doc.name,
@@ -260,7 +255,7 @@ class L1Service:
         self._index_insight(doc)
         speakers = sorted({s for c in chunks for s in c.speakers})
         findings, relations = extract_entities(texts, speakers)
-        self.store.save_entities(
+        self.store.entities.save(
             [c.id for c in chunks],
             [(f.key, f.name, rule_kind(f.kind_votes), f.mentions) for f in findings],
             group_relations(relations),
@@ -287,7 +282,7 @@ class L1Service:
         self.store.facts.replace_document(doc.id, statements, dates)
 
     def _index_insight(self, doc: DocumentRecord) -> None:
-        insight = self.store.insight(doc.id)
+        insight = self.store.insights.get(doc.id)
         if insight is None:
             return
         points = "\n".join(f"- {p['text']}" for p in insight["key_points"])
@@ -299,10 +294,10 @@ class L1Service:
     async def _topics(self, job: Job) -> None:
         named = await asyncio.to_thread(self._topics_sync)
         for topic_id in named:
-            self.store.enqueue("topic", topic_id, force=True)
-        self.store.enqueue("profile", force=True)
-        if self.store.untyped_entities(1) and self._settings.l1_model_entities:
-            self.store.enqueue("entity_types", force=True)
+            self.store.jobs.enqueue("topic", topic_id, force=True)
+        self.store.jobs.enqueue("profile", force=True)
+        if self.store.entities.untyped(1) and self._settings.l1_model_entities:
+            self.store.jobs.enqueue("entity_types", force=True)
 
     def _topics_sync(self) -> list[str]:
         """Re-cluster every chunk; returns the ids of topics that need a (new) name."""
@@ -313,8 +308,8 @@ class L1Service:
         vectors = self._memory.chunk_vectors(ids, texts)
         clusters = clustering.cluster(vectors)
         members = [frozenset(ids[i] for i in c.members) for c in clusters]
-        matches = clustering.match_clusters(members, self.store.topic_members())
-        old = self.store.topic_names()
+        matches = clustering.match_clusters(members, self.store.topics.members())
+        old = self.store.topics.names()
         titles = [
             sorted({found[ids[i]][1].title or found[ids[i]][1].name for i in c.members})
             for c in clusters
@@ -322,7 +317,9 @@ class L1Service:
         terms = clustering.distinctive_terms(
             [[texts[i] for i in c.members] for c in clusters], titles
         )
-        people = frozenset(" ".join(words(n)) for n in self.store.names_of_kind(*NOT_TOPIC_NAMES))
+        people = frozenset(
+            " ".join(words(n)) for n in self.store.entities.names_of_kind(*NOT_TOPIC_NAMES)
+        )
         drafts, to_name = [], []
         for index, c in enumerate(clusters):
             chunk_ids = tuple(ids[i] for i in c.members)
@@ -353,7 +350,7 @@ class L1Service:
                     events=_events([found[i][0] for i in chunk_ids]),
                 )
             )
-        gone = self.store.replace_topics(_unique_names(drafts))
+        gone = self.store.topics.replace(_unique_names(drafts))
         self._memory.collect_garbage(gone)
         self._index_topics()
         self._index_entities()
@@ -362,7 +359,7 @@ class L1Service:
 
     def _index_topics(self) -> None:
         records = []
-        for topic in self.store.topics():
+        for topic in self.store.topics.list():
             docs = [self._documents.get(d["doc_id"]) for d in topic["documents"]]
             text = (
                 f"{topic['name']}\n{topic['description']}\nKey words: {', '.join(topic['terms'])}"
@@ -372,7 +369,7 @@ class L1Service:
 
     def _index_entities(self) -> None:
         records, unlisted = [], []
-        for entity in self.store.entities():
+        for entity in self.store.entities.list():
             if entity["owner"] or not (entity["relations"] or len(entity["chunks"]) > 1):
                 unlisted.append(entity["id"])
                 continue
@@ -385,7 +382,7 @@ class L1Service:
                 continue
             text = describe_entity({**entity, "relations": shown})
             records.append(("entity", entity["id"], text, tags))
-        self._memory.collect_garbage(self.store.drop_points("entity", unlisted))
+        self._memory.collect_garbage(self.store.points.drop("entity", unlisted))
         self._memory.index_l1(records)
 
     def _queue_summaries(self, clusters, ids, found) -> None:
@@ -402,21 +399,21 @@ class L1Service:
             for doc_id in order if per_topic < 0 else order[:per_topic]:
                 doc = self._documents.get(doc_id)
                 if doc is not None:
-                    self.store.enqueue("summary", doc.id, doc.content_hash)
+                    self.store.jobs.enqueue("summary", doc.id, doc.content_hash)
 
     # -- what the model writes ----------------------------------------------------------------
 
     async def _topic_name(self, job: Job) -> None:
-        topics = self.store.topics(job.target)
+        topics = self.store.topics.list(job.target)
         if not topics:
             return
         topic = topics[0]
         found = self._documents.chunk_texts(topic["chunks"][:NAMING_SAMPLES])
         weights = term_counts(found.values())
         samples = [s for s in (_key_sentence(t, weights) for t in found.values()) if s]
-        people = self.store.names_of_kind(*NOT_TOPIC_NAMES)
+        people = self.store.entities.names_of_kind(*NOT_TOPIC_NAMES)
         name, description = await self.writer.topic_name(topic["terms"], samples, people)
-        self.store.rename_topic(
+        self.store.topics.rename(
             topic["id"],
             name=name,
             description=description,
@@ -424,34 +421,34 @@ class L1Service:
             named_from=topic["chunks"],  # the key words it was given come from all of them
         )
         await asyncio.to_thread(self._index_topics)
-        self.store.enqueue("profile", force=True)
+        self.store.jobs.enqueue("profile", force=True)
 
     async def _summary(self, job: Job) -> None:
         doc = self._documents.get(job.target)
-        insight = self.store.insight(job.target)
+        insight = self.store.insights.get(job.target)
         if doc is None or insight is None or doc.content_hash != job.version:
             return
         points = [p["text"] for p in insight["key_points"]]
         sources = list(self._documents.chunk_texts(insight["sources"]).values())
         title, overview = await self.writer.document_title("\n".join(points), sources)
-        self.store.set_insight_text(doc.id, title=title, overview=overview, method="model")
+        self.store.insights.set_text(doc.id, title=title, overview=overview, method="model")
         await asyncio.to_thread(self._index_insight, doc)
 
     async def _entity_types(self, job: Job) -> None:
         budget = self._settings.l1_model_entities
         typed = 0
         while budget < 0 or typed < budget:
-            batch = self.store.untyped_entities(ENTITY_BATCH)
+            batch = self.store.entities.untyped(ENTITY_BATCH)
             if not batch:
                 return
             kinds = await self.writer.entity_kinds([(e["name"], e["context"]) for e in batch])
-            self.store.set_entity_kinds({e["id"]: kinds[e["name"]] for e in batch}, "model")
+            self.store.entities.set_kinds({e["id"]: kinds[e["name"]] for e in batch}, "model")
             typed += len(batch)
 
     # -- profile ------------------------------------------------------------------------------
 
     async def _profile(self, job: Job) -> None:
-        if self.store.has_pending("document", "topics"):
+        if self.store.jobs.has_pending("document", "topics"):
             return  # the topics job queues the profile again when it is done
         owner = self._owner.get()
         topics, recent, sources = await asyncio.to_thread(self._profile_material)
@@ -485,7 +482,7 @@ class L1Service:
             status = await self.writer.recently(owner.name, [text for _, text in recent])
         except ModelOutputRejected as exc:
             problems.append(f"recently: {exc}")
-        self.store.add_profile(
+        self.store.profiles.add(
             first_person=first,
             third_person=third,
             recently=status,
@@ -503,11 +500,12 @@ class L1Service:
         from: the topics' chunks (their names), the facts' and the overviews' (their insights'
         sources). A profile version goes when any of them is forgotten."""
         topics = [
-            profile_topic(topic, self._documents) for topic in self.store.topics()[:PROFILE_TOPICS]
+            profile_topic(topic, self._documents)
+            for topic in self.store.topics.list()[:PROFILE_TOPICS]
         ]
         recent, recent_sources = [], []
         for doc in sorted(self._documents.list(), key=lambda d: -d.ingested_at)[:3]:
-            insight = self.store.insight(doc.id)
+            insight = self.store.insights.get(doc.id)
             if insight and insight["overview"]:
                 recent.append(
                     (insight["sources"][0] if insight["sources"] else "", insight["overview"])
@@ -524,7 +522,7 @@ class L1Service:
         with the reason where a job failed."""
         rank = {"running": 0, "pending": 1, "failed": 2, "done": 3}
         states: dict[str, dict] = {}
-        for job in self.store.jobs():
+        for job in self.store.jobs.list():
             if job["kind"] not in ("document", "summary"):
                 continue
             known = states.get(job["target"])
@@ -537,7 +535,7 @@ class L1Service:
         return states
 
     def status(self) -> dict:
-        jobs = self.store.jobs()
+        jobs = self.store.jobs.list()
         counts = Counter(j["state"] for j in jobs)
         by_kind: dict[str, Counter[str]] = {}
         for j in jobs:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from secondme.node.core.errors import DimensionMismatch, StoreLocked, VectorStoreError
+
 from .base import (
     ANY_SCOPE,
     EXACT_SEARCH_BELOW,
     Bm25Encoder,
-    DimensionMismatch,
     ScopeFilter,
     SparseVec,
     StoreClosed,
-    StoreLocked,
     VectorHit,
     VectorPoint,
     VectorStore,
-    VectorStoreError,
 )
 from .edge import EdgeVectorStore
 

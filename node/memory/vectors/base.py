@@ -5,7 +5,7 @@ server are interchangeable: the same point shape, the same :class:`ScopeFilter` 
 is one filter everywhere), the same BM25 sparse space (:class:`Bm25Encoder`) and the same rule for
 when to search exactly (:data:`EXACT_SEARCH_BELOW`).
 
-Errors::
+Errors (the first three are in the node's tree, :mod:`secondme.node.core.errors`)::
 
     VectorStoreError           the store cannot serve; the caller decides what to do
     ├── DimensionMismatch      the stored vectors have another size; the caller rebuilds
@@ -45,23 +45,6 @@ HNSW_EF = 128
 """Beam width of approximate searches: recall@10 0.997-0.998 measured, against 0.989-0.993 at 64."""
 RRF_K = 2
 """Reciprocal rank fusion constant: Qdrant's default, so both backends fuse alike."""
-
-
-class VectorStoreError(Exception):
-    """The vector store cannot serve as asked."""
-
-
-class DimensionMismatch(VectorStoreError):
-    """The store holds vectors of another size (the embedding model changed): rebuild it."""
-
-    def __init__(self, stored: int, wanted: int) -> None:
-        super().__init__(f"vector store holds {stored}-dimensional vectors, {wanted} wanted")
-        self.stored = stored
-        self.wanted = wanted
-
-
-class StoreLocked(VectorStoreError):
-    """Another open store (in this process or another) holds the directory."""
 
 
 class StoreClosed(RuntimeError):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
+from secondme.node.core.errors import DimensionMismatch, StoreLocked, VectorStoreError
+
 from .base import (
     ANY_SCOPE,
     DENSE,
@@ -22,14 +24,11 @@ from .base import (
     KEYWORD_FIELDS,
     RRF_K,
     SPARSE,
-    DimensionMismatch,
     ScopeFilter,
     SparseVec,
     StoreClosed,
-    StoreLocked,
     VectorHit,
     VectorPoint,
-    VectorStoreError,
     check_point_id,
     dense_values,
     normalise_id,

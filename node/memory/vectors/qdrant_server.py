@@ -13,6 +13,8 @@ from pathlib import Path
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
+from secondme.node.core.errors import DimensionMismatch, StoreLocked, VectorStoreError
+
 from .base import (
     ANY_SCOPE,
     DENSE,
@@ -20,14 +22,11 @@ from .base import (
     HNSW_EF,
     KEYWORD_FIELDS,
     SPARSE,
-    DimensionMismatch,
     ScopeFilter,
     SparseVec,
     StoreClosed,
-    StoreLocked,
     VectorHit,
     VectorPoint,
-    VectorStoreError,
     check_point_id,
     dense_values,
     normalise_id,

@@ -1,4 +1,4 @@
-"""L1 records in a real SQLite file: the work queue, and forgetting what a document gave."""
+"""L1 records in a real SQLite file: forgetting what a document gave, across record kinds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 from secondme.node.core.db import Database
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
 from secondme.node.memory.l1.extract import OWNER_KEY
-from secondme.node.memory.l1.store import MAX_ATTEMPTS, L1Store, PointRow, TopicDraft
+from secondme.node.memory.l1.point_store import PointRow
+from secondme.node.memory.l1.store import L1Store
+from secondme.node.memory.l1.topic_store import TopicDraft
 
 
 @pytest.fixture
@@ -41,61 +43,11 @@ def add_document(db: Database, name: str, texts: list[str]) -> tuple[str, list[s
     return doc_id, [c.id for c in chunks]
 
 
-def test_a_job_done_for_a_version_is_not_queued_again(db):
-    store = L1Store(db)
-    store.enqueue("document", "d1", "hash1")
-    job = store.next_job()
-    store.mark_running(job)
-    store.mark_done(job)
-    store.enqueue("document", "d1", "hash1")
-    assert store.next_job() is None
-    store.enqueue("document", "d1", "hash2")  # the file changed
-    assert store.next_job().version == "hash2"
-
-
-def test_running_jobs_resume_after_a_stop(db):
-    store = L1Store(db)
-    store.enqueue("document", "d1", "h")
-    store.mark_running(store.next_job())
-    assert store.next_job() is None
-    assert L1Store(db).resume() == 1  # a new daemon on the same file
-    assert store.next_job().target == "d1"
-
-
-def test_jobs_come_in_stage_order(db):
-    store = L1Store(db)
-    store.enqueue("profile", force=True)
-    store.enqueue("topics", force=True)
-    store.enqueue("document", "d2", "h")
-    kinds = []
-    while (job := store.next_job()) is not None:
-        kinds.append(job.kind)
-        store.mark_done(job)
-    assert kinds == ["document", "topics", "profile"]
-
-
-def test_failures_are_retried_a_bounded_number_of_times_then_kept_with_the_reason(db):
-    store = L1Store(db)
-    store.enqueue("summary", "d1", "h")
-    states = []
-    for _ in range(MAX_ATTEMPTS):
-        job = store.next_job()
-        states.append(store.mark_failed(job, "model output rejected: boom"))
-    assert states == ["pending"] * (MAX_ATTEMPTS - 1) + ["failed"]
-    assert store.next_job() is None
-    [row] = store.jobs()
-    assert (row["state"], row["error"], row["attempts"]) == (
-        "failed",
-        "model output rejected: boom",
-        MAX_ATTEMPTS,
-    )
-
-
 def test_forgetting_a_document_removes_only_what_was_derived_from_it(db):
     store, documents = L1Store(db), DocumentStore(db)
     hike, (h1, h2) = add_document(db, "hike.md", ["Ana and I hiked.", "Torre was cold."])
     _, (c1,) = add_document(db, "cook.md", ["Ana cooked bacalhau."])
-    store.save_entities(
+    store.entities.save(
         [h1, h2],
         [
             ("ana", "Ana", "person", {h1: ("Ana", "Ana and I hiked.")}),
@@ -104,8 +56,8 @@ def test_forgetting_a_document_removes_only_what_was_derived_from_it(db):
         {(OWNER_KEY, "torre", "hiked to"): {h2}},
         "Maria",
     )
-    store.save_entities([c1], [("ana", "Ana", None, {c1: ("Ana", "Ana cooked.")})], {}, "Maria")
-    store.replace_topics(
+    store.entities.save([c1], [("ana", "Ana", None, {c1: ("Ana", "Ana cooked.")})], {}, "Maria")
+    store.topics.replace(
         [
             TopicDraft(
                 id="t-hike",
@@ -131,14 +83,14 @@ def test_forgetting_a_document_removes_only_what_was_derived_from_it(db):
             ),
         ]
     )
-    old = store.add_profile(
+    old = store.profiles.add(
         first_person="I hike.", third_person="", recently="", method="x", topics=[], sources=[h1]
     )
-    kept = store.add_profile(
+    kept = store.profiles.add(
         first_person="I cook.", third_person="", recently="", method="x", topics=[], sources=[c1]
     )
     point = str(uuid.uuid4())
-    store.commit_points(
+    store.points.commit(
         [PointRow(point_id=point, kind="topic", ref_id="t-hike", text="H", tags=())]
     )
 
@@ -148,93 +100,82 @@ def test_forgetting_a_document_removes_only_what_was_derived_from_it(db):
 
     assert released == [point] and gone == []  # out of the index before its chunks go
     assert point in documents.pending_garbage()
-    assert [t["id"] for t in store.topics()] == ["t-cook"]
-    names = {e["name"]: e for e in store.entities()}
+    assert [t["id"] for t in store.topics.list()] == ["t-cook"]
+    names = {e["name"]: e for e in store.entities.list()}
     assert set(names) == {"Ana"}
-    assert [n for _, n in store.entity_names()] == ["Ana"]  # the owner is not a match target
-    assert [e["name"] for e in store.entities(ids=[names["Ana"]["id"]])] == [
+    assert [n for _, n in store.entities.names()] == ["Ana"]  # the owner is not a match target
+    assert [e["name"] for e in store.entities.list(ids=[names["Ana"]["id"]])] == [
         "Ana"
     ]  # Torre and the owner's relation to it came only from hike.md
     assert names["Ana"]["chunks"] == [c1]
     assert names["Ana"]["context"] == "Ana cooked."  # not the sentence of the forgotten note
-    assert store.profile_versions() == [kept] and old != kept
+    assert store.profiles.versions() == [kept] and old != kept
 
 
 def test_profile_versions_are_kept_and_unchanged_text_is_not_a_new_version(db):
     store = L1Store(db)
-    assert store.profile() is None
-    first = store.add_profile(
+    assert store.profiles.get() is None
+    first = store.profiles.add(
         first_person="a", third_person="b", recently="c", method="x", topics=[], sources=[]
     )
-    same = store.add_profile(
+    same = store.profiles.add(
         first_person="a", third_person="b", recently="c", method="x", topics=[], sources=[]
     )
-    second = store.add_profile(
+    second = store.profiles.add(
         first_person="a2", third_person="b", recently="c", method="x", topics=[], sources=[]
     )
     assert first == same and second == first + 1
-    assert store.profile(first)["first_person"] == "a"
-    assert store.profile()["version"] == second
+    assert store.profiles.get(first)["first_person"] == "a"
+    assert store.profiles.get()["version"] == second
 
 
 def test_a_replaced_point_goes_to_garbage(db):
     store, documents = L1Store(db), DocumentStore(db)
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    store.commit_points([PointRow(point_id=first, kind="insight", ref_id="d", text="a", tags=())])
-    replaced = store.commit_points(
+    store.points.commit([PointRow(point_id=first, kind="insight", ref_id="d", text="a", tags=())])
+    replaced = store.points.commit(
         [PointRow(point_id=second, kind="insight", ref_id="d", text="b", tags=())]
     )
     assert replaced == [first]
     assert documents.pending_garbage() == [first]
-    assert store.points([second])[second].text == "b"
-
-
-def test_a_request_made_while_the_job_runs_is_not_lost(db):
-    store = L1Store(db)
-    store.enqueue("topics", force=True)
-    running = store.next_job()
-    store.mark_running(running)
-    store.enqueue("topics", force=True)  # a document was forgotten meanwhile
-    store.mark_done(running)
-    again = store.next_job()
-    assert again is not None and again.kind == "topics" and again.version != running.version
+    assert store.points.get_many([second])[second].text == "b"
 
 
 def test_an_entity_shows_only_what_its_remaining_mentions_say(db):
     store, documents = L1Store(db), DocumentStore(db)
     clinic, (h1,) = add_document(db, "clinic.md", ["Dr. Rui Costa changed my insulin dose."])
     _, (w1,) = add_document(db, "work.md", ["Rui Costa reviewed the budget."])
-    store.save_entities(
+    store.entities.save(
         [h1], [("rui costa", "Dr. Rui Costa", "person", {h1: ("Dr. Rui Costa", "insulin")})], {}, ""
     )
-    store.save_entities(
+    store.entities.save(
         [w1], [("rui costa", "Rui Costa", None, {w1: ("Rui Costa", "budget")})], {}, ""
     )
-    [rui] = store.entities()
+    [rui] = store.entities.list()
     assert (rui["name"], rui["context"]) == ("Dr. Rui Costa", "insulin")
     point = str(uuid.uuid4())
-    store.commit_points(
+    store.points.commit(
         [PointRow(point_id=point, kind="entity", ref_id=rui["id"], text="x", tags=())]
     )
 
     assert store.forget_chunks([h1]) == [point]
     documents.remove_document(clinic)
     store.prune()
-    [rui] = store.entities()
+    [rui] = store.entities.list()
     assert (rui["name"], rui["context"], rui["chunks"]) == ("Rui Costa", "budget", [w1])
-    assert store.point_for("entity", rui["id"]) is None  # indexed again from what remains
+    assert store.points.get("entity", rui["id"]) is None  # indexed again from what remains
 
 
 def test_a_profile_version_that_lost_a_source_is_pruned(db):
     store, documents = L1Store(db), DocumentStore(db)
     note, (n1,) = add_document(db, "note.md", ["I hike."])
     _, (k1,) = add_document(db, "kept.md", ["I cook."])
-    store.add_profile(
+    store.profiles.add(
         first_person="I hike.", third_person="", recently="", method="x", topics=[], sources=[n1]
     )
-    kept = store.add_profile(
+    kept = store.profiles.add(
         first_person="I cook.", third_person="", recently="", method="x", topics=[], sources=[k1]
     )
     documents.remove_document(note)  # as a replaced file's chunks go, without forget_chunks
     store.prune()
-    assert store.profile_versions() == [kept]
+    assert store.profiles.versions() == [kept]
