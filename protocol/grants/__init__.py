@@ -77,6 +77,12 @@ from secondme.protocol.grants.errors import (
     WrongAudience,
 )
 from secondme.protocol.grants.issue import attenuate, delegate, issue_grant, narrowing_checks
+from secondme.protocol.grants.lifecycle import (
+    GRANT_LIFECYCLE,
+    GrantEvent,
+    GrantState,
+    grant_state,
+)
 from secondme.protocol.grants.read import MAX_DELEGATION_DEPTH, read_grant
 from secondme.protocol.grants.scope import MAX_SCOPE_ITEMS, MEMORY_LAYERS, Scope
 from secondme.protocol.grants.terms import ABILITIES, GrantInfo, GrantTerms, Rate, short_id
@@ -86,6 +92,7 @@ __all__ = [
     "ABILITIES",
     "GRANT_ERRORS",
     "GRANT_FORMAT",
+    "GRANT_LIFECYCLE",
     "MAX_DELEGATION_DEPTH",
     "MAX_GRANT_BYTES",
     "MAX_SCOPE_ITEMS",
@@ -93,11 +100,13 @@ __all__ = [
     "AbilityNotGranted",
     "AuthorizerBusy",
     "GrantError",
+    "GrantEvent",
     "GrantExpired",
     "GrantForged",
     "GrantInfo",
     "GrantMalformed",
     "GrantRateLimited",
+    "GrantState",
     "GrantTerms",
     "GrantUsedUp",
     "GrantVerifier",
@@ -112,6 +121,7 @@ __all__ = [
     "WrongAudience",
     "attenuate",
     "delegate",
+    "grant_state",
     "issue_grant",
     "narrowing_checks",
     "read_grant",
