@@ -14,14 +14,14 @@
     ├── GrantRateLimited      the root grant is over its rate; ``retry_after_ms`` says when
     ├── OutOfScope            the request's scope is not within the grant's
     └── AuthorizerBusy        the Datalog checks ran out of time (this node's load, not the
-                              grant's fault); ``retry_after_ms`` too
+                              grant's fault); also a ``Busy``, ``retry_after_ms`` too
 
 The codes are those of ``smp-spec/access.md`` section 12.
 """
 
 from __future__ import annotations
 
-from secondme.protocol.errors import RemoteProtocolError
+from secondme.protocol.errors import Busy, RemoteProtocolError
 
 
 class GrantError(RemoteProtocolError):
@@ -82,14 +82,15 @@ class OutOfScope(GrantError):
     code = "out_of_scope"
 
 
-class AuthorizerBusy(GrantError):
-    """The Datalog checks ran out of time (a loaded machine): not the grant's fault."""
+class AuthorizerBusy(GrantError, Busy):
+    """The Datalog checks ran out of time (a loaded machine): not the grant's fault, so it is
+    ``busy`` like every other "no room for the work now", and a :class:`GrantError` because it
+    is met while a grant is read or checked."""
 
     code = "busy"
 
     def __init__(self, message: str, *, retry_after_ms: int = 100) -> None:
-        super().__init__(message)
-        self.retry_after_ms = retry_after_ms
+        super().__init__(message, retry_after_ms=retry_after_ms)
 
 
 GRANT_ERRORS: tuple[type[GrantError], ...] = (
