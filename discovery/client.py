@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from secondme.discovery.errors import DiscoveryRefused, DiscoveryUnavailable
 from secondme.protocol.clock import Clock
 from secondme.protocol.discovery import (
     DISCOVERY_MESSAGES,
@@ -50,19 +51,6 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT_S = 15.0
 MAX_PAGES = 1000
 CHECKED_RECORDS = 16_384
-
-
-class DiscoveryUnavailable(Exception):
-    """No discovery server of the list answered."""
-
-
-class DiscoveryRefused(Exception):
-    """A discovery server answered with an error frame: ``code`` and its message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{message} ({code})")
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,10 @@ import os
 import stat
 from pathlib import Path
 
+from secondme.discovery.errors import KeyFileError
 from secondme.protocol.identity import Identity
 
 SEED_SIZE = 32
-
-
-class KeyFileError(Exception):
-    pass
 
 
 def load_or_create(path: Path) -> tuple[Identity, bool]:

@@ -1,28 +1,75 @@
 """Errors of the Second Me Protocol, split by whose fault they are.
 
+This module defines the roots and the errors of the envelope layer; each message family defines
+its refusals beside its messages (the module in brackets). The whole tree, with the code each
+error frame carries:
+
     SmpError
     ├── RemoteProtocolError     the peer's input is refused; answer with an error frame
     │   │                       carrying ``code`` (and ``request_id`` when it could be read),
-    │   │                       then keep serving
-    │   ├── FrameTooLarge       a length prefix above the maximum frame size
-    │   ├── MalformedFrame      bytes that do not decode to a valid envelope or message body
-    │   ├── UnsupportedVersion  a protocol version this node does not speak
-    │   ├── UnknownMessageType  a message type this node does not know
-    │   ├── InvalidSignature    an envelope not signed by the peer of the session
+    │   │                       then keep serving                             protocol_error
+    │   ├── FrameTooLarge       a length prefix above the maximum frame size  frame_too_large
+    │   ├── MalformedFrame      bytes that do not decode to a valid envelope
+    │   │   │                   or message body                               malformed
+    │   │   ├── InviteMalformed      an invite token that does not read       invite_malformed
+    │   │   │                        [invites]
+    │   │   └── RecordInvalid        a peer record that does not read, or is
+    │   │                            not the sender's [records]               record_invalid
+    │   ├── UnsupportedVersion  a protocol version this node does not speak   unsupported_version
+    │   ├── UnknownMessageType  a message type this node does not know        unknown_type
+    │   ├── InvalidSignature    an envelope not signed by the session's peer  bad_signature
     │   ├── UnexpectedMessage   a valid message in the wrong place (a response where a request
-    │   │                       belongs, an answer to another request id, the wrong answer type)
-    │   ├── ReplayedMessage     a (peer, nonce) pair seen inside the replay window
-    │   ├── StaleMessage        a timestamp outside the allowed clock skew
-    │   ├── RateLimited         this peer sent more than its share; ``retry_after_ms`` says when
-    │   ├── Busy                this node tracks all the peers it can; ``retry_after_ms`` too
-    │   └── InternalFailure     this side failed to answer (a bug, a crashed model or store)
+    │   │                       belongs, an answer to another request id)     unexpected_message
+    │   ├── ReplayedMessage     a (peer, nonce) pair seen inside the window   replayed
+    │   ├── StaleMessage        a timestamp outside the allowed clock skew    stale
+    │   ├── RateLimited         this peer sent more than its share;
+    │   │                       ``retry_after_ms`` says when                  rate_limited
+    │   ├── Busy                this node has no room for the work now (its peer tables or
+    │   │   │                   buffers are full); ``retry_after_ms`` too     busy
+    │   │   └── AuthorizerBusy  a grant's Datalog checks ran out of their time (also a
+    │   │                       GrantError) [grants]                          busy
+    │   ├── InternalFailure     this side failed to answer (a bug, a crashed
+    │   │                       model or store)                               internal
+    │   ├── GrantError          the grant does not allow the request, for a reason no code
+    │   │   │                   below names [grants]                          unauthorized
+    │   │   ├── NoGrant, GrantMalformed, GrantForged, RevokedGrant, GrantWidened,
+    │   │   │   WrongAudience, UnknownAbility, AbilityNotGranted, GrantExpired, GrantUsedUp,
+    │   │   │   GrantRateLimited, OutOfScope       drawn with their codes in grants/errors.py
+    │   │   └── AuthorizerBusy  (above)
+    │   ├── InviteForged        an invite not signed by its issuer, or one the issuer may not
+    │   │                       issue [invites]                               invite_forged
+    │   ├── InviteExpired, InviteSpent, InviteRevoked, UnknownNetwork, NetworkExists,
+    │   │   NotMember, NotOwner, Forbidden, NoRecord, RecordStale, TtlOutOfRange,
+    │   │   LimitReached        a discovery server's refusals [discovery]     their codes there
+    │   ├── UnknownGroup, NotModerator, GroupClosed, InboxFull, QuotaExceeded
+    │   │                       a group's refusals [group_messages]           their codes there
+    │   └── GroupMessageError   a group message or key refused [groups]       group_invalid
+    │       └── MalformedGroupMessage, ForgedGroupMessage, NotGroupMember, UnknownEpoch,
+    │           OutOfOrder, Undecryptable                                     group_* codes
     ├── RemoteError             the peer answered our request with an error frame: its ``code``,
     │                           ``message`` and ``retry_after_ms``, as sent
+    ├── BundleError             bytes that are not a sealed bundle this identity can open
+    │   │                       [sealed]                                      bundle_error
+    │   └── MalformedBundle, UnsupportedBundleVersion, WrongRecipient, UnexpectedSender,
+    │       BadBundleSignature, UndecryptableBundle                           their codes there
     ├── LocalProtocolError      this node tried something the protocol forbids (a bug here)
-    └── TransportError          the connection failed: dial error, reset, timeout, closed host
+    │   │                                                                     local_protocol_error
+    │   └── ImpossibleTransition     a move a life cycle's table does not have
+    │                                [lifecycle]                              impossible_transition
+    └── TransportError          the connection failed: dial error, reset, timeout, closed host;
+                                its subtree is drawn in transport/errors.py   transport_error
 
 Each error carries a stable ``code``, the string that error frames and the CLI show; the codes a
-node may send are the registry in :mod:`secondme.protocol.messages` (``ErrorCode``).
+node may send are the registry in :mod:`secondme.protocol.messages` (``ErrorCode``). A code has
+one meaning: where two classes share one (``busy``), one is a kind of the other.
+
+Not in the tree, by design (as httpx keeps misuse apart): building a bad value locally is the
+caller's bug and raises ``ValueError`` (:class:`~secondme.protocol.fields.InvalidField`,
+:class:`~secondme.protocol.identity.InvalidPeerId`, plain ``ValueError`` from constructors) or
+``TypeError``; a peer's bytes that fail the same checks are turned into the tree's errors where
+they are read (``MalformedFrame``, ``GrantMalformed``, ...). ``signed.BadSignature`` and
+``transport.streamio.NoFirstByte`` never leave the module that reads them; ``HostStateError``
+(a ``RuntimeError``) is misuse of the host.
 """
 
 from __future__ import annotations
@@ -95,7 +142,9 @@ class RateLimited(RemoteProtocolError):
 
 
 class Busy(RemoteProtocolError):
-    """This node's tables are full (of other peers too); try again after ``retry_after_ms``."""
+    """This node has no room for the work now: its tables or buffers are full (of other peers
+    too), or a check ran out of its time. Not the requester's fault; try again after
+    ``retry_after_ms``."""
 
     code = "busy"
 

@@ -6,7 +6,8 @@ default, one server), a ``postgresql://`` URL is PostgreSQL (several servers, on
 
 from __future__ import annotations
 
-from secondme.discovery.store.base import DiscoveryStore, MemberRow, NetworkRow, StoreError
+from secondme.discovery.errors import StoreError
+from secondme.discovery.store.base import DiscoveryStore, MemberRow, NetworkRow
 
 
 def open_store(target: str) -> DiscoveryStore:

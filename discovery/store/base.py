@@ -18,10 +18,6 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 
-class StoreError(Exception):
-    """The store cannot be opened or used (a bad path or URL, a database that is down)."""
-
-
 @dataclass(frozen=True, slots=True)
 class NetworkRow:
     network: str

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from secondme.discovery.store.base import StoreError
+from secondme.discovery.errors import StoreError
 from secondme.discovery.store.sql import SqlStore
 
 WORKERS = 4

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from secondme.discovery.errors import StoreError
 from secondme.discovery.store.base import (
     DiscoveryStore,
     JoinOutcome,
     MemberRow,
     NetworkRow,
-    StoreError,
 )
 
 SCHEMA_VERSION = 1

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from secondme.discovery.store.base import StoreError
+from secondme.discovery.errors import StoreError
 from secondme.discovery.store.sql import SqlStore
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from secondme.node.core.db import Database
 from secondme.node.core.errors import InvalidRequest, NotFound
-from secondme.protocol.grants import GrantInfo, Scope, short_id
+from secondme.protocol.grants import GrantInfo, GrantState, Scope, grant_state, short_id
 
 AUDIT_ALLOWED = "allowed"
 AUDIT_REFUSED = "refused"
@@ -42,14 +42,12 @@ class StoredGrant:
     delivered_ms: int | None = None
     delivery_error: str | None = None
 
-    def state(self, now_ms: int) -> str:
-        if self.revoked_ms is not None:
-            return "revoked"
-        if now_ms > self.expires_ms:
-            return "expired"
-        if self.max_uses is not None and self.uses >= self.max_uses:
-            return "used up"
-        return "active"
+    def state(self, now_ms: int) -> GrantState:
+        return grant_state(
+            used_up=self.max_uses is not None and self.uses >= self.max_uses,
+            expired=now_ms > self.expires_ms,
+            revoked=self.revoked_ms is not None,
+        )
 
     def to_json(self, now_ms: int) -> dict:
         data = {

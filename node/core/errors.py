@@ -97,14 +97,14 @@ class NotRunning(NodeError):
 
 
 class AuthError(NodeError):
-    code = "unauthorized"
+    code = "unauthenticated"
     status = 401
 
 
 class Forbidden(NodeError):
     """Refused whoever asks: a foreign Host or Origin, or a browser request without CSRF."""
 
-    code = "forbidden"
+    code = "cross_site"
     status = 403
 
 

@@ -30,6 +30,7 @@ from secondme.discovery.client import (
 from secondme.node.core.config import NetworkSettings
 from secondme.node.core.errors import InvalidRequest, NotFound, PeerRefused, PeerUnreachable
 from secondme.node.core.tasks import Supervisor
+from secondme.node.network.membership import MEMBERSHIP, MembershipEvent
 from secondme.node.network.store import IssuedInvite, Network, NetworkStore
 from secondme.node.p2p.handlers import fit, public_profile
 from secondme.node.p2p.service import P2PService
@@ -204,7 +205,9 @@ class NetworkService:
         return report
 
     def _removed(self, network: Network) -> str:
-        self.store.set_status(network.network_id, "removed")
+        self.store.set_status(
+            network.network_id, MEMBERSHIP.next(network.status, MembershipEvent.REMOVE)
+        )
         log.warning("no longer a member of network %s", network.name)
         return network.name
 
@@ -334,7 +337,9 @@ class NetworkService:
         if network.role == Role.OWNER:
             raise InvalidRequest(f"you own {network.name}: close it instead")
         await self._discovery(self.client.leave(network.discovery, network.network_id))
-        self.store.set_status(network.network_id, "left")
+        self.store.set_status(
+            network.network_id, MEMBERSHIP.next(network.status, MembershipEvent.LEAVE)
+        )
         return self.store.get(network.network_id)
 
     async def close_network(self, network_name: str) -> Network:
@@ -342,7 +347,9 @@ class NetworkService:
         if network.role != Role.OWNER:
             raise InvalidRequest(f"only the owner closes {network.name}; you can leave it")
         await self._discovery(self.client.close_network(network.discovery, network.network_id))
-        self.store.set_status(network.network_id, "closed")
+        self.store.set_status(
+            network.network_id, MEMBERSHIP.next(network.status, MembershipEvent.CLOSE)
+        )
         return self.store.get(network.network_id)
 
     # -- members --------------------------------------------------------------------------

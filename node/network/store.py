@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from secondme.node.core.db import Database
 from secondme.node.core.errors import InvalidRequest, NotFound
+from secondme.node.network.membership import Membership
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,13 +19,13 @@ class Network:
     role: str
     discovery: tuple[str, ...]
     joined_ms: int
-    status: str = "active"
+    status: Membership = Membership.ACTIVE
     synced_ms: int | None = None
     sync_error: str | None = None
 
     @property
     def active(self) -> bool:
-        return self.status == "active"
+        return self.status == Membership.ACTIVE
 
     def to_json(self) -> dict:
         return {
@@ -70,7 +71,7 @@ def _network(row) -> Network:
         role=row["role"],
         discovery=tuple(json.loads(row["discovery"])),
         joined_ms=row["joined_ms"],
-        status=row["status"],
+        status=Membership(row["status"]),
         synced_ms=row["synced_ms"],
         sync_error=row["sync_error"],
     )
@@ -140,7 +141,7 @@ class NetworkStore:
         ids = ", ".join(n.network_id for n in matches)
         raise InvalidRequest(f"{name_or_id!r} names several networks ({ids}); use the id")
 
-    def set_status(self, network_id: str, status: str) -> None:
+    def set_status(self, network_id: str, status: Membership) -> None:
         with self._db.transaction() as conn:
             conn.execute(
                 "UPDATE networks SET status = ? WHERE network_id = ?", (status, network_id)
@@ -182,7 +183,8 @@ class NetworkStore:
         """peer id -> names of the active networks it shares with this node."""
         rows = self._db.query(
             "SELECT m.peer_id, n.name FROM network_members m JOIN networks n "
-            "ON n.network_id = m.network_id WHERE n.status = 'active' ORDER BY n.name"
+            "ON n.network_id = m.network_id WHERE n.status = ? ORDER BY n.name",
+            (Membership.ACTIVE.value,),
         )
         shared: dict[str, list[str]] = {}
         for row in rows:

@@ -16,7 +16,6 @@ The files, described in ``smp-spec/README.md`` ("Test vectors"):
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,19 +44,22 @@ from secondme.protocol.messages import (
 from secondme.protocol.replay import DEFAULT_SKEW_MS
 from secondme.protocol.wire import MAX_DEPTH, pack_canonical
 
-HERE = Path(__file__).resolve().parent
-NOW_MS = 1_700_000_000_000
-"""The receiver's clock in every vector: 2023-11-14T22:13:20Z."""
+from vectorkit import (
+    ALICE,
+    BOB,
+    CAROL,
+    HERE,
+    NOW_MS,
+    Draws,
+    envelope,
+    identity_json,
+    raw_map,
+    render,
+    seed,
+    to_json,
+)
+
 LIBP2P_SPEC_SEED = bytes.fromhex("7e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d")
-
-
-def _seed(label: str) -> bytes:
-    return hashlib.sha256(f"smp test vector seed: {label}".encode()).digest()
-
-
-def _nonce(label: str) -> bytes:
-    return hashlib.sha256(f"smp test vector nonce: {label}".encode()).digest()[:16]
-
 
 ED25519_ORDER = 2**252 + 27742317777372353535851937790883648493
 """ℓ, the order of the Ed25519 base point."""
@@ -81,51 +83,14 @@ def _cofactored_only_signature(identity: Identity, message: bytes) -> bytes:
     return ORDER_TWO_POINT + s.to_bytes(32, "little")
 
 
-ALICE = Identity.from_seed(_seed("alice"))
-BOB = Identity.from_seed(_seed("bob"))
-CAROL = Identity.from_seed(_seed("carol"))
-
-
-def to_json(value: Any) -> Any:
-    """JSON for a decoded msgpack value: bytes become ``{"$bytes": hex}``."""
-    if isinstance(value, bytes):
-        return {"$bytes": value.hex()}
-    if isinstance(value, dict):
-        return {key: to_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(item) for item in value]
-    return value
-
-
-def _signer(identity: Identity) -> dict[str, str]:
-    return {
-        "seed": identity.seed.hex(),
-        "public_key": identity.public_key.hex(),
-        "peer_id": str(identity.peer_id),
-    }
+DRAWS = Draws("smp")
 
 
 def _envelope(
-    message: Message,
-    *,
-    signer: Identity = ALICE,
-    request_id: int | None = 1,
-    timestamp_ms: int = NOW_MS,
-    nonce_label: str,
-    grant: bytes | None = None,
-    version: Version = SMP_1_0,
+    message: Message, *, signer: Identity = ALICE, nonce_label: str, **fields: Any
 ) -> Envelope:
-    return Envelope.sign(
-        signer,
-        version=version,
-        message_type=message.TYPE,
-        request_id=request_id,
-        kind=message.KIND,
-        timestamp_ms=timestamp_ms,
-        nonce=_nonce(nonce_label),
-        grant=grant,
-        body=message.to_body(),
-    )
+    """``message`` from alice unless ``signer`` says otherwise, its nonce drawn by label."""
+    return envelope(message, signer=signer, nonce=DRAWS.nonce(nonce_label), **fields)
 
 
 def _resign(wire: dict[str, Any], signer: Identity = ALICE) -> dict[str, Any]:
@@ -143,15 +108,6 @@ def _pack(wire: dict[str, Any]) -> bytes:
     return msgpack.packb(wire, use_bin_type=True)
 
 
-def _raw_map(pairs: list[tuple[str, bytes]]) -> bytes:
-    """A msgpack map from already-encoded values, for encodings msgpack-python won't write."""
-    assert len(pairs) < 16
-    out = bytes([0x80 | len(pairs)])
-    for key, encoded in pairs:
-        out += msgpack.packb(key) + encoded
-    return out
-
-
 def _ping_wire(label: str, **changes: Any) -> dict[str, Any]:
     wire = _envelope(Ping(), nonce_label=label).to_wire()
     wire.update(changes)
@@ -160,7 +116,7 @@ def _ping_wire(label: str, **changes: Any) -> dict[str, Any]:
 
 def peer_id_vectors() -> list[dict[str, str]]:
     seeds = [("libp2p peer-id spec", LIBP2P_SPEC_SEED), ("all zero", bytes(32))]
-    seeds += [(name, _seed(name)) for name in ("alice", "bob", "carol")]
+    seeds += [(name, seed(name)) for name in ("alice", "bob", "carol")]
     return [
         {
             "name": name,
@@ -213,7 +169,7 @@ def _valid(
         "role": role,
         "now_ms": NOW_MS,
         "session_peer_id": str(session.peer_id),
-        "signer": _signer(session),
+        "signer": identity_json(session),
     }
     if answers is not None:
         vector["answers"] = answers
@@ -279,7 +235,7 @@ def valid_vectors() -> list[dict[str, Any]]:
     envelope = _envelope(Ping(), nonce_label="ping_noncanonical_wire", request_id=7)
     wire = envelope.to_wire()
     reordered = {key: wire[key] for key in ("v", "t", "id", "k", "ts", "n", "g", "b", "s")}
-    payload = _raw_map(
+    payload = raw_map(
         [
             (key, b"\xcf" + (7).to_bytes(8, "big") if key == "id" else _pack(value))
             for key, value in reordered.items()
@@ -481,7 +437,7 @@ def invalid_vectors() -> list[dict[str, Any]]:
     add(
         "duplicate_key",
         "The key t twice: the map is ambiguous, whatever the values.",
-        payload=_raw_map(
+        payload=raw_map(
             [(key, _pack(value)) for key, value in _ping_wire("dup").items()]
             + [("t", _pack("ping"))]
         ),
@@ -490,7 +446,7 @@ def invalid_vectors() -> list[dict[str, Any]]:
     add(
         "invalid_utf8",
         "The type string holds bytes that are not UTF-8.",
-        payload=_raw_map(
+        payload=raw_map(
             [
                 (key, b"\xa2\xff\xfe" if key == "t" else _pack(value))
                 for key, value in _ping_wire("utf8").items()
@@ -507,7 +463,7 @@ def invalid_vectors() -> list[dict[str, Any]]:
     add(
         "ext_in_body",
         "A msgpack extension value (a timestamp) inside the body.",
-        payload=_raw_map(
+        payload=raw_map(
             [
                 (key, b"\x81\xa1x\xd6\xff\x00\x00\x00\x00" if key == "b" else _pack(value))
                 for key, value in _ping_wire("ext").items()
@@ -809,10 +765,6 @@ def documents() -> dict[str, dict[str, Any]]:
             "Frames a receiver must refuse, and the error code to answer.", invalid_vectors()
         ),
     }
-
-
-def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def main(write: Callable[[Path, str], object] = Path.write_text) -> int:

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import json
 import sys
 import tempfile
 from collections.abc import Callable
@@ -60,9 +58,8 @@ from secondme.protocol.discovery import (
     Register,
     Registered,
 )
-from secondme.protocol.envelope import SMP_1_0, Envelope, Kind
+from secondme.protocol.envelope import Kind
 from secondme.protocol.errors import RemoteProtocolError
-from secondme.protocol.framing import encode_frame
 from secondme.protocol.identity import Identity
 from secondme.protocol.invites import (
     INVITE_CONTEXT,
@@ -94,9 +91,23 @@ from secondme.protocol.records import (
 )
 from secondme.protocol.wire import pack_canonical, unpack_strict
 
-HERE = Path(__file__).resolve().parent
-NOW_MS = 1_700_000_000_000
-"""The server's clock unless a vector says otherwise: 2023-11-14T22:13:20Z."""
+from vectorkit import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    HERE,
+    NOW_MS,
+    Draws,
+    envelope,
+    envelope_json,
+    identity_json,
+    person,
+    raw_map,
+    render,
+    to_json,
+)
+
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 RECORD_EXP = NOW_MS + 2 * HOUR_MS
@@ -104,54 +115,18 @@ TOKEN_EXP = NOW_MS + 7 * DAY_MS
 UINT64_MAX = 2**64 - 1
 
 
-def _seed(label: str) -> bytes:
-    """The seeds of ``generate.py``, so that alice, bob and carol are the same peers."""
-    return hashlib.sha256(f"smp test vector seed: {label}".encode()).digest()
-
-
-def _nonce(label: str) -> bytes:
-    return hashlib.sha256(f"discovery test vector nonce: {label}".encode()).digest()[:16]
-
-
-def _hex_id(label: str) -> str:
-    """A network or invite id: 32 lowercase hex digits."""
-    return hashlib.sha256(f"discovery test vector id: {label}".encode()).hexdigest()[:32]
-
-
-ALICE = Identity.from_seed(_seed("alice"))
-BOB = Identity.from_seed(_seed("bob"))
-CAROL = Identity.from_seed(_seed("carol"))
-DAVE = Identity.from_seed(_seed("dave"))
-SERVER = Identity.from_seed(_seed("discovery server"))
+DRAWS = Draws("discovery")
+SERVER = person("discovery server")
 IDENTITIES = {"alice": ALICE, "bob": BOB, "carol": CAROL, "dave": DAVE, "server": SERVER}
 NAME_OF = {str(identity.peer_id): name for name, identity in IDENTITIES.items()}
 
-BOOKS = _hex_id("book club")
-HIKING = _hex_id("hiking")
-UNKNOWN = _hex_id("a network nobody created")
+BOOKS = DRAWS.hex_id("book club")
+HIKING = DRAWS.hex_id("hiking")
+UNKNOWN = DRAWS.hex_id("a network nobody created")
 SERVERS = (
     f"/dns4/discovery.example.org/tcp/4001/p2p/{SERVER.peer_id}",
     f"/ip4/198.51.100.7/udp/4001/quic-v1/p2p/{SERVER.peer_id}",
 )
-
-
-def to_json(value: Any) -> Any:
-    """JSON for a decoded msgpack value: bytes become ``{"$bytes": hex}`` (as in generate.py)."""
-    if isinstance(value, bytes):
-        return {"$bytes": value.hex()}
-    if isinstance(value, dict):
-        return {key: to_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(item) for item in value]
-    return value
-
-
-def _identity_json(identity: Identity) -> dict[str, str]:
-    return {
-        "seed": identity.seed.hex(),
-        "public_key": identity.public_key.hex(),
-        "peer_id": str(identity.peer_id),
-    }
 
 
 def addr(identity: Identity, base: str = "/ip4/192.0.2.1/tcp/4001") -> str:
@@ -183,7 +158,7 @@ def token(
         role=role,
         uses=uses,
         expires_ms=exp,
-        invite_id=_hex_id(f"invite {label}"),
+        invite_id=DRAWS.hex_id(f"invite {label}"),
     )
 
 
@@ -199,15 +174,6 @@ def unsigned_fields(data: bytes) -> dict[str, Any]:
 def signed_map(fields: dict[str, Any], signer: Identity, context: bytes) -> bytes:
     """Sign a raw map (which may break rules the classes enforce) the way a signer would."""
     return pack_canonical({**fields, "s": signer.sign(context + pack_canonical(fields))})
-
-
-def raw_map(pairs: list[tuple[str, bytes]]) -> bytes:
-    """A msgpack map from already-encoded values, in the order given."""
-    assert len(pairs) < 16
-    out = bytes([0x80 | len(pairs)])
-    for key, encoded in pairs:
-        out += msgpack.packb(key) + encoded
-    return out
 
 
 def token_text(data: bytes) -> str:
@@ -522,7 +488,7 @@ INVITER_TOKEN = InviteToken.sign(
     role=Role.INVITER,
     uses=MAX_USES,
     expires_ms=UINT64_MAX,
-    invite_id=_hex_id("invite inviter"),
+    invite_id=DRAWS.hex_id("invite inviter"),
 )
 
 
@@ -755,36 +721,6 @@ def invalid_tokens() -> list[dict[str, Any]]:
 # -- envelopes ------------------------------------------------------------------------------
 
 
-def _envelope(message: Message, signer: Identity, request_id: int, label: str) -> Envelope:
-    return Envelope.sign(
-        signer,
-        version=SMP_1_0,
-        message_type=message.TYPE,
-        request_id=request_id,
-        kind=message.KIND,
-        timestamp_ms=NOW_MS,
-        nonce=_nonce(label),
-        grant=None,
-        body=message.to_body(),
-    )
-
-
-def _envelope_json(name: str, description: str, envelope: Envelope, signer: Identity) -> dict:
-    payload = envelope.encode()
-    return {
-        "name": name,
-        "description": description,
-        "signer": NAME_OF[str(signer.peer_id)],
-        "type": envelope.message_type,
-        "kind": envelope.kind.value,
-        "body": to_json(dict(envelope.body)),
-        "envelope": to_json(envelope.to_wire()),
-        "signing_bytes": envelope.signing_bytes().hex(),
-        "payload": payload.hex(),
-        "frame": encode_frame(payload).hex(),
-    }
-
-
 def request_messages() -> list[tuple[str, str, Identity, Request]]:
     bob_record = record(BOB, seq=2)
     return [
@@ -888,17 +824,15 @@ def envelope_vectors() -> dict[str, Any]:
     for index, (name, description, signer, message) in enumerate(request_messages(), 1):
         request_id = 0x0D15C0_0000_0000 + index
         by_name[name] = request_id
-        vector = _envelope_json(
-            name, description, _envelope(message, signer, request_id, name), signer
-        )
+        sent = envelope(message, signer=signer, nonce=DRAWS.nonce(name), request_id=request_id)
+        vector = envelope_json(name, description, sent, NAME_OF[str(signer.peer_id)])
         vector["request_id"] = request_id
         requests.append(vector)
     responses = []
     for name, description, answers, message in response_messages():
         request_id = by_name[answers]
-        vector = _envelope_json(
-            name, description, _envelope(message, SERVER, request_id, name), SERVER
-        )
+        sent = envelope(message, signer=SERVER, nonce=DRAWS.nonce(name), request_id=request_id)
+        vector = envelope_json(name, description, sent, "server")
         vector["answers"] = answers
         responses.append(vector)
     return {
@@ -1388,7 +1322,7 @@ def document() -> dict[str, Any]:
             "requests_per_s": limits.requests_per_s,
             "burst": limits.burst,
         },
-        "identities": {name: _identity_json(identity) for name, identity in IDENTITIES.items()},
+        "identities": {name: identity_json(identity) for name, identity in IDENTITIES.items()},
         "records": {"valid": valid_records(), "invalid": invalid_records()},
         "tokens": {
             "valid": tokens_valid,
@@ -1398,10 +1332,6 @@ def document() -> dict[str, Any]:
         "envelopes": envelope_vectors(),
         "scenarios": scenario_vectors(),
     }
-
-
-def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def main(write: Callable[[Path, str], object] = Path.write_text) -> int:

@@ -20,9 +20,7 @@ needs. Alice issues every grant the verifier accepts, and verifies. The file is 
 from __future__ import annotations
 
 import base64
-import hashlib
 import itertools
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,21 +50,15 @@ from secondme.protocol.grants import (
 )
 from secondme.protocol.identity import Identity
 
-HERE = Path(__file__).resolve().parent
-NOW_MS = 1_700_000_000_000
-"""The verifier's clock unless a vector says otherwise: 2023-11-14T22:13:20Z."""
+from vectorkit import HERE, NOW_MS, person, render
+
 HOUR_MS = 3_600_000
 ISSUED_MS = NOW_MS - HOUR_MS
 EXPIRES_MS = NOW_MS + HOUR_MS
 
 
-def _seed(label: str) -> bytes:
-    """The seeds of ``generate.py``, so that alice, bob and carol are the same peers."""
-    return hashlib.sha256(f"smp test vector seed: {label}".encode()).digest()
-
-
 NAMES = ("alice", "bob", "carol", "thief", "dave", "erin", "frank", "grace")
-PEOPLE = {name: Identity.from_seed(_seed(name)) for name in NAMES}
+PEOPLE = {name: person(name) for name in NAMES}
 ALICE, BOB, CAROL, THIEF = (PEOPLE[name] for name in ("alice", "bob", "carol", "thief"))
 DAVE, ERIN, FRANK, GRACE = (PEOPLE[name] for name in ("dave", "erin", "frank", "grace"))
 TRAVEL = Scope(tags=("travel",), topics=("cooking",), layers=("l0", "l1"), profile=True)
@@ -547,10 +539,6 @@ def document() -> dict[str, Any]:
         },
         "vectors": [vector(case) for case in cases()],
     }
-
-
-def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def main(write: Callable[[Path, str], object] = Path.write_text) -> int:

@@ -28,7 +28,6 @@ The file, described in ``smp-spec/groups.md`` ("Test vectors"), holds:
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,9 +36,7 @@ from typing import Any
 import base58
 import msgpack
 
-from secondme.protocol.envelope import SMP_1_0, Envelope
 from secondme.protocol.errors import RemoteProtocolError
-from secondme.protocol.framing import encode_frame
 from secondme.protocol.group_messages import (
     END_REASONS,
     MAX_GROUP_NAME,
@@ -88,90 +85,48 @@ from secondme.protocol.sealed import seal
 from secondme.protocol.signed import sign_map
 from secondme.protocol.wire import pack_canonical, unpack_strict
 
-HERE = Path(__file__).resolve().parent
-NOW_MS = 1_700_000_000_000
-"""The clock of every vector unless it says otherwise: 2023-11-14T22:13:20Z."""
+from vectorkit import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    HERE,
+    NOW_MS,
+    Draws,
+    envelope,
+    envelope_json,
+    identity_json,
+    person,
+    render,
+    replaying,
+)
+
 UINT64_MAX = 2**64 - 1
 
 
-def _seed(label: str) -> bytes:
-    """The seeds of ``generate.py``, so that alice, bob and carol are the same peers."""
-    return hashlib.sha256(f"smp test vector seed: {label}".encode()).digest()
-
-
-def _random(label: str, size: int) -> bytes:
-    """Fixed bytes standing in for a random draw: the first ``size`` bytes of a hash."""
-    assert size <= 32
-    return hashlib.sha256(f"group test vector random: {label}".encode()).digest()[:size]
-
-
-def _hex_id(label: str) -> str:
-    """A group id: 32 lowercase hex digits."""
-    return hashlib.sha256(f"group test vector id: {label}".encode()).hexdigest()[:32]
-
-
-def _nonce(label: str) -> bytes:
-    """An envelope nonce (16 bytes)."""
-    return hashlib.sha256(f"group test vector envelope nonce: {label}".encode()).digest()[:16]
-
-
-def replaying(*draws: bytes) -> Callable[[int], bytes]:
-    """A ``random_bytes`` that returns ``draws`` in order, each for a request of its size."""
-    pending = list(draws)
-
-    def random_bytes(size: int) -> bytes:
-        draw = pending.pop(0)
-        assert len(draw) == size, (len(draw), size)
-        return draw
-
-    return random_bytes
-
-
-ALICE = Identity.from_seed(_seed("alice"))
-BOB = Identity.from_seed(_seed("bob"))
-CAROL = Identity.from_seed(_seed("carol"))
-DAVE = Identity.from_seed(_seed("dave"))
+DRAWS = Draws("group", nonce_name="envelope nonce")
 IDENTITIES = {"alice": ALICE, "bob": BOB, "carol": CAROL, "dave": DAVE}
 NAME_OF = {str(identity.peer_id): name for name, identity in IDENTITIES.items()}
 MODERATOR = ALICE
 
-GROUP = _hex_id("weekend hike")
-OTHER_GROUP = _hex_id("book club")
+GROUP = DRAWS.hex_id("weekend hike")
+OTHER_GROUP = DRAWS.hex_id("book club")
 GROUP_NAME = "Weekend hike"
 TOPIC = "Trails near Lisbon, and who brings what"
 
 EPOCH_1 = GroupKey(
     GROUP,
     1,
-    _random("weekend hike, epoch 1 key", KEY_SIZE),
+    DRAWS.random("weekend hike, epoch 1 key", KEY_SIZE),
     frozenset({ALICE.peer_id, BOB.peer_id, CAROL.peer_id}),
 )
 EPOCH_2 = GroupKey(
     GROUP,
     2,
-    _random("weekend hike, epoch 2 key", KEY_SIZE),
+    DRAWS.random("weekend hike, epoch 2 key", KEY_SIZE),
     frozenset({ALICE.peer_id, BOB.peer_id}),
 )
 KEYS = {1: EPOCH_1, 2: EPOCH_2}
-
-
-def to_json(value: Any) -> Any:
-    """JSON for a decoded msgpack value: bytes become ``{"$bytes": hex}`` (as in generate.py)."""
-    if isinstance(value, bytes):
-        return {"$bytes": value.hex()}
-    if isinstance(value, dict):
-        return {key: to_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(item) for item in value]
-    return value
-
-
-def _identity_json(identity: Identity) -> dict[str, str]:
-    return {
-        "seed": identity.seed.hex(),
-        "public_key": identity.public_key.hex(),
-        "peer_id": str(identity.peer_id),
-    }
 
 
 def _members(members: frozenset[PeerId]) -> list[str]:
@@ -198,7 +153,7 @@ def _expect(code: str, action: Callable[[], object], what: str) -> None:
 
 
 def _seal_draws(label: str) -> tuple[bytes, bytes]:
-    return _random(f"{label}: ephemeral secret", 32), _random(f"{label}: nonce", 24)
+    return DRAWS.random(f"{label}: ephemeral secret", 32), DRAWS.random(f"{label}: nonce", 24)
 
 
 def seal_key(label: str, key: GroupKey, member: Identity, created_ms: int = NOW_MS) -> bytes:
@@ -242,12 +197,12 @@ def _sealed_key_json(
 
 
 FULL_EPOCH = GroupKey(
-    _hex_id("a full group"),
+    DRAWS.hex_id("a full group"),
     7,
-    _random("a full group, epoch 7 key", KEY_SIZE),
+    DRAWS.random("a full group, epoch 7 key", KEY_SIZE),
     frozenset(
         {ALICE.peer_id, BOB.peer_id}
-        | {Identity.from_seed(_seed(f"member {index}")).peer_id for index in range(MAX_MEMBERS - 2)}
+        | {person(f"member {index}").peer_id for index in range(MAX_MEMBERS - 2)}
     ),
 )
 
@@ -408,7 +363,7 @@ def _message_json(
     body: bytes,
     body_fields: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    nonce = _random(f"{name}: message nonce", NONCE_SIZE)
+    nonce = DRAWS.random(f"{name}: message nonce", NONCE_SIZE)
     data = write_message(
         sender, key, seq=seq, prev=prev, body=body, ts=ts, random_bytes=replaying(nonce)
     )
@@ -453,7 +408,7 @@ def _body_fields(body: Body) -> dict[str, Any]:
 
 def standalone_messages() -> list[dict[str, Any]]:
     other = GroupKey(
-        OTHER_GROUP, 4_294_967_296, _random("book club, a late epoch key", KEY_SIZE),
+        OTHER_GROUP, 4_294_967_296, DRAWS.random("book club, a late epoch key", KEY_SIZE),
         frozenset({BOB.peer_id}),
     )  # fmt: skip
     return [
@@ -726,7 +681,7 @@ def invalid_messages() -> list[dict[str, Any]]:
             prev=prev,
             body=text if body is None else body,
             ts=NOW_MS + 200_000,
-            random_bytes=replaying(_random(f"invalid message: {label}", NONCE_SIZE)),
+            random_bytes=replaying(DRAWS.random(f"invalid message: {label}", NONCE_SIZE)),
         )
 
     good = write(BOB, EPOCH_2, label="good")
@@ -817,7 +772,9 @@ def invalid_messages() -> list[dict[str, Any]]:
     )
 
     # Keys: group_unknown_epoch
-    epoch_3 = GroupKey(GROUP, 3, _random("weekend hike, epoch 3 key", KEY_SIZE), EPOCH_2.members)
+    epoch_3 = GroupKey(
+        GROUP, 3, DRAWS.random("weekend hike, epoch 3 key", KEY_SIZE), EPOCH_2.members
+    )
     add(
         "epoch_not_held",
         "Bob writes under an epoch 3 that alice never made: alice holds no key of it.",
@@ -856,7 +813,7 @@ def invalid_messages() -> list[dict[str, Any]]:
 
     # Membership: group_not_member
     dave_key = GroupKey(
-        GROUP, 2, _random("dave's guess at a key", KEY_SIZE), frozenset({DAVE.peer_id})
+        GROUP, 2, DRAWS.random("dave's guess at a key", KEY_SIZE), frozenset({DAVE.peer_id})
     )
     add(
         "outsider",
@@ -937,7 +894,7 @@ def invalid_messages() -> list[dict[str, Any]]:
         resigned(ts=fields["ts"] + 1),
         "group_undecryptable",
     )
-    wrong = GroupKey(GROUP, 2, _random("not epoch 2's key", KEY_SIZE), EPOCH_2.members)
+    wrong = GroupKey(GROUP, 2, DRAWS.random("not epoch 2's key", KEY_SIZE), EPOCH_2.members)
     add(
         "wrong_key",
         "Bob encrypts under a key that is not epoch 2's and names epoch 2.",
@@ -1027,7 +984,7 @@ def body_vectors() -> dict[str, Any]:
                 until="u" * 32,
                 budget_s=100_000,
                 positions={
-                    str(Identity.from_seed(_seed(f"member {index}")).peer_id): (
+                    str(person(f"member {index}").peer_id): (
                         "p" * (4 * MAX_REASON) if index == 0 else f"position {index}"
                     )
                     for index in range(MAX_POSITIONS)
@@ -1145,8 +1102,7 @@ def body_vectors() -> dict[str, Any]:
         f"{MAX_POSITIONS + 1} positions.",
         body(
             positions={
-                str(Identity.from_seed(_seed(f"member {index}")).peer_id): "p"
-                for index in range(MAX_POSITIONS + 1)
+                str(person(f"member {index}").peer_id): "p" for index in range(MAX_POSITIONS + 1)
             }
         ),
     )
@@ -1220,39 +1176,6 @@ def sync_vectors() -> list[dict[str, Any]]:
             }
         )
     return vectors
-
-
-# -- envelopes ------------------------------------------------------------------------------
-
-
-def _envelope(message: Message, signer: Identity, request_id: int, label: str) -> Envelope:
-    return Envelope.sign(
-        signer,
-        version=SMP_1_0,
-        message_type=message.TYPE,
-        request_id=request_id,
-        kind=message.KIND,
-        timestamp_ms=NOW_MS,
-        nonce=_nonce(label),
-        grant=None,
-        body=message.to_body(),
-    )
-
-
-def _envelope_json(name: str, description: str, envelope: Envelope, signer: Identity) -> dict:
-    payload = envelope.encode()
-    return {
-        "name": name,
-        "description": description,
-        "signer": NAME_OF[str(signer.peer_id)],
-        "type": envelope.message_type,
-        "kind": envelope.kind.value,
-        "body": to_json(dict(envelope.body)),
-        "envelope": to_json(envelope.to_wire()),
-        "signing_bytes": envelope.signing_bytes().hex(),
-        "payload": payload.hex(),
-        "frame": encode_frame(payload).hex(),
-    }
 
 
 def request_messages() -> list[tuple[str, str, Identity, Identity, Request]]:
@@ -1392,18 +1315,16 @@ def envelope_vectors() -> dict[str, Any]:
     for index, (name, description, sender, receiver, message) in enumerate(request_messages(), 1):
         request_id = 0x6209_0000_0000_0000 + index
         by_name[name] = (request_id, sender, receiver)
-        vector = _envelope_json(
-            name, description, _envelope(message, sender, request_id, name), sender
-        )
+        sent = envelope(message, signer=sender, nonce=DRAWS.nonce(name), request_id=request_id)
+        vector = envelope_json(name, description, sent, NAME_OF[str(sender.peer_id)])
         vector["request_id"] = request_id
         vector["receiver"] = NAME_OF[str(receiver.peer_id)]
         requests.append(vector)
     responses = []
     for name, description, answers, message in response_messages():
         request_id, _, receiver = by_name[answers]
-        vector = _envelope_json(
-            name, description, _envelope(message, receiver, request_id, name), receiver
-        )
+        sent = envelope(message, signer=receiver, nonce=DRAWS.nonce(name), request_id=request_id)
+        vector = envelope_json(name, description, sent, NAME_OF[str(receiver.peer_id)])
         vector["answers"] = answers
         responses.append(vector)
     return {"now_ms": NOW_MS, "requests": requests, "responses": responses}
@@ -1437,7 +1358,7 @@ def document() -> dict[str, Any]:
             "relevance_step": RELEVANCE_STEP,
             "body_kinds": [str(kind) for kind in BodyKind],
         },
-        "identities": {name: _identity_json(identity) for name, identity in IDENTITIES.items()},
+        "identities": {name: identity_json(identity) for name, identity in IDENTITIES.items()},
         "sealed_keys": {"valid": valid_sealed_keys(), "invalid": invalid_sealed_keys()},
         "messages": standalone_messages(),
         "transcript": transcript_vectors(),
@@ -1446,10 +1367,6 @@ def document() -> dict[str, Any]:
         "sync": sync_vectors(),
         "envelopes": envelope_vectors(),
     }
-
-
-def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def main(write: Callable[[Path, str], object] = Path.write_text) -> int:

@@ -14,8 +14,6 @@ described in ``smp-spec/sealed.md`` ("Test vectors"), holds:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,39 +33,15 @@ from secondme.protocol.sealed import (
 )
 from secondme.protocol.wire import pack_canonical
 
-HERE = Path(__file__).resolve().parent
-CREATED_MS = 1_700_000_000_000
+from vectorkit import ALICE, BOB, CAROL, HERE, NOW_MS, Draws, fixed_bytes, render, replaying
+
+DRAWS = Draws("sealed", nonce_size=24)
+CREATED_MS = NOW_MS
 """The created_ms of every bundle unless a vector says otherwise: 2023-11-14T22:13:20Z."""
 
 
-def _seed(label: str) -> bytes:
-    """The seeds of ``generate.py``, so that alice, bob and carol are the same peers."""
-    return hashlib.sha256(f"smp test vector seed: {label}".encode()).digest()
-
-
 def _ephemeral_secret(label: str) -> bytes:
-    return hashlib.sha256(f"sealed test vector ephemeral secret: {label}".encode()).digest()
-
-
-def _nonce(label: str) -> bytes:
-    return hashlib.sha256(f"sealed test vector nonce: {label}".encode()).digest()[:24]
-
-
-ALICE = Identity.from_seed(_seed("alice"))
-BOB = Identity.from_seed(_seed("bob"))
-CAROL = Identity.from_seed(_seed("carol"))
-
-
-def replaying(*draws: bytes) -> Callable[[int], bytes]:
-    """A ``random_bytes`` that returns ``draws`` in order, each for a request of its size."""
-    pending = list(draws)
-
-    def random_bytes(size: int) -> bytes:
-        draw = pending.pop(0)
-        assert len(draw) == size, (len(draw), size)
-        return draw
-
-    return random_bytes
+    return fixed_bytes(f"sealed test vector ephemeral secret: {label}")
 
 
 def _seal(
@@ -85,7 +59,7 @@ def _seal(
         plaintext,
         content_type=content_type,
         created_ms=created_ms,
-        random_bytes=replaying(_ephemeral_secret(label), _nonce(label)),
+        random_bytes=replaying(_ephemeral_secret(label), DRAWS.nonce(label)),
     )
 
 
@@ -132,7 +106,7 @@ def _valid(
             "sender_seed": sender.seed.hex(),
             "recipient_seed": recipient.seed.hex(),
             "ephemeral_secret": ephemeral_secret.hex(),
-            "nonce": _nonce(name).hex(),
+            "nonce": DRAWS.nonce(name).hex(),
             "content_type": content_type,
             "created_ms": created_ms,
             "plaintext": plaintext.hex(),
@@ -366,10 +340,6 @@ def document() -> dict[str, Any]:
         "valid": valid_vectors(),
         "invalid": invalid_vectors(),
     }
-
-
-def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def main(write: Callable[[Path, str], object] = Path.write_text) -> int:

@@ -76,7 +76,7 @@ def test_every_route_needs_the_owner_token(node, token):
     for method, path in every_route:
         response = httpx.request(method, node.api_url + path, headers=headers, json={})
         assert response.status_code == 401, path
-        assert response.json()["error"]["code"] == "unauthorized"
+        assert response.json()["error"]["code"] == "unauthenticated"
     with node.http() as api:
         assert api.get("/api/status").status_code == 200  # and the node is still up
 

@@ -144,7 +144,7 @@ def test_a_browser_session_needs_its_csrf_token_and_the_page_a_strict_policy(nod
     with browser_session(alice) as (client, csrf):
         refused = client.get("/api/status")
         assert refused.status_code == 403
-        assert refused.json()["error"]["code"] == "forbidden"
+        assert refused.json()["error"]["code"] == "cross_site"
         assert client.get("/api/status", headers={"X-CSRF-Token": "wrong"}).status_code == 403
         status = client.get("/api/status", headers={"X-CSRF-Token": csrf})
         assert status.status_code == 200 and status.json()["peer_id"] == alice.peer_id
@@ -174,7 +174,7 @@ def test_foreign_origins_and_host_names_are_refused_even_with_the_token(nodes, h
         for method, path in (("GET", "/"), ("GET", "/api/status"), ("POST", "/api/stop")):
             response = api.request(method, path, headers=headers)
             assert response.status_code == 403, (method, path, response.text)
-            assert response.json()["error"]["code"] == "forbidden"
+            assert response.json()["error"]["code"] == "cross_site"
         assert api.get("/api/status").status_code == 200  # still running: /api/stop was refused
 
 

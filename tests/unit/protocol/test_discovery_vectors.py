@@ -77,7 +77,8 @@ def ids(vectors: list[dict[str, Any]]) -> list[str]:
 # -- the file -------------------------------------------------------------------------------
 
 
-def test_vector_file_matches_the_generator() -> None:
+def test_vector_file_matches_the_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(VECTORS))  # the generators import vectorkit beside them
     spec = importlib.util.spec_from_file_location(
         "smp_discovery_vectors_generate", VECTORS / "generate_discovery.py"
     )

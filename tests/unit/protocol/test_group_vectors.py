@@ -170,7 +170,8 @@ def receive(transcript: Transcript, data: bytes) -> Body:
 # -- the file -------------------------------------------------------------------------------
 
 
-def test_vector_file_matches_the_generator() -> None:
+def test_vector_file_matches_the_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(VECTORS))  # the generators import vectorkit beside them
     spec = importlib.util.spec_from_file_location(
         "smp_group_vectors_generate", VECTORS / "generate_groups.py"
     )

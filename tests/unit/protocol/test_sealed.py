@@ -619,7 +619,8 @@ def test_vector_identities_are_the_smp_vector_peers() -> None:
         assert identity["seed"] == by_name[name]["seed"]
 
 
-def test_vector_file_matches_the_generator() -> None:
+def test_vector_file_matches_the_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(VECTORS))  # the generators import vectorkit beside them
     spec = importlib.util.spec_from_file_location(
         "smp_sealed_vectors_generate", VECTORS / "generate_sealed.py"
     )

@@ -23,7 +23,7 @@ function headers(extra = {}) {
 
 /** An ApiError from a failed response: the server's {"error": {code, message}} where it sent one. */
 function failure(status, text) {
-  if (status === 401) return new ApiError(401, 'unauthorized', SESSION_ENDED);
+  if (status === 401) return new ApiError(401, 'unauthenticated', SESSION_ENDED);
   let code = `http_${status}`;
   let message = `The node answered ${status}.`;
   try {
