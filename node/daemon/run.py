@@ -22,6 +22,7 @@ import time
 from aiohttp import web
 
 from secondme.node.access.gate import AccessGate
+from secondme.node.access.peer_side import serve_peers
 from secondme.node.access.service import AccessService
 from secondme.node.access.store import AccessStore, AuditRetention
 from secondme.node.api.services import NodeServices
@@ -129,9 +130,6 @@ async def _open_services(
         p2p=p2p,
         peers=peers,
         memory=memory,
-        chat=chat,
-        owner=owner,
-        settings=config.access,
     )
     chat.peer_notes = access.peer_notes
     network = NetworkService(
@@ -167,6 +165,17 @@ async def _open_services(
     )
     await l2.start()
     access.model_for = l2.model_for
+    serve_peers(
+        p2p,
+        identity=identity,
+        store=access_store,
+        gate=gate,
+        memory=memory,
+        chat=chat,
+        owner=owner,
+        settings=config.access,
+        model_for=l2.model_for,
+    )
     return NodeServices(
         data_dir=data_dir,
         config=config,

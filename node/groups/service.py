@@ -22,7 +22,6 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from secondme.node.access.gate import AccessGate
-from secondme.node.access.scope import bind_topics, memory_filter
 from secondme.node.access.service import AccessService
 from secondme.node.chat.grounded import (
     AnswerCheck,
@@ -51,6 +50,7 @@ from secondme.node.groups.store import (
     key_bytes,
 )
 from secondme.node.memory.l1.profile import peer_profile
+from secondme.node.memory.scope import bind_topics, memory_filter
 from secondme.node.memory.service import Memory
 from secondme.node.p2p.handlers import Reply, fit
 from secondme.node.p2p.service import P2PService
