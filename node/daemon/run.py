@@ -54,6 +54,7 @@ from secondme.node.people.peers import PeerStore
 from secondme.node.people.roles import RoleStore
 from secondme.protocol.clock import SystemClock
 from secondme.protocol.errors import TransportError
+from secondme.protocol.transport.host import SmpHost
 
 log = logging.getLogger("secondme.node")
 
@@ -122,6 +123,7 @@ async def _open_services(
         gate=gate,
         grant_holders=access_store.grant_holders,
         clock=clock,
+        host=SmpHost,
     )
     access = AccessService(
         identity=identity,
