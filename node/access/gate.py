@@ -4,6 +4,7 @@ The gate knows which ability each request type needs (``ABILITY_OF``), asks the
 :class:`~secondme.protocol.grants.GrantVerifier` whether the request's grant allows it, counts
 the use, and writes the decision to the audit log, refused or allowed, with what was shared.
 Handlers run only with the :class:`Permit` it returns, so a handler cannot forget a check.
+It is the :class:`~secondme.node.p2p.authoriser.Authoriser` the node's SMP endpoint is given.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
-"""Scoped access between nodes, both sides of it.
+"""Scoped access between nodes, the owner's side of it.
 
-As the **owner's** node: grant a peer abilities within a scope (the token goes to the peer at
-once), hand a received grant on (delegation), revoke, ask a peer, fetch a context bundle from
-it, read its profile. As the **peer's** node: accept grants and revocations, answer ``ask``,
-``context`` and ``profile.read`` with only what the permit's scope covers. Every incoming
-request was already authorised by the :class:`AccessGate`; the handlers here receive its
-permit and report what they shared, by reference, for the audit log.
+The owner's node grants a peer abilities within a scope (the token goes to the peer at once),
+hands a received grant on (delegation), revokes, asks a peer, fetches a context bundle from it,
+reads its profile, and searches what peers shared for its own chat. The peer's side (accepting
+grants and revocations, answering ``ask``, ``context`` and ``profile.read``) is a set of plain
+handlers in :mod:`.peer_side`, run after the :class:`AccessGate` authorised each request.
 """
 
 from __future__ import annotations
@@ -19,48 +18,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from secondme.node.access.bundles import open_context
 from secondme.node.access.gate import AccessGate
-from secondme.node.access.scope import bind_topics, held_topics, memory_filter, split_label
 from secondme.node.access.store import AUDIT_REFUSED, AccessStore, StoredGrant
-from secondme.node.chat.service import ChatService, Sources
-from secondme.node.core.config import AccessSettings
 from secondme.node.core.errors import InvalidRequest, NotFound, PeerRefused
-from secondme.node.memory.l1.profile import PeerProfile, peer_profile
-from secondme.node.memory.retrieval import L1Hit, PeerHit, SearchHit
+from secondme.node.memory.retrieval import PeerHit
+from secondme.node.memory.scope import bind_topics, held_topics, split_label
 from secondme.node.memory.service import Memory
-from secondme.node.models.llm import BASE, Finished, ModelChoice, Piece
-from secondme.node.p2p.handlers import Reply, fit, public_profile
+from secondme.node.models.llm import BASE, ModelChoice
 from secondme.node.p2p.service import P2PService
-from secondme.node.people.owner import OwnerStore
 from secondme.node.people.peers import PeerRecord, PeerStore
 from secondme.protocol.access import (
-    MAX_ANSWER,
-    MAX_ANSWER_PART,
-    MAX_BIOGRAPHY,
-    MAX_CONTEXT_ITEMS,
     Answer,
     AnswerPart,
     Ask,
     ContextBundle,
     ContextRequest,
-    GrantAccepted,
     GrantOffer,
     GrantRevoke,
-    GrantRevoked,
     Profile,
     ProfileRead,
 )
-from secondme.protocol.errors import SmpError, UnexpectedMessage
+from secondme.protocol.errors import SmpError
 from secondme.protocol.grants import (
-    GrantExpired,
-    GrantForged,
     GrantTerms,
-    GrantWidened,
-    OutOfScope,
-    Permit,
     Rate,
     Scope,
-    WrongAudience,
     delegate,
     issue_grant,
     narrowing_checks,
@@ -68,32 +51,13 @@ from secondme.protocol.grants import (
     short_id,
 )
 from secondme.protocol.identity import Identity, PeerId
-from secondme.protocol.messages import MAX_DISPLAY_NAME
-from secondme.protocol.sealed import BundleError, open_sealed, seal
-from secondme.protocol.session import IncomingRequest
-from secondme.protocol.wire import pack_canonical, unpack_strict
+from secondme.protocol.sealed import BundleError
 
 log = logging.getLogger(__name__)
-
-CONTEXT_CONTENT_TYPE = "secondme/context-1"
-_SNIPPET_CHARS = 1200
-
-
-class UnexpectedContentType(BundleError):
-    """A bundle that opens fine but holds something other than the context asked for."""
-
-    code = "unexpected_content_type"
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def memory_ref(hit: SearchHit | L1Hit) -> str:
-    """How the audit log names a memory that was shared: layer, kind and id, never text."""
-    if isinstance(hit, SearchHit):
-        return f"l0:chunk:{hit.chunk_id}"
-    return f"l1:{hit.kind}:{hit.ref_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +79,8 @@ class AskResult:
 
 
 class AccessService:
+    """The owner's grants, requests to peers under them, and the audit log."""
+
     def __init__(
         self,
         *,
@@ -124,9 +90,6 @@ class AccessService:
         p2p: P2PService,
         peers: PeerStore,
         memory: Memory,
-        chat: ChatService,
-        owner: OwnerStore,
-        settings: AccessSettings,
     ) -> None:
         self._identity = identity
         self.store = store
@@ -134,17 +97,9 @@ class AccessService:
         self._p2p = p2p
         self._peers = peers
         self._memory = memory
-        self._chat = chat
-        self._owner = owner
-        self._settings = settings
         self.model_for: Callable[[Scope], ModelChoice] = lambda scope: BASE
         """Set by the daemon: the model that may answer within a scope (an L2 adapter only
         when the scope covers all it learned, else the base)."""
-        p2p.register(GrantOffer, self._on_grant_offer)
-        p2p.register(GrantRevoke, self._on_grant_revoke)
-        p2p.register(Ask, self._on_ask)
-        p2p.register(ContextRequest, self._on_context)
-        p2p.register(ProfileRead, self._on_profile)
 
     @property
     def me(self) -> str:
@@ -392,12 +347,7 @@ class AccessService:
         assert isinstance(response, ContextBundle)
         sender = PeerId.from_base58(peer.peer_id)
         try:
-            opened = open_sealed(self._identity, response.bundle, expected_sender=sender)
-            if opened.content_type != CONTEXT_CONTENT_TYPE:
-                raise UnexpectedContentType(
-                    f"a bundle of type {opened.content_type!r}, not {CONTEXT_CONTENT_TYPE!r}"
-                )
-            items = _read_items(unpack_strict(opened.plaintext))
+            items, created_ms = open_context(self._identity, response.bundle, sender=sender)
         except (BundleError, SmpError, ValueError) as exc:
             code = exc.code if isinstance(exc, BundleError) else "malformed_bundle"
             self.store.audit(
@@ -420,7 +370,7 @@ class AccessService:
             peer_id=peer.peer_id,
             grant_id=response.grant_id,
             query=topic,
-            created_ms=opened.created_ms,
+            created_ms=created_ms,
             received_ms=_now_ms(),
             bundle=response.bundle,
             items=items,
@@ -447,166 +397,6 @@ class AccessService:
             "biography": response.biography,
             "grant_id": short_id(grant.id) if grant else None,
         }
-
-    # -- the peer's side: grants ---------------------------------------------------------------
-
-    async def _on_grant_offer(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
-        offer = incoming.message
-        assert isinstance(offer, GrantOffer)
-        try:
-            issuer = PeerId.from_base58(offer.issuer)
-        except ValueError:
-            raise GrantForged("the offer names an issuer that is not a peer id") from None
-        info = read_grant(offer.token, issuer)
-        if info.widened_at is not None:
-            raise GrantWidened(f"block {info.widened_at} of the offered grant adds rights")
-        if info.expires_ms < _now_ms():
-            raise GrantExpired(f"the offered grant {short_id(info.grant_id)} has expired")
-        if info.holder != self._identity.peer_id:
-            raise WrongAudience(f"grant {short_id(info.grant_id)} is for {info.holder}")
-        giver = info.holders[-2] if len(info.holders) > 1 else info.issuer
-        if len(info.holders) == 1 and incoming.peer != info.issuer:
-            raise WrongAudience("only the issuer hands over a grant it did not delegate")
-        if len(info.holders) > 1 and incoming.peer != info.holders[-2]:
-            raise WrongAudience("only the previous holder hands over a delegated grant")
-        scope = offer.scope if offer.scope is not None else info.scope
-        if not scope.within(info.scope):
-            raise OutOfScope("the offer's scope is wider than the grant it carries")
-        self.store.add_received(
-            info,
-            offer.token,
-            from_peer=str(giver),
-            scope=scope,
-            abilities=info.abilities,
-            expires_ms=info.expires_ms,
-            received_ms=_now_ms(),
-        )
-        return Reply(
-            GrantAccepted(grant_id=info.grant_id), note=f"grant {short_id(info.grant_id)} received"
-        )
-
-    async def _on_grant_revoke(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
-        """From a holder, with the token: end a block of a grant this node issued. From an
-        issuer or delegator, without it: a grant this node holds has ended. Idempotent."""
-        message = incoming.message
-        assert isinstance(message, GrantRevoke)
-        if message.token is not None:
-            info = self.gate.verifier.parse(message.token)  # GrantForged if not ours
-            if info.grant_id != message.grant_id:
-                raise UnexpectedMessage(
-                    f"the token is grant {short_id(info.grant_id)}, not {message.grant_id[:16]}"
-                )
-            if not info.may_revoke(incoming.peer, message.revocation_id):
-                raise WrongAudience(
-                    f"{incoming.peer} may not end that part of grant {short_id(info.grant_id)}"
-                )
-            self.gate.revoke(message.revocation_id, info.grant_id, by_peer=str(incoming.peer))
-            return Reply(GrantRevoked(grant_id=info.grant_id), note="revoked by a holder")
-        matched = False
-        for grant in self.store.received():
-            if grant.root_id != message.grant_id or str(incoming.peer) not in (
-                grant.issuer,
-                grant.peer_id,
-            ):
-                continue
-            chain = read_grant(grant.token, PeerId.from_base58(grant.issuer))
-            if message.revocation_id in chain.revocation_ids:
-                matched = True
-                self.store.mark_received_revoked(grant.root_id, _now_ms(), grant.id)
-        if not matched:
-            raise WrongAudience("this node holds no such grant from that peer")
-        return Reply(GrantRevoked(grant_id=message.grant_id), note="a held grant ended")
-
-    # -- the peer's side: answering within the permit -------------------------------------------
-
-    def _scoped(self, permit: Permit | None):
-        if permit is None:
-            return None
-        return memory_filter(permit.scope, self._memory.l1)
-
-    async def _on_ask(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
-        """Answer as the owner, streamed: each piece as the model writes it, then the whole."""
-        message = incoming.message
-        assert isinstance(message, Ask) and permit is not None
-        shared: list[str] = []
-        model = self.model_for(permit.scope)
-
-        async def answer() -> AsyncIterator[AnswerPart | Answer]:
-            parts: list[str] = []
-            async for event in self._chat.answer_peer(
-                message.question,
-                scope=self._scoped(permit),
-                profile=permit.scope.profile,
-                asker=str(incoming.peer),
-                model=model,
-            ):
-                if isinstance(event, Sources):
-                    shared[:] = [memory_ref(hit) for hit in event.hits]
-                elif isinstance(event, Piece) and event.text:
-                    parts.append(event.text)
-                    yield AnswerPart(text=fit(event.text, MAX_ANSWER_PART))
-                elif isinstance(event, Finished):
-                    break
-            text = fit("".join(parts).strip(), MAX_ANSWER)
-            yield Answer(text=text, grant_id=permit.grant.grant_id, sources=len(shared))
-
-        return Reply(shared=shared, parts=answer(), model=model.name)
-
-    async def _on_context(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
-        message = incoming.message
-        assert isinstance(message, ContextRequest) and permit is not None
-        k = min(message.k or self._settings.context_items, MAX_CONTEXT_ITEMS)
-        scope = self._scoped(permit)
-        hits = (
-            await self._memory.search(message.query, k=k, layers=scope.layers, scope=scope)
-            if scope is not None
-            else []
-        )
-        items = [
-            {
-                "ref": memory_ref(hit),
-                "layer": hit.layer,
-                "title": (hit.title if isinstance(hit, L1Hit) else hit.title or hit.name) or "",
-                "text": hit.text[:_SNIPPET_CHARS],
-            }
-            for hit in hits
-        ]
-        plaintext = pack_canonical(
-            {"query": message.query, "grant_id": permit.grant.grant_id, "items": items}
-        )
-        bundle = seal(
-            self._identity,
-            incoming.peer,
-            plaintext,
-            content_type=CONTEXT_CONTENT_TYPE,
-            created_ms=_now_ms(),
-        )
-        response = ContextBundle(bundle=bundle, grant_id=permit.grant.grant_id, items=len(items))
-        return Reply(response, shared=[item["ref"] for item in items])
-
-    async def _on_profile(self, incoming: IncomingRequest, permit: Permit | None) -> Reply:
-        """Public fields to anyone allowed; with a scope that allows the profile, a biography
-        made for that scope (public description, topics and sentences within it), never the
-        owner's own profile."""
-        public = public_profile(self._owner)
-        shared = [f"profile:public:{k}" for k in sorted(public)]
-        biography = None
-        if permit is not None and permit.scope.profile:
-            made = await asyncio.to_thread(self._peer_profile, permit.scope)
-            if made.text:
-                biography = fit(made.text, MAX_BIOGRAPHY)
-                shared += made.refs
-        response = Profile(
-            display_name=fit(public.get("name", ""), MAX_DISPLAY_NAME),
-            fields=public,
-            biography=biography,
-        )
-        return Reply(response, shared=shared)
-
-    def _peer_profile(self, scope: Scope) -> PeerProfile:
-        memory = self._memory
-        where = memory_filter(scope, memory.l1)
-        return peer_profile(memory.l1, memory.documents, self._owner.get(), where)
 
     # -- what peers shared, for the owner's chat ------------------------------------------------
 
@@ -650,18 +440,3 @@ class AccessService:
             except NotFound:
                 peer_id = peer
         return self.store.audit_log(peer_id=peer_id, since_ms=since_ms, limit=limit)
-
-
-def _read_items(value: object) -> list[dict]:
-    if not isinstance(value, dict) or not isinstance(value.get("items"), list):
-        raise ValueError("the bundle does not hold a list of items")
-    if len(value["items"]) > MAX_CONTEXT_ITEMS:
-        raise ValueError(f"the bundle holds more than {MAX_CONTEXT_ITEMS} items")
-    items = []
-    for item in value["items"]:
-        if not isinstance(item, dict) or not all(
-            isinstance(item.get(key), str) for key in ("ref", "layer", "title", "text")
-        ):
-            raise ValueError("a bundle item lacks ref, layer, title or text")
-        items.append({key: item[key] for key in ("ref", "layer", "title", "text")})
-    return items

@@ -7,13 +7,13 @@ from typing import Any
 
 from aiohttp import web
 
-from secondme.node.access.scope import topic_names
 from secondme.node.access.service import AskResult
 from secondme.node.api.routes import path_peer, services, string_list
 from secondme.node.api.sse import open_stream, relay_events
 from secondme.node.core.config import DEFAULT_POLICIES, save_config
 from secondme.node.core.errors import InvalidRequest, NotFound
 from secondme.node.http.body import field, json_body
+from secondme.node.memory.scope import topic_names
 from secondme.protocol.grants import ABILITIES, MEMORY_LAYERS, Scope
 
 routes = web.RouteTableDef()

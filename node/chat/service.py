@@ -1,4 +1,8 @@
-"""Chat as the owner: retrieve, build the prompt, stream from the model, remember the turn."""
+"""Chat as the owner: retrieve, build the prompt, stream from the model, remember the turn.
+
+:meth:`ChatService.answer_peer` answers another node as the owner, within a grant's filter it is
+handed ready; the SMP handler around it is :mod:`secondme.node.chat.peer`.
+"""
 
 from __future__ import annotations
 
@@ -191,13 +195,13 @@ class ChatService:
     ) -> AsyncIterator[ChatEvent]:
         """Answer another node's question as the owner, from the granted part of memory only.
 
-        ``scope`` is the grant's filter (``None``: no memory at all), applied inside the vector
-        search, so nothing outside it is ever retrieved; ``profile`` adds the profile made for
-        that scope (never the owner's own). The prompt holds only the owner's *public* name, no
-        chat history and no entity notes (those draw on all of memory). ``model`` is the base
-        unless the caller found an adapter that the peer's scope covers entirely. The answer is
-        checked against those memories like the owner's. Nothing is saved to the owner's chat
-        history.
+        ``scope`` is the grant's filter, ready made (:mod:`secondme.node.memory.scope`; ``None``:
+        no memory at all), applied inside the vector search, so nothing outside it is ever
+        retrieved; ``profile`` adds the profile made for that scope (never the owner's own).
+        The prompt holds only the owner's *public* name, no chat history and no entity notes
+        (those draw on all of memory). ``model`` is the base unless the caller found an adapter
+        that the peer's scope covers entirely. The answer is checked against those memories
+        like the owner's. Nothing is saved to the owner's chat history.
         """
         found: list[Memory] = []
         if profile:
@@ -267,10 +271,8 @@ class ChatService:
     async def _recalled(
         self, question: str, *, scope: ScopeFilter | None, now: datetime | None
     ) -> tuple[list[Memory], QueryPlan | None]:
-        """The owner's words (L0) that bear on ``question``, best first, within ``scope``; and
-        what the question asks (names, time) when recall read it."""
-        if scope is not None and scope.layers and "l0" not in scope.layers:
-            return [], None
+        """The owner's words (L0) that bear on ``question``, best first, within ``scope`` (none
+        when it leaves out L0); and what the question asks (names, time) when recall read it."""
         if self.recall is not None:
             found = await self.recall.recall(question, scope=scope, now=now)
             return list(found.hits), found.plan

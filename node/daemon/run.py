@@ -23,6 +23,7 @@ import time
 from aiohttp import web
 
 from secondme.node.access.gate import AccessGate
+from secondme.node.access.peer_side import serve_peers
 from secondme.node.access.service import AccessService
 from secondme.node.access.store import AccessStore, AuditRetention
 from secondme.node.api.services import NodeServices
@@ -53,6 +54,7 @@ from secondme.node.people.owner import OwnerStore
 from secondme.node.people.peers import PeerStore
 from secondme.node.people.roles import RoleStore
 from secondme.protocol.clock import SystemClock
+from secondme.protocol.transport.host import SmpHost
 
 log = logging.getLogger("secondme.node")
 
@@ -121,6 +123,7 @@ async def _open_services(
         gate=gate,
         grant_holders=access_store.grant_holders,
         clock=clock,
+        host=SmpHost,
     )
     access = AccessService(
         identity=identity,
@@ -129,9 +132,6 @@ async def _open_services(
         p2p=p2p,
         peers=peers,
         memory=memory,
-        chat=chat,
-        owner=owner,
-        settings=config.access,
     )
     chat.peer_notes = access.peer_notes
     network = NetworkService(
@@ -167,6 +167,17 @@ async def _open_services(
     )
     await l2.start()
     access.model_for = l2.model_for
+    serve_peers(
+        p2p,
+        identity=identity,
+        store=access_store,
+        gate=gate,
+        memory=memory,
+        chat=chat,
+        owner=owner,
+        settings=config.access,
+        model_for=l2.model_for,
+    )
     return NodeServices(
         data_dir=data_dir,
         config=config,

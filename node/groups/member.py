@@ -16,7 +16,6 @@ import logging
 from functools import partial
 
 from secondme.node.access.gate import AccessGate
-from secondme.node.access.scope import bind_topics
 from secondme.node.core.errors import InvalidRequest, NodeError
 from secondme.node.groups.context import JOIN, NO_MEMORY, GroupContext, Tasks
 from secondme.node.groups.delivery import Delivery
@@ -26,6 +25,7 @@ from secondme.node.groups.quota import StorageQuota
 from secondme.node.groups.speaker import Speaker
 from secondme.node.groups.store import Group
 from secondme.node.groups.transcripts import Transcripts
+from secondme.node.memory.scope import bind_topics
 from secondme.node.memory.service import Memory
 from secondme.node.p2p.handlers import Reply
 from secondme.node.p2p.service import P2PService

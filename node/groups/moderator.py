@@ -18,7 +18,6 @@ import os
 from collections.abc import Sequence
 from functools import partial
 
-from secondme.node.access.scope import bind_topics
 from secondme.node.access.service import AccessService
 from secondme.node.core.errors import InvalidRequest, NodeError, NotFound
 from secondme.node.groups.context import JOIN, NO_MEMORY, GroupContext, Tasks
@@ -30,6 +29,7 @@ from secondme.node.groups.policy import UNTIL
 from secondme.node.groups.speaker import Speaker
 from secondme.node.groups.store import Group
 from secondme.node.groups.transcripts import Transcripts
+from secondme.node.memory.scope import bind_topics
 from secondme.node.memory.service import Memory
 from secondme.node.p2p.handlers import Reply, fit
 from secondme.node.p2p.service import P2PService

@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator, Sequence
 from functools import partial
 
 from secondme.node.access.gate import AccessGate
-from secondme.node.access.scope import bind_topics
 from secondme.node.access.service import AccessService
 from secondme.node.chat.service import ChatService
 from secondme.node.core.config import GroupSettings
@@ -45,6 +44,7 @@ from secondme.node.groups.quota import StorageQuota
 from secondme.node.groups.speaker import Speaker
 from secondme.node.groups.store import Group, GroupStore, StoredMessage
 from secondme.node.groups.transcripts import Transcripts
+from secondme.node.memory.scope import bind_topics
 from secondme.node.memory.service import Memory
 from secondme.node.p2p.service import P2PService
 from secondme.node.people.owner import OwnerStore

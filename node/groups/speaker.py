@@ -15,7 +15,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 
-from secondme.node.access.scope import memory_filter
 from secondme.node.access.service import AccessService
 from secondme.node.chat.grounded import (
     AnswerCheck,
@@ -30,6 +29,7 @@ from secondme.node.groups.context import NO_MEMORY, GroupContext
 from secondme.node.groups.prompts import turn_messages
 from secondme.node.groups.store import Group
 from secondme.node.memory.l1.profile import peer_profile
+from secondme.node.memory.scope import memory_filter
 from secondme.node.memory.service import Memory
 from secondme.node.p2p.handlers import fit
 from secondme.protocol.grants import Scope

@@ -18,7 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from secondme.node.access.scope import split_label
+from secondme.node.memory.scope import split_label
 from secondme.protocol.grants import Scope
 
 OWNER_ONLY = "you only"
@@ -32,7 +32,7 @@ class TrainingScope:
     """The tags training was limited to (a document with any of them), or () for none."""
     topics: tuple[str, ...] = ()
     """The topic ids training was limited to, or () for none (a scope names a topic by a
-    label that holds its id: :mod:`secondme.node.access.scope`)."""
+    label that holds its id: :mod:`secondme.node.memory.scope`)."""
     layers: tuple[str, ...] = ("l0",)
     """The memory layers whose text reached the training data."""
     documents: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

@@ -30,7 +30,6 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from secondme.node.access.scope import bind_topics, split_label
 from secondme.node.chat.prompt import memory_block, persona_prompt
 from secondme.node.core.config import DataDir, L2Settings
 from secondme.node.core.errors import InvalidRequest, NotFound, TrainingBusy, TrainingError
@@ -42,6 +41,7 @@ from secondme.node.l2.scope import OWNER_ONLY, TrainingScope, why_not_covered
 from secondme.node.l2.store import L2Store
 from secondme.node.l2.synth import NotEnoughData, Passage, check_enough, synthesize, usable
 from secondme.node.memory.retrieval import SearchHit
+from secondme.node.memory.scope import bind_topics, split_label
 from secondme.node.memory.service import Memory
 from secondme.node.memory.vectors import ScopeFilter
 from secondme.node.models.llm import BASE, AdapterLoadFailed, ChatModel, ModelChoice

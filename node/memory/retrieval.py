@@ -3,6 +3,8 @@
 L0 hits are chunks of documents; L1 hits are records the node made from them (document
 insights, topics, entities). Both live in one vector store, told apart by the ``layer`` payload,
 and both are joined back through SQLite so that nothing uncommitted or forgotten is returned.
+A grant's scope arrives as a ready :class:`ScopeFilter` (:mod:`.scope` makes it, and narrows it
+to each search's layers and tags); the store applies it inside the search.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
 from secondme.node.memory.ingest import LAYER_L0
 from secondme.node.memory.l1.store import L1Store
+from secondme.node.memory.scope import narrow_scope
 from secondme.node.memory.timeline import DateMention, annotate, day_of, label
 from secondme.node.memory.vectors import Bm25Encoder, ScopeFilter, SparseVec, VectorStore
 from secondme.node.models.embedder import Embedder
@@ -154,6 +157,13 @@ class L1Hit:
         }
 
 
+def memory_ref(hit: SearchHit | L1Hit) -> str:
+    """How the audit log names a memory that was shared: layer, kind and id, never text."""
+    if isinstance(hit, SearchHit):
+        return f"l0:chunk:{hit.chunk_id}"
+    return f"l1:{hit.kind}:{hit.ref_id}"
+
+
 LAYER_PEER = "peer"
 
 
@@ -210,31 +220,6 @@ def chunk_hit(chunk: ChunkRecord, doc: DocumentRecord, *, score: float) -> Searc
         session=chunk.session,
         turn_first=chunk.turn_first,
         turn_last=chunk.turn_last,
-    )
-
-
-def narrow_scope(
-    scope: ScopeFilter | None, *, tags: Sequence[str], layers: Sequence[str]
-) -> ScopeFilter | None:
-    """The one filter a search runs under: a grant's scope (if any) narrowed by the tags and
-    layers asked for; None when nothing can match, so no query is made."""
-    if scope is not None:
-        layers = [layer for layer in layers if not scope.layers or layer in scope.layers]
-        wanted = tuple(t.lower() for t in tags)
-        allowed = wanted or scope.tags_any
-        if scope.tags_any and wanted:
-            allowed = tuple(t for t in wanted if t in scope.tags_any)
-        if not layers or (wanted and not allowed):
-            return None
-        return ScopeFilter(
-            tags_any=allowed,
-            layers=tuple(layers),
-            doc_ids=scope.doc_ids,
-            point_ids=scope.point_ids,
-        )
-    return ScopeFilter(
-        tags_any=tuple(t.lower() for t in tags),
-        layers=() if set(layers) == set(LAYERS) else tuple(layers),
     )
 
 

@@ -1,8 +1,11 @@
-"""What this node answers to SMP requests: coroutines of (request, permit) → reply.
+"""What a handler is: a coroutine of (request, permit) → :class:`Reply`; and the two handlers
+the endpoint itself answers (``ping``, ``hello``).
 
-They know nothing of threads, loops or sockets (the transport calls them through
-:class:`~secondme.node.p2p.service.P2PService`, after the access gate issued the permit), so
-each is testable on its own. A reply names what it shared, for the audit log.
+Handlers know nothing of threads, loops or sockets (the transport calls them through
+:class:`~secondme.node.p2p.service.P2PService`, after its authoriser issued the permit), so
+each is testable on its own; the rooms that serve a request type register their handler (plain
+functions, with their collaborators bound). A reply names what it shared, for the audit log: a
+plain reply in :attr:`Reply.shared`, a streamed one by yielding :class:`Shared`.
 """
 
 from __future__ import annotations
@@ -27,20 +30,29 @@ AGENT = f"secondme-node/{node_package.__version__}"
 
 
 @dataclass(frozen=True, slots=True)
+class Shared:
+    """What of the owner's memory a streamed answer draws on (by reference), yielded among its
+    parts as soon as it is known: the latest one is audited, however the stream ends."""
+
+    refs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A handler's answer, and what of the owner's memory went into it (by reference).
 
     A streamed answer sets ``parts`` instead of ``response``: messages of the request's
-    ``PART`` type, then the final response; ``shared`` (a list) may be filled while it runs.
-    ``model`` names the model that wrote the answer (``base`` or an adapter id), when one did;
-    ``permit`` is the grant a handler authorised itself (a group request checked against the
-    grant its group was joined by), audited in place of the gate's.
+    ``PART`` type and :class:`Shared` items, then the final response (``shared`` is then what
+    it shared before its first :class:`Shared`). ``model`` names the model that wrote the
+    answer (``base`` or an adapter id), when one did; ``permit`` is the grant a handler
+    authorised itself (a group request checked against the grant its group was joined by),
+    audited in place of the authoriser's.
     """
 
     response: Response | None = None
     shared: Sequence[str] = ()
     note: str = ""
-    parts: AsyncIterator[Response] | None = None
+    parts: AsyncIterator[Response | Shared] | None = None
     model: str | None = None
     permit: Permit | None = None
 

@@ -1,14 +1,19 @@
 """The node on the network: its libp2p host, its SMP endpoint, and its known peers.
 
 Incoming frames are checked by the sans-IO :class:`SmpEndpoint` (signature against the Noise
-peer, version, replay window, rate limit), then by the :class:`AccessGate` (the grant, for
-every request type that needs one), and only then dispatched to a handler by message type;
-every failure is answered with an error frame, written to the audit log and logged in one
-line, and the node keeps serving. Peers holding a live grant of this node get a larger budget
-(rate, replay share, connections, streams) than strangers, so throwaway identities cannot
-crowd them out.
+peer, version, replay window, rate limit), then by the :class:`Authoriser` it was given (the
+node's access gate: the grant, for every request type that needs one), and only then
+dispatched to a handler by message type; every failure is answered with an error frame,
+reported to the authoriser (the audit log) and logged in one line, and the node keeps serving.
+An answer is reported to the authoriser with what it shared, once it has gone out (a streamed
+one says what it shares among its parts, see :class:`Shared`). Peers holding a live grant of
+this node get a larger budget (rate, replay share, connections, streams) than strangers, so
+throwaway identities cannot crowd them out.
 Outgoing requests go the same way in reverse, with transport and protocol failures turned into
 the node's own errors for the API and CLI.
+
+The host is given too (a :class:`HostFactory`; libp2p's :class:`SmpHost` by default), so the
+same service runs over an in-memory pipe in tests.
 """
 
 from __future__ import annotations
@@ -20,14 +25,16 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 
-from secondme.node.access.gate import AccessGate
 from secondme.node.core.errors import InvalidRequest, PeerRefused, PeerUnreachable
+from secondme.node.p2p.authoriser import Authoriser
 from secondme.node.p2p.handlers import (
     Reply,
     RequestHandler,
+    Shared,
     answer_ping,
     make_hello_handler,
 )
+from secondme.node.p2p.host import Host, HostFactory
 from secondme.node.p2p.trust import TrustedPeers
 from secondme.node.people.owner import OwnerStore
 from secondme.node.people.peers import PeerRecord, PeerStore
@@ -65,6 +72,9 @@ ANSWER_TIMEOUT_S = 120.0
 
 
 class P2PService:
+    """This node's SMP endpoint: serves peers' requests through the authoriser and the
+    registered handlers, and sends the node's own requests."""
+
     def __init__(
         self,
         identity: Identity,
@@ -72,13 +82,16 @@ class P2PService:
         *,
         peers: PeerStore,
         owner: OwnerStore,
-        gate: AccessGate,
+        gate: Authoriser,
         grant_holders: Callable[[int], Collection[str]],
         clock: Clock | None = None,
+        host: HostFactory = SmpHost,
     ) -> None:
-        """``grant_holders(now_ms)``: the peers holding a live grant of this node, who get the
+        """``gate`` authorises every request and records each decision (the access gate);
+        ``grant_holders(now_ms)``: the peers holding a live grant of this node, who get the
         trusted budget (rate, replay share, connections, streams); every other peer is a
-        stranger (``protocol/budgets.py``, :class:`TransportLimits`)."""
+        stranger (``protocol/budgets.py``, :class:`TransportLimits`); ``host`` makes the
+        host that carries the frames."""
         clock = clock or SystemClock()
         self.clock = clock
         self.peers = peers
@@ -99,7 +112,7 @@ class P2PService:
         """Called with the peer ID when a peer this node does not know yet was answered (a
         new member of one of its networks, say)."""
         limits = TransportLimits(request_timeout_s=ANSWER_TIMEOUT_S)
-        self.host = SmpHost(
+        self.host: Host = host(
             identity.seed,
             list(listen),
             self._serve,
@@ -109,7 +122,7 @@ class P2PService:
         )
 
     def register(self, request_type: type[Request], handler: RequestHandler) -> None:
-        """Serve ``request_type`` with ``handler``; the gate has checked its grant before."""
+        """Serve ``request_type`` with ``handler``; the authoriser has checked its grant before."""
         self._handlers[request_type] = handler
 
     @property
@@ -171,17 +184,22 @@ class P2PService:
         if reply.parts is not None:
             return self._stream(incoming, permit, reply)
         assert reply.response is not None, "a reply has a response or parts"
-        self._allowed(incoming, permit, reply)
+        self._allowed(incoming, permit, reply, reply.shared)
         return self.endpoint.respond(incoming, reply.response)
 
     def _allowed(
-        self, incoming: IncomingRequest, permit: Permit | None, reply: Reply, note: str = ""
+        self,
+        incoming: IncomingRequest,
+        permit: Permit | None,
+        reply: Reply,
+        shared: Sequence[str],
+        note: str = "",
     ) -> None:
         """Audit an answered request: under the permit the handler checked itself, if any."""
         self.gate.allowed(
             incoming,
             reply.permit or permit,
-            reply.shared,
+            shared,
             message=note or reply.note,
             model=reply.model,
         )
@@ -197,22 +215,27 @@ class P2PService:
     async def _stream(
         self, incoming: IncomingRequest, permit: Permit | None, reply: Reply
     ) -> AsyncIterator[bytes]:
-        """The frames of a streamed answer; audited once it ends, however it ends."""
+        """The frames of a streamed answer; audited once it ends, however it ends, with what
+        the answer last said it shared."""
         assert reply.parts is not None
         final = type(incoming.message).RESPONSE
+        shared = reply.shared
         try:
             async for message in reply.parts:
-                if isinstance(message, final):
-                    self._allowed(incoming, permit, reply)
+                if isinstance(message, Shared):
+                    shared = message.refs
+                elif isinstance(message, final):
+                    self._allowed(incoming, permit, reply, shared)
                     yield self.endpoint.respond(incoming, message)
                     return
-                yield self.endpoint.respond_part(incoming, message)
+                else:
+                    yield self.endpoint.respond_part(incoming, message)
             raise RuntimeError("a streamed answer ended without its final response")
         except RemoteProtocolError as exc:
             self.gate.refused(incoming.peer, incoming, exc)
             yield self.endpoint.respond_error(incoming, exc)
         except asyncio.CancelledError:
-            self._allowed(incoming, permit, reply, "the asker left before the answer ended")
+            self._allowed(incoming, permit, reply, shared, "the asker left before the answer ended")
             raise
         except Exception:
             log.exception("streamed answer to %r failed", incoming.message.TYPE)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from secondme.node.access.scope import bind_topics, memory_filter, topic_names
 from secondme.node.core.config import DataDir, MemorySettings
 from secondme.node.core.db import Database
 from secondme.node.core.errors import InvalidRequest
 from secondme.node.memory.l1.profile import peer_profile
 from secondme.node.memory.l1.text import content_words
 from secondme.node.memory.l1.topic_store import TopicDraft
+from secondme.node.memory.scope import bind_topics, memory_filter, topic_names
 from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from secondme.node.access.scope import memory_filter
 from secondme.node.core.config import DataDir, MemorySettings
 from secondme.node.core.db import Database
 from secondme.node.memory.documents import DocumentStore
@@ -21,6 +20,7 @@ from secondme.node.memory.l1.service import L1Service
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.l1.text import content_words
 from secondme.node.memory.l1.text import words as words_of
+from secondme.node.memory.scope import memory_filter
 from secondme.node.memory.service import Memory
 from secondme.node.models import locate
 from secondme.node.models.embedder import Embedder

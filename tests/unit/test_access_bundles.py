@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from secondme.node.access.bundles import CONTEXT_CONTENT_TYPE
 from secondme.node.access.gate import AccessGate
-from secondme.node.access.service import CONTEXT_CONTENT_TYPE, AccessService
+from secondme.node.access.service import AccessService
 from secondme.node.access.store import AccessStore
-from secondme.node.core.config import AccessSettings
 from secondme.node.core.db import Database
 from secondme.node.core.errors import PeerRefused
 from secondme.node.people.peers import PeerStore
@@ -32,9 +32,6 @@ class FakeP2P:
 
     def __init__(self) -> None:
         self.bundle = b""
-
-    def register(self, *args) -> None:
-        pass
 
     async def request(self, peer, message, *, grant=None, timeout=0):
         return ContextBundle(bundle=self.bundle, grant_id=GRANT_ID, items=len(ITEMS))
@@ -62,9 +59,6 @@ def node(tmp_path):
         p2p=p2p,  # type: ignore[arg-type]
         peers=peers,
         memory=FakeMemory(),  # type: ignore[arg-type]
-        chat=None,  # type: ignore[arg-type]
-        owner=None,  # type: ignore[arg-type]
-        settings=AccessSettings(),
     )
     yield service, p2p, store
     db.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secondme.node.access.scope import held_topics, split_label, topic_label
+from secondme.node.memory.scope import held_topics, split_label, topic_label
 from secondme.protocol.grants import Scope
 
 

@@ -1,5 +1,11 @@
-"""A grant's scope as a vector-store filter: the one place where "what may this peer see"
-becomes "which points may this query touch".
+"""A grant's scope in this memory: the one place where "what may this peer see" becomes "which
+points may this query touch".
+
+A :class:`~secondme.protocol.grants.Scope` (a grant's, narrowed by the gate to what the request
+asked for; or a group's) becomes one :class:`ScopeFilter` here (:func:`memory_filter`), and the
+filter is narrowed here to the layers and tags each search asks for (:func:`narrow_scope`).
+Everything downstream (retrieval, recall, the answer to a peer, a peer's profile) is handed the
+ready filter and applies it inside the vector search, so nothing outside it is ever retrieved.
 
 Topics in a scope are *labels* bound to this node's topic ids, ``<name>#<topic id>`` (the name
 when the label was made, for people; the id, for the filter). Re-clustering may rename a topic
@@ -13,11 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 
 from secondme.node.core.errors import InvalidRequest
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.vectors import ScopeFilter
-from secondme.protocol.grants import Scope
+from secondme.protocol.grants import MEMORY_LAYERS, Scope
 
 LABEL_MARK = "#"
 _MAX_ITEM = 128
@@ -121,3 +128,29 @@ def memory_filter(scope: Scope, l1: L1Store) -> ScopeFilter | None:
             return None
         point_ids = tuple(dict.fromkeys(allowed))
     return ScopeFilter(tags_any=scope.tags, layers=scope.layers, point_ids=point_ids)
+
+
+def narrow_scope(
+    scope: ScopeFilter | None, *, tags: Sequence[str], layers: Sequence[str]
+) -> ScopeFilter | None:
+    """The one filter a search runs under: ``scope`` (a grant's filter; ``None``: the owner's
+    own search, unrestricted) narrowed to the tags and layers the search asks for; ``None``
+    when nothing can match, so that no query is made."""
+    if scope is not None:
+        layers = [layer for layer in layers if not scope.layers or layer in scope.layers]
+        wanted = tuple(t.lower() for t in tags)
+        allowed = wanted or scope.tags_any
+        if scope.tags_any and wanted:
+            allowed = tuple(t for t in wanted if t in scope.tags_any)
+        if not layers or (wanted and not allowed):
+            return None
+        return ScopeFilter(
+            tags_any=allowed,
+            layers=tuple(layers),
+            doc_ids=scope.doc_ids,
+            point_ids=scope.point_ids,
+        )
+    return ScopeFilter(
+        tags_any=tuple(t.lower() for t in tags),
+        layers=() if set(layers) == set(MEMORY_LAYERS) else tuple(layers),
+    )
