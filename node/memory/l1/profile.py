@@ -131,7 +131,7 @@ def peer_profile(
             if len(topics) == PROFILE_TOPICS:
                 break
             point = l1.points.get("topic", topic["id"])
-            if point is None or not _covers(scope, point.point_id, point.tags):
+            if point is None or not scope.covers_point(point_id=point.point_id, tags=point.tags):
                 continue
             found = documents.chunks_with_documents(topic["chunks"])
             if scope.doc_ids and any(doc.id not in scope.doc_ids for _, doc in found.values()):
@@ -163,14 +163,6 @@ def _facts_in_scope(l1: L1Store, documents: DocumentStore, scope: ScopeFilter | 
     return usable[:PROFILE_FACTS]
 
 
-def _covers(scope: ScopeFilter, point_id: str, tags: Sequence[str]) -> bool:
-    if scope.tags_any and not set(tags) & set(scope.tags_any):
-        return False
-    return scope.point_ids is None or point_id in scope.point_ids
-
-
 def _fact_usable(scope: ScopeFilter, chunk_id: str, doc: DocumentRecord) -> bool:
     """May a sentence of this chunk be quoted under ``scope`` (it is an L0 memory)?"""
-    if scope.layers and _L0 not in scope.layers:
-        return False
-    return _covers(scope, chunk_id, doc.tags) and (not scope.doc_ids or doc.id in scope.doc_ids)
+    return scope.allows(point_id=chunk_id, layer=_L0, doc_id=doc.id, tags=doc.tags)

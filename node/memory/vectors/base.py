@@ -109,10 +109,16 @@ class ScopeFilter:
         """Whether a point with this id and payload is inside the scope: the engine's filter
         as a plain check, for memories reached without a search (a hit's neighbours)."""
         return (
-            (not self.tags_any or any(t in self.tags_any for t in tags))
+            self.covers_point(point_id=point_id, tags=tags)
             and (not self.layers or layer in self.layers)
             and (not self.doc_ids or doc_id in self.doc_ids)
-            and (self.point_ids is None or point_id in self.point_ids)
+        )
+
+    def covers_point(self, *, point_id: str, tags: Sequence[str]) -> bool:
+        """The tag and point part of :meth:`allows`, for a record drawn from several documents
+        (a topic), whose layer and documents the caller checks."""
+        return (not self.tags_any or any(t in self.tags_any for t in tags)) and (
+            self.point_ids is None or point_id in self.point_ids
         )
 
 
