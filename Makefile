@@ -6,9 +6,9 @@ BIN     = $(VENV)/bin
 # not use, the build takes about a quarter less time.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 
-.PHONY: setup browser test e2e lab-soak lint bench screenshots clean
+.PHONY: setup browser media-tools test e2e lab-soak lint bench screenshots clean
 
-setup: browser
+setup: browser media-tools
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" $(BIN)/pip install --progress-bar off -e '.[dev]'
@@ -24,6 +24,19 @@ browser:
 	else \
 		echo "browser: no chromium; the web app's browser tests will skip (install Chromium," \
 		     "or set SECONDME_CHROMIUM to its path)"; \
+	fi
+
+# Photos are read with Tesseract (OCR); the tests speak with espeak-ng to make voice notes.
+MEDIA_PACKAGES = tesseract-ocr tesseract-ocr-eng espeak-ng
+media-tools:
+	@if command -v tesseract >/dev/null 2>&1 && command -v espeak-ng >/dev/null 2>&1; then \
+		echo "media: $$(tesseract --version 2>&1 | head -1), espeak-ng"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(MEDIA_PACKAGES) >/dev/null; \
+		echo "media: installed $$(tesseract --version 2>&1 | head -1), espeak-ng"; \
+	else \
+		echo "media: install $(MEDIA_PACKAGES) (photos need Tesseract for their text;" \
+		     "the voice tests need espeak-ng)"; \
 	fi
 
 test:

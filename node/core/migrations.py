@@ -658,4 +658,26 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        "0014_imports",
+        (
+            # An imported conversation, email or note is known by its source key across exports
+            # (a newer WhatsApp export of the same chat finds the same document); a document
+            # made from a plain file has none. ``me`` is the speaker the owner is in it.
+            "ALTER TABLE documents ADD COLUMN source_key TEXT",
+            "ALTER TABLE documents ADD COLUMN me TEXT",
+            "CREATE UNIQUE INDEX documents_by_source ON documents(source_key)",
+            # Seconds into a recording where a chunk starts (voice notes), for citations.
+            "ALTER TABLE chunks ADD COLUMN at REAL",
+            # Each imported message's stable id, so a newer export adds only what is new.
+            """
+            CREATE TABLE document_messages (
+                doc_id   TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+                msg_id   TEXT NOT NULL,
+                chunk_id TEXT REFERENCES chunks(id) ON DELETE SET NULL,
+                PRIMARY KEY (doc_id, msg_id)
+            )
+            """,
+        ),
+    ),
 )

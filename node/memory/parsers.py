@@ -58,6 +58,10 @@ class Segment:
     """The conversation a chat turn belongs to: the export's own, or numbered by time gaps."""
     turn: int | None = None
     """A chat turn's number in the export, from 1."""
+    id: str | None = None
+    """An imported message's stable id: the same message in a newer export has the same id."""
+    at: float | None = None
+    """Seconds into a recording where this segment was said (voice notes)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +76,13 @@ class ParsedDocument:
     """The document's own date (ISO 8601) as its metadata or front matter states it."""
     notes: tuple[str, ...] = ()
     """What the owner should know about how the file was read (nothing was lost, but...)."""
+    key: str | None = None
+    """An imported item's identity across exports (``whatsapp:…``, ``email:<message-id>``):
+    a newer export of the same chat finds the document this one made. None for plain files."""
+    tags: tuple[str, ...] = ()
+    """Tags the item gives itself (a note's ``#tags`` and front matter ``tags``)."""
+    links: tuple[str, ...] = ()
+    """Names of other notes this one links to (wikilinks): relations in L1."""
 
 
 CSV_ROWS_PER_SEGMENT = 20
@@ -101,7 +112,7 @@ _META_CHARSET = re.compile(
 # --- text assembly ------------------------------------------------------------------------------
 
 
-def _normalize(text: str) -> str:
+def normalize(text: str) -> str:
     """Unify line breaks to ``\\n`` and drop control characters, so all formats read alike."""
     breaks = {"\r\n": "\n", "\r": "\n", "\x0b": "\n", "\x85": "\n", "\u2028": "\n"}
     text = _LINE_BREAKS.sub(lambda m: breaks.get(m.group(), "\n\n"), text)
@@ -132,7 +143,7 @@ def _front_matter_date(text: str) -> str | None:
     return None
 
 
-class _TextBuilder:
+class TextBuilder:
     """Joins extracted pieces into one text while recording each piece's exact span."""
 
     def __init__(self) -> None:
@@ -149,9 +160,11 @@ class _TextBuilder:
         time: str | None = None,
         session: str | None = None,
         turn: int | None = None,
+        id: str | None = None,
+        at: float | None = None,
     ) -> None:
         """Append ``text`` as one segment; blank pieces are skipped."""
-        text = _normalize(text).strip()
+        text = normalize(text).strip()
         if not text:
             return
         if self._parts:
@@ -169,6 +182,8 @@ class _TextBuilder:
                 time=time,
                 session=session,
                 turn=turn,
+                id=id,
+                at=at,
             )
         )
 
@@ -182,13 +197,13 @@ class _TextBuilder:
         )
 
 
-def _clean_title(title: str | None) -> str | None:
+def clean_title(title: str | None) -> str | None:
     if title is None:
         return None
     return " ".join(title.split()) or None
 
 
-def _reason(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
     """A one-line, bounded description of a third-party exception for an owner-facing message."""
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else type(exc).__name__
@@ -198,7 +213,7 @@ def _reason(exc: BaseException) -> str:
 # --- decoding -----------------------------------------------------------------------------------
 
 
-def _decode(name: str, data: bytes, legacy: str = "cp1252") -> str:
+def decode_text(name: str, data: bytes, legacy: str = "cp1252") -> str:
     """Bytes → str: a BOM decides, then UTF-8, then ``legacy``; binary junk is refused."""
     if data.startswith(codecs.BOM_UTF8):
         text = data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
@@ -224,7 +239,7 @@ def _decode(name: str, data: bytes, legacy: str = "cp1252") -> str:
 
 
 def _parse_text(name: str, data: bytes) -> ParsedDocument:
-    text = _normalize(_decode(name, data))
+    text = normalize(decode_text(name, data))
     return _document("text", None, text, paragraphs(text), _front_matter_date(text))
 
 
@@ -246,7 +261,7 @@ def _markdown_heading(line: str) -> tuple[int, str] | None:
 
 def _parse_markdown(name: str, data: bytes) -> ParsedDocument:
     """Markdown stays as written (headings carry meaning); a heading always opens a new segment."""
-    text = _normalize(_decode(name, data))
+    text = normalize(decode_text(name, data))
     spans: list[tuple[int, int]] = []
     title: str | None = None
     block_start: int | None = None
@@ -280,7 +295,7 @@ def _parse_markdown(name: str, data: bytes) -> ParsedDocument:
             block_end = pos + len(line)
         pos += len(line) + 1
     close()
-    return _document("markdown", _clean_title(title), text, spans, _front_matter_date(text))
+    return _document("markdown", clean_title(title), text, spans, _front_matter_date(text))
 
 
 # --- PDF ----------------------------------------------------------------------------------------
@@ -298,13 +313,13 @@ def _parse_pdf(name: str, data: bytes) -> ParsedDocument:
     except ParseError:
         raise
     except Exception as exc:  # pypdf raises many unrelated types on damaged files; all mean this
-        raise ParseError(f"{name}: cannot read PDF: {_reason(exc)}") from exc
-    builder = _TextBuilder()
+        raise ParseError(f"{name}: cannot read PDF: {short_reason(exc)}") from exc
+    builder = TextBuilder()
     for page in pages:
-        page_text = _normalize(page)
+        page_text = normalize(page)
         for a, b in paragraphs(page_text):
             builder.add(page_text[a:b])
-    parsed = builder.build("pdf", _clean_title(title if isinstance(title, str) else None), created)
+    parsed = builder.build("pdf", clean_title(title if isinstance(title, str) else None), created)
     if not parsed.text:
         raise ParseError(f"{name}: PDF has no extractable text (scanned images are not supported)")
     return parsed
@@ -360,7 +375,7 @@ def _docx_table_rows(table: Table) -> list[str]:
 
 def _parse_docx(name: str, data: bytes) -> ParsedDocument:
     _check_zip(name, data, "DOCX")
-    builder = _TextBuilder()
+    builder = TextBuilder()
     style_title: str | None = None
     heading_title: str | None = None
     try:
@@ -385,10 +400,8 @@ def _parse_docx(name: str, data: bytes) -> ParsedDocument:
                 for i in range(0, len(rows), CSV_ROWS_PER_SEGMENT):
                     builder.add("\n".join(rows[i : i + CSV_ROWS_PER_SEGMENT]))
     except Exception as exc:  # python-docx and lxml raise many unrelated types on damaged files
-        raise ParseError(f"{name}: cannot read DOCX: {_reason(exc)}") from exc
-    title = (
-        _clean_title(properties_title) or _clean_title(style_title) or _clean_title(heading_title)
-    )
+        raise ParseError(f"{name}: cannot read DOCX: {short_reason(exc)}") from exc
+    title = clean_title(properties_title) or clean_title(style_title) or clean_title(heading_title)
     return builder.build("docx", title, created)
 
 
@@ -410,7 +423,7 @@ _HTML_CELLS = frozenset({"td", "th"})
 class _HtmlText:
     """Collects the text of the block being read, line by line, until a block boundary."""
 
-    def __init__(self, builder: _TextBuilder) -> None:
+    def __init__(self, builder: TextBuilder) -> None:
         self._builder = builder
         self._lines: list[list[str]] = [[]]
 
@@ -441,7 +454,7 @@ def _html_markup(name: str, data: bytes) -> str:
     if declared := _META_CHARSET.search(data[:4096]):
         with contextlib.suppress(LookupError):
             legacy = codecs.lookup(declared.group(1).decode("ascii")).name
-    return _decode(name, data, legacy)
+    return decode_text(name, data, legacy)
 
 
 def _parse_html(name: str, data: bytes) -> ParsedDocument:
@@ -450,9 +463,9 @@ def _parse_html(name: str, data: bytes) -> ParsedDocument:
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(markup, "html.parser")
     title_tag = soup.find("title") or soup.find("h1")
-    title = _clean_title(title_tag.get_text(" ")) if title_tag is not None else None
+    title = clean_title(title_tag.get_text(" ")) if title_tag is not None else None
 
-    builder = _TextBuilder()
+    builder = TextBuilder()
     collector = _HtmlText(builder)
     pre_depth = 0
     # Iterative walk: (children, closes a block, is <pre>) frames, so deep nesting cannot recurse.
@@ -537,9 +550,9 @@ def _csv_delimiter(text: str) -> str:
 
 def _parse_csv(name: str, data: bytes) -> ParsedDocument:
     """Each row becomes ``col: value; col: value`` by the header row, rows grouped in segments."""
-    text = _normalize(_decode(name, data))
+    text = normalize(decode_text(name, data))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_csv_delimiter(text))
-    builder = _TextBuilder()
+    builder = TextBuilder()
     header: list[str] | None = None
     group: list[str] = []
     rows = 0
@@ -616,7 +629,7 @@ def _turn(name: str, where: str, obj: object) -> _ChatTurn:
     for key in ("speaker", "text"):
         if key not in obj:
             raise ParseError(f"{name}: {where}: missing '{key}'")
-    speaker = " ".join(_normalize(_turn_field(name, where, obj, "speaker") or "").split())
+    speaker = " ".join(normalize(_turn_field(name, where, obj, "speaker") or "").split())
     if not speaker:
         raise ParseError(f"{name}: {where}: 'speaker' is empty")
     text = _turn_field(name, where, obj, "text") or ""
@@ -644,7 +657,7 @@ def _chat_lines(name: str, text: str) -> list[_ChatTurn]:
                 f"{name}: line {number}: invalid JSON at column {exc.colno}: {exc.msg}"
             ) from exc
         except (ValueError, RecursionError) as exc:
-            raise ParseError(f"{name}: line {number}: invalid JSON: {_reason(exc)}") from exc
+            raise ParseError(f"{name}: line {number}: invalid JSON: {short_reason(exc)}") from exc
         turns.append(_turn(name, f"line {number}", obj))
     return turns
 
@@ -652,9 +665,9 @@ def _chat_lines(name: str, text: str) -> list[_ChatTurn]:
 def _chat_document(turns: list[_ChatTurn]) -> ParsedDocument:
     """One line ``speaker: text`` per turn, each turn its own segment with speaker, time, its
     session and its number in the export."""
-    builder = _TextBuilder()
+    builder = TextBuilder()
     for number, turn in enumerate(turns, start=1):
-        if _normalize(turn.text).strip():
+        if normalize(turn.text).strip():
             builder.add(
                 f"{turn.speaker}: {turn.text.strip()}",
                 sep="\n",
@@ -718,7 +731,7 @@ def _json_path(parent: str, step: str) -> str:
 
 
 def _parse_json(name: str, data: bytes) -> ParsedDocument:
-    text = _decode(name, data)
+    text = decode_text(name, data)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -730,14 +743,14 @@ def _parse_json(name: str, data: bytes) -> ParsedDocument:
             f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from exc
     except (ValueError, RecursionError) as exc:
-        raise ParseError(f"{name}: invalid JSON: {_reason(exc)}") from exc
+        raise ParseError(f"{name}: invalid JSON: {short_reason(exc)}") from exc
 
     if _is_turn(value):
         return _chat_document([_turn(name, "top-level object", value)])
     if isinstance(value, list) and value and all(_is_turn(item) for item in value):
         return _chat_document([_turn(name, f"item {i}", item) for i, item in enumerate(value)])
 
-    builder = _TextBuilder()
+    builder = TextBuilder()
     items: list[tuple[str, object]]
     if isinstance(value, dict):
         items = [(_json_path("", str(key)), v) for key, v in value.items()]
@@ -751,13 +764,13 @@ def _parse_json(name: str, data: bytes) -> ParsedDocument:
     when = value.get("date") if isinstance(value, dict) else None
     return builder.build(
         "json",
-        _clean_title(title if isinstance(title, str) else None),
+        clean_title(title if isinstance(title, str) else None),
         parse_time(when) if isinstance(when, str | int | float) else None,
     )
 
 
 def _parse_jsonl(name: str, data: bytes) -> ParsedDocument:
-    return _chat_document(_chat_lines(name, _decode(name, data)))
+    return _chat_document(_chat_lines(name, decode_text(name, data)))
 
 
 # --- entry point --------------------------------------------------------------------------------
