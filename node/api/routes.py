@@ -151,16 +151,19 @@ async def roles_remove(request: web.Request) -> web.Response:
 
 @routes.post("/api/memory/ingest")
 async def memory_ingest(request: web.Request) -> web.Response:
-    """The file's raw bytes in the body; its ``path``, any ``tag``s and optionally its ``mtime``
-    (modification time, epoch seconds: the memory's time when nothing else tells it) in the
-    query."""
+    """The file's raw bytes in the body; its ``path``, any ``tag``s, optionally its ``mtime``
+    (modification time, epoch seconds: the memory's time when nothing else tells it) and ``me``
+    (the speaker who is the owner in a chat export) in the query."""
     path = request.query.get("path", "").strip()
     if not path:
         raise InvalidRequest("query parameter 'path' names the file being ingested")
     mtime = ingest_mtime(request.query.get("mtime"))
     data = await request.read()
+    me = request.query.get("me", "").strip() or None
+    if me is not None and len(me) > 200:
+        raise InvalidRequest("query parameter 'me' is a speaker's name: at most 200 characters")
     result = await services(request).memory.ingest(
-        path, data, request.query.getall("tag", []), mtime
+        path, data, request.query.getall("tag", []), mtime, me
     )
     return web.json_response(result.to_json())
 

@@ -130,11 +130,21 @@ class NodeClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def ingest(self, path: str, data: bytes, tags: list[str], mtime: float | None = None) -> dict:
-        """Send one file's bytes; ``mtime`` is its modification time in epoch seconds."""
+    def ingest(
+        self,
+        path: str,
+        data: bytes,
+        tags: list[str],
+        mtime: float | None = None,
+        me: str | None = None,
+    ) -> dict:
+        """Send one file's bytes; ``mtime`` is its modification time in epoch seconds, ``me``
+        the speaker who is the owner in a chat export."""
         params = [("path", path), *(("tag", t) for t in tags)]
         if mtime is not None:
             params.append(("mtime", repr(float(mtime))))
+        if me:
+            params.append(("me", me))
         return self.request(
             "POST",
             "/api/memory/ingest",

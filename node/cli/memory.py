@@ -13,18 +13,30 @@ from secondme.node.cli.base import client, data_dir_option, json_option, print_j
 from secondme.node.cli.client import api_path
 from secondme.node.core.config import VECTOR_BACKENDS
 from secondme.node.core.errors import NodeError
+from secondme.node.memory.recording import clock
+
+TELEGRAM_EXPORT = "result.json"
+"""What Telegram Desktop's "Export chat history" writes at the top of its folder (as JSON)."""
 
 
 def collect_files(
     paths: tuple[Path, ...], supported: frozenset[str]
-) -> tuple[list[Path], Counter[str]]:
-    """Files named, plus files of ``supported`` suffixes under folders named (hidden skipped)."""
+) -> tuple[list[Path], Counter[str], list[str]]:
+    """Files named, plus files of ``supported`` suffixes under folders named (hidden skipped),
+    and a line for each folder recognised as an export: a Telegram export folder gives only its
+    ``result.json`` (the media beside it are the app's copies), an Obsidian vault its notes."""
     files: list[Path] = []
     skipped: Counter[str] = Counter()
+    recognised: list[str] = []
     for path in paths:
         if not path.is_dir():
             files.append(path)
             continue
+        if (path / TELEGRAM_EXPORT).is_file():
+            files.append(path / TELEGRAM_EXPORT)
+            recognised.append(f"{path}: Telegram export folder (reading {TELEGRAM_EXPORT})")
+            continue
+        before = len(files)
         for root, dirs, names in os.walk(path):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(names):
@@ -35,19 +47,37 @@ def collect_files(
                     files.append(Path(root) / name)
                 else:
                     skipped[suffix or "(none)"] += 1
-    return files, skipped
+        if (path / ".obsidian").is_dir():
+            notes = sum(1 for f in files[before:] if f.suffix.lower() in (".md", ".markdown"))
+            recognised.append(f"{path}: Obsidian vault, {notes} notes")
+    return files, skipped, recognised
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--tag", "tags", multiple=True, help="Label what is ingested (repeatable).")
+@click.option(
+    "--me",
+    metavar="NAME",
+    help="Your name as a chat export shows it (else your profile's name is looked for).",
+)
 @data_dir_option
 @json_option
 def ingest(
-    paths: tuple[Path, ...], tags: tuple[str, ...], data_dir: Path | None, as_json: bool
+    paths: tuple[Path, ...],
+    tags: tuple[str, ...],
+    me: str | None,
+    data_dir: Path | None,
+    as_json: bool,
 ) -> None:
-    """Add files or folders to memory: text, Markdown, PDF, DOCX, HTML, CSV, JSON and chat
-    exports (JSON lines of {speaker, text, time, session}).
+    """Add files or folders to memory: text, Markdown, PDF, DOCX, HTML, CSV, JSON, chat
+    exports of WhatsApp (.txt or .zip), Telegram (result.json or its folder) and ChatGPT
+    (conversations.json), mailboxes (.mbox), Obsidian vaults, photos (JPEG, PNG, HEIC) and
+    voice notes (mp3, m4a, ogg/opus, wav).
+
+    Exports are recognised by their content, and the command says what each held. A newer
+    export of the same chat adds only its new messages. What you wrote in a chat is your own
+    words: you are found among the speakers by your profile's name, or by --me.
 
     Each memory gets a time: a chat message's time, else a date written in it, else the
     document's own date, else the file's modification time (sent with the file).
@@ -59,7 +89,10 @@ def ingest(
     with client(data_dir) as api:
         memory_info = api.get("/api/status")["memory"]  # the daemon says what it can read
         limit_mb = memory_info["max_file_mb"]
-        files, skipped = collect_files(paths, frozenset(memory_info["formats"]))
+        files, skipped, recognised = collect_files(paths, frozenset(memory_info["formats"]))
+        if not as_json:
+            for line in recognised:
+                click.echo(line)
         sizes = {}
         mtimes: dict[Path, float | None] = {}
         for f in files:
@@ -88,9 +121,12 @@ def ingest(
                     data = file.read_bytes()
                 except OSError as exc:
                     raise NodeError(f"{shown}: cannot read: {exc.strerror}") from None
-                result = api.ingest(shown, data, list(tags), mtimes[file])
+                result = api.ingest(shown, data, list(tags), mtimes[file], me)
+                if result.get("found") and not as_json:
+                    with bar.external_write_mode():
+                        click.echo(found_line(shown, result))
                 noted = result.get("message") and result["status"] in ("added", "replaced")
-                if noted and not as_json:
+                if noted and not result.get("found") and not as_json:
                     with bar.external_write_mode():
                         click.echo(f"note: {shown}: {result['message']}", err=True)
             except NodeError as exc:
@@ -106,15 +142,27 @@ def ingest(
     if as_json:
         print_json({"results": results, "skipped_unsupported": dict(skipped)})
     else:
-        order = ("added", "replaced", "unchanged", "duplicate", "failed")
+        order = ("added", "updated", "replaced", "unchanged", "duplicate", "failed")
         summary = ", ".join(f"{counts[s]} {s}" for s in order if counts[s])
-        chunks = sum(r.get("chunks", 0) for r in results if r["status"] in ("added", "replaced"))
+        changed = ("added", "updated", "replaced")
+        chunks = sum(r.get("chunks", 0) for r in results if r["status"] in changed)
         click.echo(f"{summary or 'nothing to ingest'}; {chunks} new chunks")
         if skipped:
             kinds = ", ".join(f"{n} {s}" for s, n in skipped.most_common())
             click.echo(f"skipped files of unsupported types: {kinds}")
     if counts["failed"]:
         raise SystemExit(1)
+
+
+def found_line(shown: str, result: dict) -> str:
+    """What an import found, what was new, and anything that could not be read."""
+    found = result["found"]
+    line = f"{shown}: {found['line']}"
+    new = result.get("new_messages")
+    if found.get("messages") is not None and new is not None:
+        line += " (all in memory already)" if new == 0 else f" ({new:,} new)"
+    notes = result.get("notes") or []
+    return "\n".join([line, *(f"  note: {n}" for n in notes)])
 
 
 @click.command()
@@ -167,7 +215,9 @@ def describe_hit(hit: dict) -> str:
     start, end = source["span"]
     where = f"{source['path']} #{source['chunk_index']} [{start}:{end}]"
     turns = source.get("turns")
-    if turns:
+    if source.get("at") is not None:
+        where += f" at {clock(source['at'])}"
+    elif turns:
         where += f" turns {turns[0]}–{turns[1]}" if turns[0] != turns[1] else f" turn {turns[0]}"
     when = source.get("when")
     return f"{where} ({when})" if when else where

@@ -666,6 +666,8 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             # made from a plain file has none. ``me`` is the speaker the owner is in it.
             "ALTER TABLE documents ADD COLUMN source_key TEXT",
             "ALTER TABLE documents ADD COLUMN me TEXT",
+            # The notes a note links to ([[wikilinks]]), JSON: relations in L1.
+            "ALTER TABLE documents ADD COLUMN links TEXT NOT NULL DEFAULT '[]'",
             "CREATE UNIQUE INDEX documents_by_source ON documents(source_key)",
             # Seconds into a recording where a chunk starts (voice notes), for citations.
             "ALTER TABLE chunks ADD COLUMN at REAL",

@@ -40,6 +40,9 @@ from secondme.node.l2.presets import settings_for
 from secondme.node.l2.scope import OWNER_ONLY, TrainingScope, why_not_covered
 from secondme.node.l2.store import L2Store
 from secondme.node.l2.synth import NotEnoughData, Passage, check_enough, synthesize, usable
+from secondme.node.memory.documents import ChunkRecord
+from secondme.node.memory.l1.extract import OWNER_KEY
+from secondme.node.memory.l1.facts import turns
 from secondme.node.memory.retrieval import SearchHit
 from secondme.node.memory.scope import bind_topics, split_label
 from secondme.node.memory.service import Memory
@@ -53,6 +56,15 @@ log = logging.getLogger(__name__)
 MIN_SAMPLES, MAX_SAMPLES = 4, 20_000
 STAGES = ("synth", "base", "sft", "dpo", "export", "eval", "swap")
 _STOP_GRACE_S = 10.0
+
+
+def own_words_of(chunk: ChunkRecord, owner_name: str) -> str:
+    """What the owner wrote in a chunk: all of it outside a chat, their own turns in a chat
+    (what the others said in it is not the owner's voice to learn)."""
+    if not chunk.speakers:
+        return chunk.text
+    said = turns(chunk.text, chunk.speakers, owner_name, chunk.time_start)
+    return "\n".join(t.text for t in said if t.subject_key == OWNER_KEY and t.text.strip())
 
 
 class TrainService:
@@ -359,14 +371,18 @@ class TrainService:
             frozenset().union(*(members.get(t, frozenset()) for t in topics)) if topics else None
         )
         found, documents = [], {}
+        owner = self._owner.get().name
         for batch in self._memory.documents.iter_chunks():
             for chunk, doc in batch:
                 if tags and not tags & set(doc.tags):
                     continue
                 if allowed_chunks is not None and chunk.id not in allowed_chunks:
                     continue
+                text = own_words_of(chunk, doc.me or owner)
+                if not text:
+                    continue  # a stretch of chat where only others speak
                 documents[doc.id] = tuple(doc.tags)
-                found.append(Passage(chunk.id, doc.title or doc.name, chunk.text, None))
+                found.append(Passage(chunk.id, doc.title or doc.name, text, None))
         chosen = {p.chunk_id for p in found}
         names = l1.topics.names()
         topic_of = {

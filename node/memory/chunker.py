@@ -47,6 +47,10 @@ class Chunk:
     turn_last: int | None = None
     turn_times: tuple[str | None, ...] = ()
     """The time of each turn (or piece of one) in the chunk, in order; empty outside chats."""
+    at: float | None = None
+    """Seconds into a recording where the chunk's first said words start (voice notes)."""
+    message_ids: tuple[str, ...] = ()
+    """The stable ids of the imported messages in the chunk (or pieces of them), in order."""
 
 
 TokenCounter = Callable[[str], int]
@@ -85,6 +89,8 @@ class _Block:
     time: str | None
     session: str | None = None
     turn: int | None = None
+    at: float | None = None
+    id: str | None = None
 
 
 _SENTENCE_GAPS = re.compile(r"(?<=[.!?…\"'’”»)\]])\s++|(?<=[。！？])")
@@ -258,6 +264,8 @@ class _Chunker:
             if block.time is not None:
                 times.append(block.time)
         turns = [b.turn for b in blocks if b.turn is not None]
+        offsets = [b.at for b in blocks if b.at is not None]
+        ids = tuple(dict.fromkeys(b.id for b in blocks if b.id is not None))
         return Chunk(
             index=index,
             text=self.text[start:end],
@@ -270,6 +278,8 @@ class _Chunker:
             turn_first=min(turns) if turns else None,
             turn_last=max(turns) if turns else None,
             turn_times=tuple(b.time for b in blocks) if self.chat else (),
+            at=offsets[0] if offsets else None,
+            message_ids=ids,
         )
 
     def _overlap(
@@ -398,7 +408,14 @@ def _blocks(doc: ParsedDocument) -> list[_Block]:
         if (span := trimmed(text, segment.start, segment.end)) is not None:
             blocks.append(
                 _Block(
-                    span[0], span[1], segment.speaker, segment.time, segment.session, segment.turn
+                    span[0],
+                    span[1],
+                    segment.speaker,
+                    segment.time,
+                    segment.session,
+                    segment.turn,
+                    segment.at,
+                    segment.id,
                 )
             )
         pos = segment.end

@@ -35,6 +35,12 @@ class DocumentRecord:
     """The file's modification time (epoch seconds) as the client sent it."""
     pipeline: int = 0
     """The ingest pipeline version that made its chunks; older ones are made again."""
+    source_key: str | None = None
+    """An imported item's identity across exports (see :mod:`..imports`); None for a file."""
+    me: str | None = None
+    """The speaker who is the owner in this document, where the owner said (``ingest --me``)."""
+    links: tuple[str, ...] = ()
+    """Names of the notes this note links to."""
 
     def to_json(self) -> dict:
         return {
@@ -50,6 +56,9 @@ class DocumentRecord:
             "ingested_at": self.ingested_at,
             "date": self.date,
             "mtime": self.mtime,
+            "source": self.source_key,
+            "me": self.me,
+            "links": list(self.links),
         }
 
 
@@ -70,6 +79,8 @@ class ChunkRecord:
     session: str | None = None
     turn_first: int | None = None
     turn_last: int | None = None
+    at: float | None = None
+    """Seconds into the recording where the chunk starts (voice notes); None elsewhere."""
 
 
 _DOCUMENT_COLUMNS = (
@@ -86,6 +97,9 @@ _DOCUMENT_COLUMNS = (
     "date",
     "mtime",
     "pipeline",
+    "source_key",
+    "me",
+    "links",
 )
 # The document's columns beside a chunk's in one row, each named "d_<column>".
 _JOINED_DOCUMENT = ", ".join(f"d.{column} AS d_{column}" for column in _DOCUMENT_COLUMNS)
@@ -94,6 +108,7 @@ _JOINED_DOCUMENT = ", ".join(f"d.{column} AS d_{column}" for column in _DOCUMENT
 def _document(row, prefix: str = "") -> DocumentRecord:
     values = {column: row[prefix + column] for column in _DOCUMENT_COLUMNS}
     values["tags"] = tuple(json.loads(values["tags"]))
+    values["links"] = tuple(json.loads(values["links"] or "[]"))
     return DocumentRecord(**values)
 
 
@@ -113,6 +128,7 @@ def _chunk(row) -> ChunkRecord:
         session=row["session"],
         turn_first=row["turn_first"],
         turn_last=row["turn_last"],
+        at=row["at"],
     )
 
 
@@ -167,30 +183,57 @@ class DocumentStore:
                 [(pid,) for pid in point_ids],
             )
 
-    def commit_document(self, doc: DocumentRecord, chunks: Sequence[ChunkRecord]) -> list[str]:
-        """Make ``doc`` and its chunks visible at once, replacing any older version of it.
+    def by_source(self, source_key: str) -> DocumentRecord | None:
+        row = self._db.query_one("SELECT * FROM documents WHERE source_key = ?", (source_key,))
+        return None if row is None else _document(row)
 
-        Returns the point ids of the replaced chunks, now queued in ``vector_gc``.
+    def message_ids(self, doc_id: str) -> set[str]:
+        """The stable ids of the imported messages a document already holds."""
+        rows = self._db.query("SELECT msg_id FROM document_messages WHERE doc_id = ?", (doc_id,))
+        return {r["msg_id"] for r in rows}
+
+    def next_chunk_index(self, doc_id: str) -> int:
+        row = self._db.query_one("SELECT MAX(idx) AS last FROM chunks WHERE doc_id = ?", (doc_id,))
+        return 0 if row is None or row["last"] is None else row["last"] + 1
+
+    def commit_document(
+        self,
+        doc: DocumentRecord,
+        chunks: Sequence[ChunkRecord],
+        messages: Sequence[tuple[str, str]] = (),
+        *,
+        append: bool = False,
+    ) -> list[str]:
+        """Make ``doc`` and its chunks visible at once, replacing any older version of it, or,
+        with ``append``, adding the chunks to those it has (a newer export's new messages).
+
+        ``messages`` are (message id, chunk id) pairs of imported messages. Returns the point
+        ids of the replaced chunks, now queued in ``vector_gc``.
         """
         with self._db.transaction() as conn:
-            old_ids = [
-                r["id"] for r in conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc.id,))
-            ]
-            conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
-            conn.executemany(
-                "INSERT OR IGNORE INTO vector_gc (point_id) VALUES (?)",
-                [(pid,) for pid in old_ids],
-            )
+            old_ids: list[str] = []
+            if not append:
+                old_ids = [
+                    r["id"]
+                    for r in conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc.id,))
+                ]
+                conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
+                conn.execute("DELETE FROM document_messages WHERE doc_id = ?", (doc.id,))
+                conn.executemany(
+                    "INSERT OR IGNORE INTO vector_gc (point_id) VALUES (?)",
+                    [(pid,) for pid in old_ids],
+                )
             conn.execute(
                 "INSERT INTO documents (id, path, name, kind, title, content_hash, size, tags, "
-                "chunk_count, ingested_at, date, mtime, pipeline) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "chunk_count, ingested_at, date, mtime, pipeline, source_key, me, links) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET path = excluded.path, name = excluded.name, "
                 "kind = excluded.kind, title = excluded.title, "
                 "content_hash = excluded.content_hash, size = excluded.size, "
                 "tags = excluded.tags, chunk_count = excluded.chunk_count, "
                 "ingested_at = excluded.ingested_at, date = excluded.date, "
-                "mtime = excluded.mtime, pipeline = excluded.pipeline",
+                "mtime = excluded.mtime, pipeline = excluded.pipeline, "
+                "source_key = excluded.source_key, me = excluded.me, links = excluded.links",
                 (
                     doc.id,
                     doc.path,
@@ -205,12 +248,15 @@ class DocumentStore:
                     doc.date,
                     doc.mtime,
                     doc.pipeline,
+                    doc.source_key,
+                    doc.me,
+                    json.dumps(list(doc.links)),
                 ),
             )
             conn.executemany(
                 "INSERT INTO chunks (id, doc_id, idx, text, start, end, speakers, time_start, "
-                "time_end, time_source, dates, session, turn_first, turn_last) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "time_end, time_source, dates, session, turn_first, turn_last, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         c.id,
@@ -227,9 +273,15 @@ class DocumentStore:
                         c.session,
                         c.turn_first,
                         c.turn_last,
+                        c.at,
                     )
                     for c in chunks
                 ],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO document_messages (doc_id, msg_id, chunk_id) "
+                "VALUES (?, ?, ?)",
+                [(doc.id, msg_id, chunk_id) for msg_id, chunk_id in messages],
             )
             conn.executemany("DELETE FROM vector_gc WHERE point_id = ?", [(c.id,) for c in chunks])
         return old_ids

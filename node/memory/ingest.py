@@ -5,6 +5,11 @@ changed bytes or tags replace the old chunks, and bytes already stored under ano
 reported as a duplicate instead of being indexed twice. Identical bytes indexed by an older
 pipeline (before chunks knew their time) are indexed again. Blocking work: run it in a thread.
 
+An export of another app (see :mod:`.imports`) may hold several items (chats, emails); each is
+a document known by its source key, not by the file. A newer export of a conversation adds only
+the messages whose stable ids the document does not hold yet: the chunks made before stay as
+they were, so nothing is duplicated and nothing is embedded twice.
+
 Each chunk is given its time (see :mod:`timeline`): its chat turns' times, else the first date
 written in it, else the document's own date, else the file's modification time the client sent;
 the dates written in it are resolved against the time of the turn they were written in.
@@ -18,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
 from secondme.node.core.config import MemorySettings
@@ -26,7 +31,15 @@ from secondme.node.core.errors import FileTooLarge
 from secondme.node.core.testing_hooks import hold
 from secondme.node.memory.chunker import Chunk, chunk_document
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
-from secondme.node.memory.parsers import ParsedDocument, Segment, parse_document
+from secondme.node.memory.imports.detect import known_key, read_import
+from secondme.node.memory.imports.found import Imported
+from secondme.node.memory.parsers import (
+    ParsedDocument,
+    Segment,
+    TextBuilder,
+    assign_sessions,
+    parse_document,
+)
 from secondme.node.memory.timeline import chunk_dates, chunk_time, epoch_seconds, file_time
 from secondme.node.memory.vectors import Bm25Encoder, VectorPoint, VectorStore
 from secondme.node.models.embedder import Embedder
@@ -41,19 +54,39 @@ _DAY_SECONDS = 86_400
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IngestResult:
     path: str
-    status: str  # "added" | "replaced" | "unchanged" | "duplicate"
+    status: str  # "added" | "replaced" | "updated" | "unchanged" | "duplicate"
+    """``updated``: new messages of a conversation were added to the document that held it."""
     doc_id: str
     chunks: int
     message: str = ""
+    found: dict | None = None
+    """What an import found (:meth:`Found.to_json`); None for a plain file."""
+    new_messages: int | None = None
+    """Messages added by an import (the rest were in memory already)."""
+    documents: tuple[IngestResult, ...] = field(default=())
+    """Each item of an import: one per chat, email or note."""
+    notes: tuple[str, ...] = ()
+    """What could not be read of an import, one line each (the rest was)."""
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "path": self.path,
             "status": self.status,
             "doc_id": self.doc_id,
             "chunks": self.chunks,
             "message": self.message,
         }
+        if self.found is not None:
+            out["found"] = self.found
+            out["new_messages"] = self.new_messages
+            out["documents"] = [d.to_json() for d in self.documents]
+            out["notes"] = list(self.notes)
+        return out
+
+    def changed(self) -> list[IngestResult]:
+        """The documents this ingest added or changed (for L1)."""
+        items = self.documents or (self,)
+        return [d for d in items if d.status in ("added", "replaced", "updated")]
 
 
 def normalise_tags(tags: Sequence[str]) -> tuple[str, ...]:
@@ -103,10 +136,16 @@ class Ingestor:
         self._file_lock = threading.Lock()
 
     def ingest(
-        self, path: str, data: bytes, tags: Sequence[str] = (), mtime: float | None = None
+        self,
+        path: str,
+        data: bytes,
+        tags: Sequence[str] = (),
+        mtime: float | None = None,
+        me: str | None = None,
     ) -> IngestResult:
         """Index ``data`` as the file ``path``; ``mtime`` (epoch seconds) is the file's
-        modification time, the chunks' time when nothing else tells it."""
+        modification time, the chunks' time when nothing else tells it; ``me`` names the speaker
+        who is the owner in a conversation."""
         limit = self._settings.max_file_mb * 1024 * 1024
         if len(data) > limit:
             raise FileTooLarge(
@@ -114,6 +153,7 @@ class Ingestor:
                 f"{self._settings.max_file_mb} MB (memory.max_file_mb)"
             )
         tags = normalise_tags(tags)
+        me = " ".join(me.split()) if me else None
         content_hash = hashlib.sha256(data).hexdigest()
         with self._file_lock:  # one file at a time: the dedup checks must see committed state
             existing = self._documents.by_path(path)
@@ -122,6 +162,7 @@ class Ingestor:
                 and existing.content_hash == content_hash
                 and existing.tags == tags
                 and existing.pipeline == PIPELINE_VERSION
+                and me in (None, existing.me)
             ):
                 return IngestResult(
                     path=path,
@@ -138,7 +179,132 @@ class Ingestor:
                     chunks=twin.chunk_count,
                     message=f"same content as {twin.path}",
                 )
-            return self._index(path, data, tags, content_hash, existing, mtime)
+            key = known_key(path, data)
+            held = self._documents.by_source(key) if key else None
+            if held is not None and held.tags == tags and me in (None, held.me):
+                # A photo or recording is its bytes: not read (or transcribed) twice.
+                return IngestResult(
+                    path=path, status="unchanged", doc_id=held.id, chunks=held.chunk_count
+                )
+            imported = read_import(path, data)
+            if imported is None:
+                return self._index(path, data, tags, content_hash, existing, mtime, me)
+            return self._import(path, data, imported, tags, mtime, me)
+
+    def _import(
+        self,
+        path: str,
+        data: bytes,
+        imported: Imported,
+        tags: tuple[str, ...],
+        mtime: float | None,
+        me: str | None,
+    ) -> IngestResult:
+        """Each item of an export as its own document, found again by its source key."""
+        single = len(imported.documents) == 1
+        results = []
+        new_messages = 0
+        for parsed in imported.documents:
+            result, added = self._import_item(path, data, parsed, single, tags, mtime, me)
+            results.append(result)
+            new_messages += added
+        statuses = {r.status for r in results}
+        status = next((s for s in ("added", "updated", "replaced") if s in statuses), "unchanged")
+        notes = [*imported.notes, *(r.message for r in results if r.message)]
+        return IngestResult(
+            path=path,
+            status=status,
+            doc_id=results[0].doc_id if results else "",
+            chunks=sum(r.chunks for r in results if r.status != "unchanged"),
+            message="; ".join([imported.found.line(), *notes]),
+            found=imported.found.to_json(),
+            notes=tuple(notes),
+            new_messages=new_messages,
+            documents=tuple(results),
+        )
+
+    def _import_item(
+        self,
+        path: str,
+        data: bytes,
+        parsed: ParsedDocument,
+        single: bool,
+        tags: tuple[str, ...],
+        mtime: float | None,
+        me: str | None,
+    ) -> tuple[IngestResult, int]:
+        """One imported item: added, replaced, updated with its new messages, or unchanged.
+        Returns the result and how many messages it added."""
+        key = parsed.key or f"file:{path}"
+        doc_path = path if single else f"{path}#{key}"
+        existing = self._documents.by_source(key)
+        if existing is None:
+            at_path = self._documents.by_path(doc_path)
+            if at_path is not None and at_path.source_key in (None, key):
+                existing = at_path  # the same file read before it was known as an import
+        item_tags = normalise_tags((*tags, *parsed.tags))
+        owner = me or (existing.me if existing else None) or parsed.me
+        speakers = {s.speaker for s in parsed.segments if s.speaker}
+        message = ""
+        if me and speakers and me not in speakers:
+            shown = ", ".join(sorted(speakers)[:8])
+            message = f"{me!r} is not a speaker in {parsed.title or key} (speakers: {shown})"
+        parsed = assign_sessions(parsed, self._settings.session_gap_hours)
+        ids = [s.id for s in parsed.segments if s.id is not None]
+        same_terms = existing is not None and existing.tags == item_tags and existing.me == owner
+        if existing is not None and ids and same_terms and existing.pipeline == PIPELINE_VERSION:
+            known = self._documents.message_ids(existing.id)
+            fresh = [s for s in parsed.segments if s.id is not None and s.id not in known]
+            if not fresh:
+                unchanged = IngestResult(
+                    path=existing.path,
+                    status="unchanged",
+                    doc_id=existing.id,
+                    chunks=existing.chunk_count,
+                )
+                return unchanged, 0
+            chain = hashlib.sha256(
+                (existing.content_hash + "".join(s.id or "" for s in fresh)).encode()
+            ).hexdigest()
+            result = self._index_parsed(
+                existing.path,
+                _only(parsed, fresh),
+                existing,
+                item_tags,
+                chain,
+                mtime,
+                owner,
+                size=existing.size + len(data) if single else existing.size,
+                append=True,
+            )
+            return replace(result, message=message), len(fresh)
+        item_hash = hashlib.sha256(
+            "\x1f".join((key, parsed.text, *item_tags, *parsed.links, parsed.date or "")).encode()
+        ).hexdigest()
+        if (
+            existing is not None
+            and existing.content_hash == item_hash
+            and same_terms
+            and existing.pipeline == PIPELINE_VERSION
+        ):
+            unchanged = IngestResult(
+                path=existing.path,
+                status="unchanged",
+                doc_id=existing.id,
+                chunks=existing.chunk_count,
+            )
+            return unchanged, 0
+        result = self._index_parsed(
+            existing.path if existing else doc_path,
+            replace(parsed, key=key),
+            existing,
+            item_tags,
+            item_hash,
+            mtime,
+            owner,
+            size=len(data) if single else len(parsed.text.encode()),
+        )
+        return replace(result, message=message), len(ids)
 
     def _index(
         self,
@@ -148,9 +314,30 @@ class Ingestor:
         content_hash: str,
         existing: DocumentRecord | None,
         mtime: float | None,
+        me: str | None = None,
     ) -> IngestResult:
         # errors then name the file as the owner knows it
         parsed = parse_document(path, data, session_gap_hours=self._settings.session_gap_hours)
+        owner = me or (existing.me if existing else None)
+        return self._index_parsed(
+            path, parsed, existing, tags, content_hash, mtime, owner, size=len(data)
+        )
+
+    def _index_parsed(
+        self,
+        path: str,
+        parsed: ParsedDocument,
+        existing: DocumentRecord | None,
+        tags: tuple[str, ...],
+        content_hash: str,
+        mtime: float | None,
+        me: str | None,
+        *,
+        size: int,
+        append: bool = False,
+    ) -> IngestResult:
+        """Chunk, embed and commit ``parsed`` as the document at ``path``: in place of what
+        ``existing`` held, or, with ``append``, after it."""
         with self._embed_lock:
             pieces = chunk_document(
                 parsed,
@@ -159,20 +346,26 @@ class Ingestor:
                 overlap_tokens=self._settings.chunk_overlap,
             )
             vectors = self._embedder.embed([p.text for p in pieces])
+        first_index = self._documents.next_chunk_index(existing.id) if append and existing else 0
+        if first_index:
+            pieces = [replace(p, index=p.index + first_index) for p in pieces]
         doc = DocumentRecord(
             id=existing.id if existing else str(uuid.uuid4()),
             path=path,
-            name=PurePath(path).name,
+            name=PurePath(path.split("#", 1)[0] if parsed.key else path).name,
             kind=parsed.kind,
-            title=parsed.title,
+            title=parsed.title if not append or existing is None else existing.title,
             content_hash=content_hash,
-            size=len(data),
+            size=size,
             tags=tags,
-            chunk_count=len(pieces),
+            chunk_count=len(pieces) + (existing.chunk_count if append and existing else 0),
             ingested_at=time.time(),
-            date=parsed.date,
+            date=parsed.date if not append or existing is None else existing.date,
             mtime=mtime,
             pipeline=PIPELINE_VERSION,
+            source_key=parsed.key,
+            me=me,
+            links=parsed.links,
         )
         turns = [s for s in parsed.segments if s.turn is not None]
         bounds = ([t.start for t in turns], [t.end for t in turns])
@@ -186,15 +379,21 @@ class Ingestor:
             )
             for c, vector in zip(chunks, vectors, strict=True)
         ]
+        messages = [
+            (msg_id, chunk.id)
+            for piece, chunk in zip(pieces, chunks, strict=True)
+            for msg_id in piece.message_ids
+        ]
         self._documents.reserve_points([c.id for c in chunks])
         with self._store_lock:
             self._store.upsert(points)
         hold("ingest.commit")  # tests kill here: points stored, the document not yet committed
-        replaced = self._documents.commit_document(doc, chunks)
+        replaced = self._documents.commit_document(doc, chunks, messages, append=append)
         self.collect_garbage(replaced)
+        status = "updated" if append else "replaced" if existing else "added"
         return IngestResult(
             path=path,
-            status="replaced" if existing else "added",
+            status=status,
             doc_id=doc.id,
             chunks=len(chunks),
             message="; ".join(parsed.notes),
@@ -239,6 +438,7 @@ class Ingestor:
             session=piece.session,
             turn_first=piece.turn_first,
             turn_last=piece.turn_last,
+            at=piece.at,
         )
 
     def collect_garbage(self, point_ids: Sequence[str] | None = None) -> int:
@@ -249,3 +449,22 @@ class Ingestor:
                 self._store.delete(ids)
             self._documents.garbage_collected(ids)
         return len(ids)
+
+
+def _only(parsed: ParsedDocument, segments: Sequence[Segment]) -> ParsedDocument:
+    """``parsed`` cut down to ``segments`` (the new messages of a newer export), with each
+    segment's speaker, time, session, turn and id kept and its span moved to the new text."""
+    builder = TextBuilder()
+    for s in segments:
+        builder.add(
+            s.text,
+            sep="\n",
+            speaker=s.speaker,
+            time=s.time,
+            session=s.session,
+            turn=s.turn,
+            id=s.id,
+            at=s.at,
+        )
+    built = builder.build(parsed.kind, parsed.title, parsed.date)
+    return replace(parsed, text=built.text, segments=built.segments)

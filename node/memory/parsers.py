@@ -83,6 +83,8 @@ class ParsedDocument:
     """Tags the item gives itself (a note's ``#tags`` and front matter ``tags``)."""
     links: tuple[str, ...] = ()
     """Names of other notes this one links to (wikilinks): relations in L1."""
+    me: str | None = None
+    """The speaker who is the exporting person, where the export says (ChatGPT's user)."""
 
 
 CSV_ROWS_PER_SEGMENT = 20

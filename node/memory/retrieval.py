@@ -18,6 +18,7 @@ import numpy as np
 from secondme.node.memory.documents import ChunkRecord, DocumentRecord, DocumentStore
 from secondme.node.memory.ingest import LAYER_L0
 from secondme.node.memory.l1.store import L1Store
+from secondme.node.memory.recording import clock
 from secondme.node.memory.scope import narrow_scope
 from secondme.node.memory.timeline import DateMention, annotate, day_of, label
 from secondme.node.memory.vectors import Bm25Encoder, ScopeFilter, SparseVec, VectorStore
@@ -54,6 +55,8 @@ class SearchHit:
     session: str | None = None
     turn_first: int | None = None
     turn_last: int | None = None
+    at: float | None = None
+    """Seconds into a recording where the chunk starts (voice notes)."""
 
     layer = LAYER_L0
 
@@ -81,7 +84,9 @@ class SearchHit:
         """Where this memory came from, as the prompt names it: the file, its turns (a chat) or
         part, and its date when known."""
         turns = self.turns()
-        if turns is None:
+        if self.at is not None:
+            where = f"{self.name}, at {clock(self.at)}"
+        elif turns is None:
             where = f"{self.name}, part {self.chunk_index + 1}"
         elif turns[0] == turns[1]:
             where = f"{self.name}, turn {turns[0]}"
@@ -112,6 +117,7 @@ class SearchHit:
                 "session": self.session,
                 "turns": list(turns) if (turns := self.turns()) else None,
                 "dates": [d.to_json() for d in self.dates],
+                "at": self.at,
             },
         }
 
@@ -220,6 +226,7 @@ def chunk_hit(chunk: ChunkRecord, doc: DocumentRecord, *, score: float) -> Searc
         session=chunk.session,
         turn_first=chunk.turn_first,
         turn_last=chunk.turn_last,
+        at=chunk.at,
     )
 
 

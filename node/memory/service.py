@@ -26,6 +26,7 @@ import numpy as np
 from secondme.node.core.config import DataDir, MemorySettings
 from secondme.node.core.db import Database
 from secondme.node.memory.documents import DocumentRecord, DocumentStore
+from secondme.node.memory.imports.detect import MEDIA_SUFFIXES
 from secondme.node.memory.ingest import LAYER_L0, Ingestor, IngestResult, point_payload
 from secondme.node.memory.l1.point_store import PointRow
 from secondme.node.memory.l1.store import L1Store
@@ -222,10 +223,15 @@ class Memory:
         return self._retriever
 
     async def ingest(
-        self, path: str, data: bytes, tags: Sequence[str] = (), mtime: float | None = None
+        self,
+        path: str,
+        data: bytes,
+        tags: Sequence[str] = (),
+        mtime: float | None = None,
+        me: str | None = None,
     ) -> IngestResult:
         assert self._ingestor is not None, "memory is not open"
-        result = await asyncio.to_thread(self._ingestor.ingest, path, data, tags, mtime)
+        result = await asyncio.to_thread(self._ingestor.ingest, path, data, tags, mtime, me)
         self.index_in_background()
         self._hand_to_l1(result)
         return result
@@ -237,12 +243,16 @@ class Memory:
     def _hand_to_l1(self, result: IngestResult) -> None:
         """Queue L1 work for a new or changed document, whoever ingested it: the job is in
         SQLite, so a worker that is not running yet finds it when it starts."""
-        if not self.settings.l1_enabled or result.status not in ("added", "replaced"):
+        if not self.settings.l1_enabled:
             return
-        doc = self.documents.get(result.doc_id)
-        if doc is None:
+        queued = False
+        for item in result.changed():
+            doc = self.documents.get(item.doc_id)
+            if doc is not None:
+                self.l1.jobs.enqueue("document", doc.id, doc.content_hash)
+                queued = True
+        if not queued:
             return
-        self.l1.jobs.enqueue("document", doc.id, doc.content_hash)
         for listener in self._l1_listeners:
             listener()
 
@@ -354,6 +364,6 @@ class Memory:
             "embedder": self.embedder.model_id,
             "dimension": self.embedder.dimension,
             "max_file_mb": self.settings.max_file_mb,
-            "formats": sorted(SUPPORTED_SUFFIXES),
+            "formats": sorted(SUPPORTED_SUFFIXES | MEDIA_SUFFIXES),
             "index_building": self._index_job is not None and not self._index_job.done(),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from types import ModuleType
 
@@ -30,3 +31,16 @@ def read_import(name: str, data: bytes) -> Imported | None:
     """The file read by the importer that claims it; None when none does."""
     reader = importer_for(name, data)
     return reader(name, data) if reader is not None else None
+
+
+_KEYED_BY_BYTES: dict[ModuleType, str] = {photos: "photo", voice: "voice"}
+"""Formats whose item is its bytes: the key is known before the (slow) read."""
+
+
+def known_key(name: str, data: bytes) -> str | None:
+    """The source key of a file whose only item is its bytes (a photo, a recording), without
+    reading it; None for every other file."""
+    for module, prefix in _KEYED_BY_BYTES.items():
+        if module.sniff(name, data):
+            return f"{prefix}:{hashlib.sha256(data).hexdigest()}"
+    return None

@@ -203,7 +203,7 @@ class L1Service:
     async def _model_facts(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> None:
         """The model reads a bounded number of first-person sentences the rules found nothing
         in; a fact is kept only if its object is words of the sentence and grounded in it."""
-        owner = self._owner.get().name
+        owner = doc.me or self._owner.get().name
         budget = self._settings.l1_model_facts
         found, dates = [], {}
         for chunk in chunks:
@@ -266,7 +266,7 @@ class L1Service:
     def _save_facts(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> None:
         """What the document states about its owner and the people in it, each statement dated
         by the date it names, else its turn's or chunk's time, else the document's."""
-        owner = self._owner.get().name
+        owner = doc.me or self._owner.get().name
         fallback = day_of(doc.date) or _day(doc.ingested_at)
         statements, dates = [], {}
         for chunk in chunks:

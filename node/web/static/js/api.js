@@ -122,12 +122,13 @@ export async function stream(path, body, onEvent, { signal } = {}) {
  * Upload one file's bytes to the memory (XMLHttpRequest, for upload progress). onProgress gets
  * a fraction 0..1. Resolves to the ingest result.
  */
-export function upload(file, { tags = [], onProgress } = {}) {
+export function upload(file, { tags = [], me = '', onProgress } = {}) {
   const url = new URL('/api/memory/ingest', location.origin);
   url.searchParams.set('path', file.name);
   // The file's own time: the last resort for when what it says happened.
   if (file.lastModified) url.searchParams.set('mtime', String(file.lastModified / 1000));
   for (const tag of tags) url.searchParams.append('tag', tag);
+  if (me) url.searchParams.set('me', me);
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', url);

@@ -7,6 +7,14 @@ import { act, onSubmit, showError } from '../notify.js';
 export const title = 'Chat';
 
 /** One line per source: where it came from, then what it said. */
+/** Seconds into a recording as "0:07", "12:30" or "1:02:05". */
+function clock(seconds) {
+  const whole = Math.floor(seconds);
+  const [h_, m, s] = [Math.floor(whole / 3600), Math.floor((whole % 3600) / 60), whole % 60];
+  const pad = (n) => String(n).padStart(2, '0');
+  return h_ ? `${h_}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
 function sourceItem(hit) {
   let where;
   if (hit.layer === 'peer') where = `from ${hit.peer || shortId(hit.peer_id)}: ${hit.title}`;
@@ -15,7 +23,8 @@ function sourceItem(hit) {
     const src = hit.source ?? {};
     const name = src.title || src.name || src.path;
     where = src.path && src.path !== name ? `${name} (${src.path})` : name;
-    if (src.turns) where += src.turns[0] === src.turns[1] ? `, turn ${src.turns[0]}` : `, turns ${src.turns[0]}–${src.turns[1]}`;
+    if (src.at != null) where += `, at ${clock(src.at)}`;
+    else if (src.turns) where += src.turns[0] === src.turns[1] ? `, turn ${src.turns[0]}` : `, turns ${src.turns[0]}–${src.turns[1]}`;
     if (src.when) where += `, ${src.when}`;
   }
   return h('li', null, h('span', { class: 'source-where', text: where }), h('q', { text: truncate(hit.text ?? '', 240) }));

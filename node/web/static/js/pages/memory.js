@@ -23,6 +23,17 @@ function l1State(doc, status) {
   return status.enabled ? 'done' : 'L1 is off';
 }
 
+/** What one upload did: for an export, what it found and how much of it was new. */
+function uploadNote(result) {
+  const chunks = result.chunks ? `, ${result.chunks} chunk${result.chunks === 1 ? '' : 's'}` : '';
+  if (!result.found) return `${result.status}${chunks}${result.message ? `: ${result.message}` : ''}`;
+  let line = `${result.status}: ${result.found.line}`;
+  if (result.found.messages != null && result.new_messages != null) {
+    line += result.new_messages ? ` (${result.new_messages.toLocaleString()} new)` : ' (all in memory already)';
+  }
+  return [line, ...(result.notes ?? [])].join(' · ');
+}
+
 function hitItem(hit) {
   const src = hit.source;
   const where = src ? src.title || src.name || src.path : `L1 ${hit.kind}: ${hit.title}`;
@@ -41,10 +52,12 @@ export function mount(root, { signal }) {
   // -- adding files ------------------------------------------------------------------------
   const picker = h('input', { type: 'file', multiple: true, name: 'files' });
   const tags = h('input', { type: 'text', name: 'tags', autocomplete: 'off' });
+  const me = h('input', { type: 'text', name: 'me', autocomplete: 'off' });
   const uploads = h('ul', { class: 'uploads', 'aria-label': 'Files to upload' });
   const uploadButton = h('button', { type: 'button', class: 'primary' }, 'Upload');
   const zone = h('div', { class: 'dropzone' },
-    h('p', { text: 'Drop files here, or choose them:' }), field('Choose files', picker));
+    h('p', { text: 'Drop files here (documents, chat exports of WhatsApp, Telegram or ChatGPT, mailboxes, notes, photos, voice notes), or choose them:' }),
+    field('Choose files', picker));
 
   function addFiles(files) {
     for (const file of files) {
@@ -77,9 +90,9 @@ export function mount(root, { signal }) {
     for (const item of queue.splice(0)) {
       item.note.textContent = 'uploading…';
       try {
-        const result = await upload(item.file, { tags: splitList(tags.value), onProgress: (f) => (item.bar.value = f) });
+        const result = await upload(item.file, { tags: splitList(tags.value), me: me.value.trim(), onProgress: (f) => (item.bar.value = f) });
         item.bar.value = 1;
-        item.note.textContent = `${result.status}${result.chunks ? `, ${result.chunks} chunk${result.chunks === 1 ? '' : 's'}` : ''}${result.message ? `: ${result.message}` : ''}`;
+        item.note.textContent = uploadNote(result);
       } catch (error) {
         failed += 1;
         item.note.textContent = `failed: ${error.message}`;
@@ -217,7 +230,8 @@ export function mount(root, { signal }) {
 
   root.append(
     h('h1', { tabindex: -1, text: title }),
-    section('Add files', zone, field('Tags', tags, 'Optional, comma separated; grants can share by tag.'), uploadButton, uploads),
+    section('Add files', zone, field('Tags', tags, 'Optional, comma separated; grants can share by tag.'),
+      field('Your name in chats', me, 'Optional: how chat exports name you, if not your profile\'s name.'), uploadButton, uploads),
     section('Documents', l1Line, docsBox),
     section('Search', searchForm, hits),
     section('Topics', topicsBox),
