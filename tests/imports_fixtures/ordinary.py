@@ -14,6 +14,7 @@ def ordinary_files() -> list[tuple[str, bytes]]:
     return [
         ("notes.txt", b"My dog is called Biscuit.\nShe is old.\n\nI live in Ghent.\n"),
         ("diary.txt", b"31 December 2023\nWe went to the beach: cold but nice.\n"),
+        ("dated.txt", b"31/12/2023, 21:04 - went out\n01/01/2024, 10:00 - slept in\n"),
         ("log.txt", b"2023-12-31 21:04:05,123 - root - INFO - started\n" * 3),
         ("plan.md", MARKDOWN.encode()),
         ("page.html", HTML.encode()),

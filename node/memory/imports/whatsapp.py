@@ -291,8 +291,9 @@ def _looks_like_chat(head: bytes, whole: bool) -> bool:
         lines = lines[:-1]
     if not lines or _header(lines[0]) is None:
         return False
-    headers = sum(1 for line in lines if _header(line) is not None)
-    return headers >= 2 or whole
+    rests = [found[1] for line in lines if (found := _header(line)) is not None]
+    said = any(0 < rest.find(": ") <= _SPEAKER_MAX for rest in rests)
+    return said and (len(rests) >= 2 or whole)
 
 
 def _chat_members(name: str, data: bytes) -> list[str]:
