@@ -167,7 +167,7 @@ def sniff(name: str, data: bytes) -> bool:
     head = data[:SNIFF_BYTES].decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     if not head.startswith("{"):
         return False
-    if '"personal_information"' in head and '"about"' in head:
+    if '"about"' in head and ('"personal_information"' in head or '"chats": {' in head):
         return True
     if '"messages"' not in head:
         return False

@@ -28,6 +28,7 @@ notices (the chat's own name), else the sorted participants.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -51,7 +52,7 @@ _MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufe
 _HEADER = re.compile(
     r"[\u200e\u200f\ufeff]{0,3}(\[)?"
     r"(\d{1,4})([./-]) ?(\d{1,2})[./-] ?(\d{1,4})\.?"
-    r",? ?[ \u00a0]?"
+    r"(?:,[ \u00a0]?|[ \u00a0])"
     r"(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?"
     r"(?:[ \u00a0\u202f]?([AaPp])\.?[ \u00a0\u202f]?[Mm]\.?)?"
     r"(?:\] ?| [-–] )"
@@ -85,6 +86,7 @@ class _Chat:
     notes: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=1024)
 def _clean_name(name: str) -> str:
     """A speaker as a person reads it: no direction marks, single spaces, no ``~`` that
     WhatsApp puts before names not in the phone's contacts."""
