@@ -256,3 +256,24 @@ def test_hostile_lines_take_linear_time() -> None:
     doc = whatsapp.read("c.txt", data).documents[0]
     assert (datetime.now() - start).total_seconds() < 1
     assert len(doc.segments) == 2
+
+
+def test_a_zip_of_several_chats_is_one_document_each() -> None:
+    first, first_expected, first_name = whatsapp_chat(21, locale="android", count=20)
+    second, second_expected, second_name = whatsapp_chat(22, locale="dots", count=30, group=True)
+    zipped = make_zip(
+        {
+            f"WhatsApp Chat with {first_name}.txt": first,
+            f"WhatsApp Chat with {second_name}.txt": second,
+            "IMG-20210302-WA0001.jpg": b"\xff\xd8",
+        }
+    )
+    imported = whatsapp.read("chats.zip", zipped)
+    assert [d.key for d in imported.documents] == [
+        f"whatsapp:chat:{first_name.casefold()}",
+        f"whatsapp:chat:{second_name.casefold()}",
+    ]
+    assert imported.found.line().startswith(
+        f"WhatsApp chats: 2 chats, {len(first_expected.speakers | second_expected.speakers)} people"
+    )
+    assert "1 other file in the zip" in imported.found.line()
