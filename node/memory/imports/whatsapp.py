@@ -61,7 +61,7 @@ _HEADER = re.compile(
 _ATTACHED = re.compile(r"\S[^\n]{0,200}\.[A-Za-z0-9]{2,5} \([^()\n]{1,40}\)")
 """Android's ``IMG-20231231-WA0001.jpg (file attached)`` in any language."""
 _NAME_PREFIXES = ("whatsapp chat with ", "whatsapp chat - ", "whatsapp chat – ")
-_COPY_SUFFIX = re.compile(r" ?\(\d{1,3}\)")
+_COPY_SUFFIX = re.compile(r" ?\(\d{1,3}\)$")
 
 
 @dataclass(slots=True)
@@ -72,6 +72,8 @@ class _Entry:
     year_first: bool
     clock: tuple[int, int, int | None, str | None]
     bracket: bool
+    line: str
+    """The whole header line, as written."""
     first: str
     more: list[str] = field(default_factory=list)
 
@@ -126,6 +128,7 @@ def _entries(text: str) -> tuple[list[_Entry], int]:
                     match.group(9),
                 ),
                 bracket=match.group(1) is not None,
+                line=line,
                 first=rest,
             )
         )
@@ -226,11 +229,10 @@ def _chat(text: str) -> _Chat:
     for entry in entries:
         when = _when(entry, day_first)
         if when is None:
-            bad_dates += 1
             if messages:
-                last = messages[-1]
-                extra = "\n".join([entry.first, *entry.more])
-                messages[-1] = replace(last, text=f"{last.text}\n{extra}")
+                bad_dates += 1
+                extra = "\n".join([entry.line, *entry.more])
+                messages[-1] = replace(messages[-1], text=f"{messages[-1].text}\n{extra}")
             continue
         speaker, sep, first = entry.first.partition(": ")
         if not sep and entry.first.endswith(":") and entry.more:
@@ -253,7 +255,9 @@ def _chat(text: str) -> _Chat:
         speakers.add(speaker)
         messages.append(Message(speaker=speaker, text=body.strip(), time=when))
     if bad_dates:
-        notes.append(f"{bad_dates} line(s) with an impossible date were kept as text")
+        notes.append(
+            f"{bad_dates} line(s) with an impossible date were kept as text of the message before"
+        )
     if preamble:
         notes.append(f"{preamble} line(s) before the first message were skipped")
     return _Chat(messages, speakers, media, system_speaker, tuple(notes))
@@ -265,8 +269,7 @@ def _name_from_file(name: str) -> str | None:
     for suffix in (".txt", ".zip"):
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
-    if (copy := _COPY_SUFFIX.search(stem)) is not None and copy.end() == len(stem):
-        stem = stem[: copy.start()]
+    stem = _COPY_SUFFIX.sub("", stem)
     lowered = stem.casefold()
     for prefix in _NAME_PREFIXES:
         if lowered.startswith(prefix) and (rest := _clean_name(stem[len(prefix) :])):

@@ -277,3 +277,15 @@ def test_a_zip_of_several_chats_is_one_document_each() -> None:
         f"WhatsApp chats: 2 chats, {len(first_expected.speakers | second_expected.speakers)} people"
     )
     assert "1 other file in the zip" in imported.found.line()
+
+
+def test_a_line_with_an_impossible_date_stays_in_the_message_before() -> None:
+    data = lines(
+        "13/01/2024, 10:00 - A: look", "31/02/2024, 10:00 - B: pasted", "14/01/2024, 10:00 - B: ok"
+    )
+    doc = whatsapp.read("c.txt", data).documents[0]
+    assert [s.text for s in doc.segments] == [
+        "A: look\n31/02/2024, 10:00 - B: pasted",
+        "B: ok",
+    ]
+    assert "1 line(s) with an impossible date" in doc.notes[0]
