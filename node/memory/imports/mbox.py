@@ -5,8 +5,9 @@ Theory of operation: the file is cut into messages at its "From " separator line
 standard library's :mod:`mailbox` wants a path, and this module only sees bytes): a separator is
 a line starting ``From `` that has a sender and a year in it and is followed by a header line, so
 an unquoted "From here on..." in a body does not cut a message in two. Each message is unquoted
-the mboxrd way (``>From `` → ``From ``) and read by :class:`email.parser.BytesParser` with the
-default policy. A message that cannot be read is one line in ``Imported.notes``; the rest goes on.
+the mboxrd way (``>From `` → ``From ``) and read by :class:`email.parser.BytesParser` (the
+classic policy; headers are decoded here). A message that cannot be read is one line in
+``Imported.notes``; the rest goes on.
 
 An email's document is ``From: NAME / To: ... / Subject: ...`` and then what the sender wrote:
 the text/plain body (else the HTML one as text), without quoted replies (``>`` lines, the
@@ -23,9 +24,10 @@ import email.utils
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
-from email.message import EmailMessage, Message
+from email.header import decode_header, make_header
+from email.message import Message
 from email.parser import BytesParser
-from email.policy import default as default_policy
+from email.policy import compat32
 from pathlib import PurePath
 
 from secondme.node.core.errors import ParseError
@@ -49,7 +51,9 @@ _HEADER_VALUE_MAX = 4000
 _NAMES_SHOWN = 10
 """Recipients named in the ``To:`` line; the rest are counted."""
 
-_PARSER = BytesParser(policy=default_policy)
+_PARSER = BytesParser(policy=compat32)
+"""The classic policy: headers stay raw text, decoded here (the modern policy's header
+objects take most of the time of a large mailbox)."""
 
 
 # --- cutting the file into messages --------------------------------------------------------------
@@ -144,32 +148,38 @@ def _unescaped(text: str) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-def _header(message: Message, field: str) -> str | None:
-    """A header decoded (RFC 2047 words and all), its raw text if decoding fails, else None."""
+def _decoded_words(raw: str) -> str:
+    """RFC 2047 encoded words (``=?utf-8?q?...?=``) decoded; the raw text where they are
+    broken or name a charset that does not exist."""
+    raw = _unescaped(raw)
+    if "=?" not in raw:
+        return raw
     try:
-        value = message[field]
-    except Exception:  # the email package raises assorted types on malformed headers
-        value = _raw_header(message, field)
-    if value is None:
+        return str(make_header(decode_header(raw)))
+    except Exception:  # decode_header and make_header raise assorted types on broken words
+        return raw
+
+
+def _header(message: Message, field: str) -> str | None:
+    """A header decoded, else None."""
+    raw = _raw_header(message, field)
+    if raw is None:
         return None
-    text = " ".join(normalize(_unescaped(str(value)[:_HEADER_VALUE_MAX])).split())
+    text = " ".join(normalize(_decoded_words(raw)).split())
     return text or None
 
 
 def _addresses(message: Message, field: str) -> list[tuple[str, str]]:
-    """(display name, address) per mailbox of an address header, as well as it can be read."""
-    found: list[tuple[str, str]] = []
-    try:
-        header = message[field]
-        for address in getattr(header, "addresses", ()):
-            found.append((address.display_name or "", address.addr_spec or ""))
-    except Exception:  # a malformed address list: read it the lenient way below
-        found = []
-    if not found and (raw := _header(message, field)):
-        found = [(n, a) for n, a in email.utils.getaddresses([raw]) if n or a]
+    """(display name, address) per mailbox of an address header, as well as it can be read:
+    the list is split before its names are decoded, so a comma in a name splits nothing."""
+    raw = _raw_header(message, field)
+    if not raw:
+        return []
+    found = email.utils.getaddresses([" ".join(_unescaped(raw).split())])
     return [
-        (" ".join(normalize(_unescaped(n)).split()), _unescaped(a).strip().lower())
+        (" ".join(normalize(_decoded_words(n)).split()), a.strip().lower())
         for n, a in found
+        if n.strip() or a.strip()
     ]
 
 
@@ -222,7 +232,7 @@ def _named(people: list[tuple[str, str]]) -> str:
 
 
 def _email_document(
-    separator: bytes, message: EmailMessage
+    separator: bytes, message: Message
 ) -> tuple[ParsedDocument, set[str], int] | None:
     """The email's document, the people in it, and its attachments left unread; None for a
     message without a single readable header (not an email)."""

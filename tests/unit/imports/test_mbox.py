@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import mailbox
 import time
 from datetime import datetime
 
@@ -193,3 +194,18 @@ def test_quotes_and_signatures_are_cut_by_structure(text: str, kept: list, cut: 
         assert piece in result
     for piece in cut:
         assert piece not in result
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_cut_agrees_with_the_standard_library_mailbox(seed: int, tmp_path) -> None:
+    box = make_mailbox(seed)
+    path = tmp_path / "box.mbox"
+    path.write_bytes(box.data)
+    folder = mailbox.mbox(path, create=False)
+    try:
+        theirs = [m.get("Message-ID", "").strip("<>") or None for m in folder]
+    finally:
+        folder.close()
+    ours = [doc.key for doc in mbox.read("box.mbox", box.data).documents]
+    assert len(ours) == len(theirs)
+    assert [f"email:{m}" for m in theirs if m] == [k for k in ours if "sha256" not in k]
