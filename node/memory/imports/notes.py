@@ -10,6 +10,8 @@ segments. The pass, line by line and outside code (fenced blocks and inline code
 - ``[[Note]]``, ``[[Note|shown text]]``, ``[[Note#Heading]]`` become the text a reader sees (the
   alias, else the note's name) and ``Note`` a link; ``![[Note]]`` (a note shown inside this one)
   is a link too, ``![[photo.png]]`` (an attachment) is not;
+- a markdown link to a note of the vault (``[text](Other%20note.md)``, Obsidian's form without
+  wikilinks) is a link too, though it alone does not make a file a note;
 - ``#tag`` and ``#nested/tag`` after a space or at a line's start are tags (lower-case, without
   ``#``); a heading's ``# `` is not, nor ``page#part`` in a URL, nor an all-number ``#42``.
 
@@ -26,6 +28,7 @@ import contextlib
 from dataclasses import replace
 from datetime import date
 from pathlib import PurePath
+from urllib.parse import unquote
 
 import yaml
 
@@ -47,11 +50,14 @@ _NAMES_MAX = 1000
 class _Pass:
     """What one pass over a note's body found, and the body as a reader sees it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, markdown_links: bool) -> None:
         self.lines: list[str] = []
         self.tags: dict[str, None] = {}
         self.links: dict[str, None] = {}
         self.wikilinks = 0
+        self.markdown_links = markdown_links
+        """Also ``[text](Other%20note.md)`` (Obsidian without wikilinks): read, not sniffed,
+        since any README links its neighbours that way."""
 
     def link(self, name: str) -> None:
         if len(self.links) < _NAMES_MAX:
@@ -129,6 +135,20 @@ def _wikilink(inner: str, embed: bool, found: _Pass) -> str:
     return alias.strip() or shown
 
 
+def _markdown_link(target: str, found: _Pass) -> None:
+    """A markdown link's target that is a note of the vault (a relative ``.md`` path)."""
+    # ``<a path with spaces.md>``, else a path and perhaps ``"a title"`` after it.
+    target = target.strip()
+    bare = target[1:].split(">", 1)[0] if target.startswith("<") else target.split(" ", 1)[0]
+    path = unquote(bare.split("#", 1)[0])
+    if not path or "://" in path or path.startswith(("mailto:", "/")):
+        return
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    suffix = PurePath(name).suffix.lower()
+    if suffix in SUFFIXES and name[: -len(suffix)].strip():
+        found.link(name[: -len(suffix)].strip())
+
+
 def _tag_end(line: str, start: int) -> int:
     end = start + 1
     while end < len(line) and (line[end].isalnum() or line[end] in _TAG_CHARS):
@@ -158,6 +178,11 @@ def _scan_line(line: str, found: _Pass) -> str:
             out.append(_wikilink(inner, embed, found))
             i = close + 2
             continue
+        elif found.markdown_links and line.startswith("](", i):
+            close = line.find(")", i + 2, i + 2 + _LINK_MAX)
+            if close > 0:
+                _markdown_link(line[i + 2 : close], found)
+            out.append(ch)
         elif ch == "#" and (i == 0 or line[i - 1].isspace()):
             end = _tag_end(line, i)
             tag = line[i + 1 : end].strip("/")
@@ -172,9 +197,9 @@ def _scan_line(line: str, found: _Pass) -> str:
     return "".join(out)
 
 
-def _scan(body: str) -> _Pass:
+def _scan(body: str, *, markdown_links: bool = False) -> _Pass:
     """Tags and links of a note's body, and the body with links shown as their text."""
-    found = _Pass()
+    found = _Pass(markdown_links=markdown_links)
     fence: str | None = None
     for line in body.split("\n"):
         stripped = line.strip()
@@ -231,7 +256,7 @@ def read(name: str, data: bytes) -> Imported:
     text = normalize(decode_text(name, data)).lstrip("\ufeff")
     raw, body = _front_matter(text)
     meta, note = _read_front_matter(raw) if raw is not None else ({}, None)
-    found = _scan(body)
+    found = _scan(body, markdown_links=True)
     for tag in _strings(meta.get("tags", meta.get("tag"))):
         found.tag(tag.lstrip("#"))
     aliases = _strings(meta.get("aliases", meta.get("alias")))

@@ -136,3 +136,14 @@ def test_hostile_notes_are_read_in_bounded_time() -> None:
         notes.sniff("h.md", data)
         notes.read("h.md", data)
         assert time.monotonic() - began < 5
+
+
+def test_markdown_links_to_notes_are_links_but_do_not_make_a_note() -> None:
+    readme = b"# Project\n\nSee [setup](docs/setup.md) and [site](https://x.org/a.md).\n"
+    assert not notes.sniff("README.md", readme)
+    text = b"Met [Ana](People/Ana%20Silva.md#Work), [web](https://x.org/b.md), [x](<My note.md>)."
+    text += b'\n#met [y](Other.md "a title") [z](/abs.md)\n'
+
+    doc = notes.read("n.md", text).documents[0]
+    assert doc.links == ("Ana Silva", "My note", "Other")
+    assert "[Ana](People/Ana%20Silva.md#Work)" in doc.text
