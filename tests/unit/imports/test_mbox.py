@@ -11,7 +11,7 @@ import pytest
 
 from secondme.node.core.errors import ParseError
 from secondme.node.memory.imports import mbox
-from secondme.node.memory.imports.mail_text import strip_replies
+from secondme.node.memory.imports.mail_text import html_to_text, strip_replies
 from secondme.node.memory.parsers import ParsedDocument
 from tests.imports_fixtures.mail import make_mailbox
 
@@ -209,3 +209,16 @@ def test_the_cut_agrees_with_the_standard_library_mailbox(seed: int, tmp_path) -
     ours = [doc.key for doc in mbox.read("box.mbox", box.data).documents]
     assert len(ours) == len(theirs)
     assert [f"email:{m}" for m in theirs if m] == [k for k in ours if "sha256" not in k]
+
+
+def test_html_quotes_and_outlook_blocks_are_cut_like_plain_ones() -> None:
+    gmail = (
+        '<div dir="ltr">See you <b>Friday</b>!</div><div class="gmail_quote"><div>On Tue, Mar 5,'
+        " 2024 at 9:12 AM Ana &lt;ana@x.com&gt; wrote:<br></div><blockquote>Are we on?</blockquote>"
+    )
+    outlook = (
+        "<p>Approved.</p><hr><div><b>From:</b> Tom<br><b>Sent:</b> Monday<br><b>Subject:</b> B"
+        "</div><p>Please approve</p>"
+    )
+    assert strip_replies(html_to_text(gmail)) == "See you Friday!"
+    assert strip_replies(html_to_text(outlook)) == "Approved."
