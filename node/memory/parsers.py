@@ -261,8 +261,10 @@ def _markdown_heading(line: str) -> tuple[int, str] | None:
     return level, rest
 
 
-def _parse_markdown(name: str, data: bytes) -> ParsedDocument:
-    """Markdown stays as written (headings carry meaning); a heading always opens a new segment."""
+def parse_markdown(name: str, data: bytes) -> ParsedDocument:
+    """Markdown stays as written (headings carry meaning); a heading always opens a new segment.
+
+    Public for importers that read a dialect of it (note vaults) after their own pass."""
     text = normalize(decode_text(name, data))
     spans: list[tuple[int, int]] = []
     title: str | None = None
@@ -779,8 +781,8 @@ def _parse_jsonl(name: str, data: bytes) -> ParsedDocument:
 
 _PARSERS: dict[str, Callable[[str, bytes], ParsedDocument]] = {
     ".txt": _parse_text,
-    ".md": _parse_markdown,
-    ".markdown": _parse_markdown,
+    ".md": parse_markdown,
+    ".markdown": parse_markdown,
     ".pdf": _parse_pdf,
     ".docx": _parse_docx,
     ".html": _parse_html,

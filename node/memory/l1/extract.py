@@ -374,3 +374,65 @@ def group_relations(relations: Sequence[RelationFinding]) -> dict[tuple[str, str
         if r.source != r.target:
             grouped[(r.source, r.target, r.label)].add(r.chunk_id)
     return grouped
+
+
+# -- links between notes ------------------------------------------------------------------------
+
+LINK_LABEL = "links to"
+"""The relation a note's wikilink makes: the note links to the note it names."""
+
+
+def _note_key(name: str) -> str:
+    """A note's entity key: as any name's, so that a note named after a person is that person;
+    its plain lower-case form where numbers tell notes apart ("Budget 2024", "2024-03-05")."""
+    if any(ch.isdigit() for ch in name):
+        return " ".join(name.casefold().split())
+    return entity_key(name)
+
+
+def _where_named(name: str, chunks: Sequence[ChunkText]) -> dict[str, tuple[str, str]]:
+    """Per chunk that writes ``name``, the name and the sentence it is in; the first chunk (with
+    its first sentence) when none does (a link shown by its alias)."""
+    wanted = name.casefold()
+    found: dict[str, tuple[str, str]] = {}
+    for chunk in chunks:
+        if wanted in chunk.text.casefold():
+            sentence = next((s for s in sentences(chunk.text) if wanted in s.casefold()), "")
+            found[chunk.id] = (name, shorten(sentence or chunk.text, 160))
+    if not found and chunks:
+        first = chunks[0]
+        found[first.id] = (name, shorten(next(iter(sentences(first.text)), first.text), 160))
+    return found
+
+
+def with_links(
+    findings: list[EntityFinding],
+    relations: list[RelationFinding],
+    note: str | None,
+    links: Sequence[str],
+    chunks: Sequence[ChunkText],
+) -> tuple[list[EntityFinding], list[RelationFinding]]:
+    """A document's findings with its links to other notes added: the note ``note`` (its title
+    or name) and each linked note become entities, joined by :data:`LINK_LABEL` relations that
+    the chunks naming the linked note support (the first chunk where none names it), so that a
+    link goes when the chunks that hold it go. Nothing changes without links or chunks."""
+    if not note or not links or not chunks:
+        return findings, relations
+    merged = {f.key: f for f in findings}
+    source = _note_key(note)
+    if not source:
+        return findings, relations
+    first = chunks[0]
+    named = merged.setdefault(source, EntityFinding(note, source))
+    named.mentions.setdefault(first.id, (note, shorten(first.text, 160)))
+    added: list[RelationFinding] = []
+    for name in dict.fromkeys(" ".join(link.split()) for link in links):
+        target = _note_key(name)
+        if not target or target == source:
+            continue
+        finding = merged.setdefault(target, EntityFinding(name, target))
+        where = _where_named(name, chunks)
+        for chunk_id, mention in where.items():
+            finding.mentions.setdefault(chunk_id, mention)
+        added += [RelationFinding(source, target, LINK_LABEL, c) for c in where]
+    return list(merged.values()), relations + added
