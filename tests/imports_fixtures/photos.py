@@ -112,13 +112,16 @@ def shot(seed: int, *, words_count: int = 12, located: bool = True, timed: bool 
 
 
 def picture(text_words: tuple[str, ...], *, size: tuple[int, int] = (1800, 1200)) -> Image.Image:
-    """Black words on a light background, a few to a line, large and clear."""
+    """Black words on a light background, a few to a line, large and clear (the letters scale
+    with the width: 72 px on an 1800 px wide picture)."""
     image = Image.new("RGB", size, (246, 244, 238))
     if text_words:
         draw = ImageDraw.Draw(image)
-        face = font(72)
+        em = max(12, size[0] // 25)
         lines = [" ".join(text_words[i : i + 3]) for i in range(0, len(text_words), 3)]
-        draw.multiline_text((80, 80), "\n".join(lines), font=face, fill=(20, 20, 20), spacing=36)
+        draw.multiline_text(
+            (em, em), "\n".join(lines), font=font(em), fill=(20, 20, 20), spacing=em // 2
+        )
     return image
 
 

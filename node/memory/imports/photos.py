@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import PurePath
 
 import pillow_heif
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image
 
 from secondme.node.core.errors import ModelError, ParseError
 from secondme.node.memory.imports import places
@@ -46,6 +46,17 @@ _EXIF_OFFSET_TIME_ORIGINAL = 0x9011
 _IFD0_DATETIME = 0x0132
 _IFD0_MAKE = 0x010F
 _IFD0_MODEL = 0x0110
+_IFD0_ORIENTATION = 0x0112
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+"""EXIF orientation → the turn that makes the picture upright (as ``ImageOps.exif_transpose``)."""
 _GPS_LAT_REF, _GPS_LAT, _GPS_LON_REF, _GPS_LON = 1, 2, 3, 4
 
 
@@ -139,7 +150,7 @@ def _open(name: str, data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data), formats=[kind])
         width, height = image.size
-        if width * height > 2 * Image.MAX_IMAGE_PIXELS:
+        if Image.MAX_IMAGE_PIXELS and width * height > 2 * Image.MAX_IMAGE_PIXELS:
             raise Image.DecompressionBombError(f"{width}x{height} pixels")
         _reduce_on_load(image)
         image.load()
@@ -161,11 +172,18 @@ def _reduce_on_load(image: Image.Image) -> None:
 
 
 def _for_ocr(name: str, image: Image.Image) -> Image.Image:
-    """Upright (EXIF orientation), grayscale, and no larger than :data:`OCR_MAX_SIDE`."""
-    try:
-        upright = ImageOps.exif_transpose(image.convert("L"))
-    except Exception:  # Pillow raises assorted types on a damaged orientation tag
-        upright = image.convert("L")
+    """Upright (EXIF orientation), grayscale on white where it was transparent (a screenshot's
+    black text on a clear background would read as black on black), and no larger than
+    :data:`OCR_MAX_SIDE`."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        flat.alpha_composite(rgba)
+        gray = flat.convert("L")
+    else:
+        gray = image.convert("L")
+    turn = _ORIENTATION.get(image.getexif().get(_IFD0_ORIENTATION))
+    upright = gray.transpose(turn) if turn is not None else gray
     if max(upright.size) > OCR_MAX_SIDE:
         upright.thumbnail((OCR_MAX_SIDE, OCR_MAX_SIDE), Image.Resampling.LANCZOS)
     return upright

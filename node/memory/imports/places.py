@@ -102,17 +102,27 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def _read_table() -> CityTable:
     text = resources.files(_PACKAGE).joinpath(_TABLE).read_text(encoding="utf-8")
+    records = csv.reader(io.StringIO(text))
+    header = next(records, [])
+    try:
+        columns = [header.index(field) for field in ("lat", "lon", "name", "admin1", "cc")]
+    except ValueError as exc:
+        raise ValueError(f"{_TABLE} lacks a column: {exc}") from exc
+    last = max(columns)
+    lat_at, lon_at, name_at, region_at, cc_at = columns
     rows = []
-    for record in csv.DictReader(io.StringIO(text)):
+    for record in records:
+        if len(record) <= last:
+            continue
         try:
-            lat, lon = float(record["lat"]), float(record["lon"])
-        except (KeyError, TypeError, ValueError):
+            lat, lon = float(record[lat_at]), float(record[lon_at])
+        except ValueError:
             continue
         rows.append(
             City(
-                name=(record.get("name") or "").strip(),
-                region=(record.get("admin1") or "").strip(),
-                country=(record.get("cc") or "").strip(),
+                name=record[name_at].strip(),
+                region=record[region_at].strip(),
+                country=record[cc_at].strip(),
                 lat=lat,
                 lon=lon,
             )

@@ -115,11 +115,43 @@ def test_png_without_exif_gives_its_text_and_no_time(seed):
     assert "taken" not in imported.found.line()
 
 
+def test_a_photo_held_sideways_is_read_upright():
+    """Phones store the sensor's pixels and say how to turn them (EXIF orientation 6)."""
+    shot = fx.shot(9, located=False)
+    stored = fx.picture(shot.words).transpose(Image.Transpose.ROTATE_90)
+    tags = fx.exif(shot)
+    tags[0x0112] = 6
+    out = io.BytesIO()
+    stored.save(out, "JPEG", quality=90, exif=tags)
+    doc = photos.read("sideways.jpg", out.getvalue()).documents[0]
+    assert _words_found(shot, doc.text) >= 2 / 3, doc.text
+
+
+def test_a_screenshot_with_a_transparent_background_is_read_on_white():
+    shot = fx.shot(10, located=False, timed=False)
+    ink = fx.picture(shot.words).convert("L").point(lambda v: 255 - v)
+    clear = Image.new("RGBA", ink.size, (0, 0, 0, 0))
+    clear.putalpha(ink)  # black text, transparent everywhere else
+    out = io.BytesIO()
+    clear.save(out, "PNG")
+    doc = photos.read("screenshot.png", out.getvalue()).documents[0]
+    assert _words_found(shot, doc.text) >= 2 / 3, doc.text
+
+
 def test_southern_and_western_references_give_negative_coordinates():
     target = fx.city(5, where=lambda row: row.lat < -10 and row.lon < -10)
     shot = fx.Shot(words=(), taken=None, offset=None, city=target)
     imported = photos.read("far.jpg", fx.jpeg(shot))
     assert target.label() in imported.documents[0].text
+
+
+def test_a_48_megapixel_photo_is_read_from_a_smaller_copy():
+    shot = fx.shot(12)
+    data = fx.jpeg(shot, size=(8000, 6000))
+    started = time.perf_counter()
+    doc = photos.read("big.jpg", data).documents[0]
+    assert _words_found(shot, doc.text) >= 2 / 3, doc.text
+    assert time.perf_counter() - started < 30
 
 
 def test_the_same_picture_under_another_name_is_the_same_document():
