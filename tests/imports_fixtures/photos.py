@@ -111,14 +111,18 @@ def shot(seed: int, *, words_count: int = 12, located: bool = True, timed: bool 
     )
 
 
-def picture(text_words: tuple[str, ...], *, size: tuple[int, int] = (1800, 1200)) -> Image.Image:
-    """Black words on a light background, a few to a line, large and clear (the letters scale
-    with the width: 72 px on an 1800 px wide picture)."""
+def picture(
+    text_words: tuple[str, ...], *, size: tuple[int, int] = (1800, 1200), per_line: int = 3
+) -> Image.Image:
+    """Black words on a light background, ``per_line`` to a line, large and clear (the letters
+    scale with the width: 72 px on an 1800 px wide picture with 3 words to a line)."""
     image = Image.new("RGB", size, (246, 244, 238))
     if text_words:
         draw = ImageDraw.Draw(image)
-        em = max(12, size[0] // 25)
-        lines = [" ".join(text_words[i : i + 3]) for i in range(0, len(text_words), 3)]
+        em = max(12, size[0] * 3 // (25 * per_line))
+        lines = [
+            " ".join(text_words[i : i + per_line]) for i in range(0, len(text_words), per_line)
+        ]
         draw.multiline_text(
             (em, em), "\n".join(lines), font=font(em), fill=(20, 20, 20), spacing=em // 2
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 import time
 import zipfile
@@ -232,6 +233,24 @@ def test_ocr_past_its_time_limit_is_stopped_and_said():
     assert len(imported.notes) == 1
     assert imported.notes[0].startswith("IMG_7.jpg: Tesseract took longer than 0.01 s")
     assert imported.documents[0].date == _expected_time(shot)
+
+
+def test_each_run_gets_its_thread_limit_in_its_own_environment(tmp_path):
+    seen = tmp_path / "seen"
+    fake = tmp_path / "tesseract"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "--version" ]; then echo "tesseract 5.3.0"; exit 0; fi\n'
+        f'echo "$OMP_THREAD_LIMIT" > {seen}\n'
+        'printf "level\\tpage_num\\tblock_num\\tpar_num\\tline_num\\tword_num\\t'
+        'left\\ttop\\twidth\\theight\\tconf\\ttext\\n" > "$2.tsv"\n'
+    )
+    fake.chmod(0o755)
+    before = os.environ.get("OMP_THREAD_LIMIT")
+    result = Tesseract(str(fake), threads=2).read(Image.new("L", (64, 64), 255))
+    assert seen.read_text().strip() == "2"
+    assert result.words == 0 and result.paragraphs == ()
+    assert os.environ.get("OMP_THREAD_LIMIT") == before
 
 
 def test_an_unknown_language_is_a_note_not_a_crash():
