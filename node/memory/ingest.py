@@ -277,7 +277,7 @@ class Ingestor:
                 size=existing.size + len(data) if single else existing.size,
                 append=True,
             )
-            return replace(result, message=message), len(fresh)
+            return _noted(result, message), len(fresh)
         item_hash = hashlib.sha256(
             "\x1f".join((key, parsed.text, *item_tags, *parsed.links, parsed.date or "")).encode()
         ).hexdigest()
@@ -304,7 +304,7 @@ class Ingestor:
             owner,
             size=len(data) if single else len(parsed.text.encode()),
         )
-        return replace(result, message=message), len(ids)
+        return _noted(result, message), len(ids)
 
     def _index(
         self,
@@ -468,3 +468,10 @@ def _only(parsed: ParsedDocument, segments: Sequence[Segment]) -> ParsedDocument
         )
     built = builder.build(parsed.kind, parsed.title, parsed.date)
     return replace(parsed, text=built.text, segments=built.segments)
+
+
+def _noted(result: IngestResult, note: str) -> IngestResult:
+    """``result`` with ``note`` added to what it says."""
+    if not note:
+        return result
+    return replace(result, message="; ".join(m for m in (result.message, note) if m))

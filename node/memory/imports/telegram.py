@@ -18,6 +18,7 @@ A chat that cannot be read is one note; the other chats go on.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from secondme.node.core.errors import ParseError
@@ -176,6 +177,17 @@ def sniff(name: str, data: bytes) -> bool:
     )
 
 
+def _account_name(value: object) -> str | None:
+    """The exporting person's name, as their messages show it, from a whole-account export's
+    ``personal_information``; None for a single chat's export."""
+    info = value.get("personal_information") if isinstance(value, dict) else None
+    if not isinstance(info, dict):
+        return None
+    parts = [info.get(k) for k in ("first_name", "last_name")]
+    name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    return name or None
+
+
 def read(name: str, data: bytes) -> Imported:
     """One document per chat of a Telegram export; a chat that cannot be read is a note."""
     text = decode_text(name, data)
@@ -207,6 +219,8 @@ def read(name: str, data: bytes) -> Imported:
         messages.extend(chat_messages)
     if not documents:
         raise ParseError(f"{name}: no messages with text in the Telegram export")
+    if (owner := _account_name(value)) is not None:
+        documents = [replace(doc, me=owner) for doc in documents]
     people, first, last = speakers_and_span(messages)
     details = []
     if media:

@@ -32,6 +32,7 @@ from secondme.node.memory.l1.extract import (
     extract_insight,
     group_relations,
     rule_kind,
+    with_links,
 )
 from secondme.node.memory.l1.facts import (
     MODEL_PREDICATES,
@@ -255,6 +256,9 @@ class L1Service:
         self._index_insight(doc)
         speakers = sorted({s for c in chunks for s in c.speakers})
         findings, relations = extract_entities(texts, speakers)
+        findings, relations = with_links(
+            findings, relations, doc.title or doc.name, doc.links, texts
+        )
         self.store.entities.save(
             [c.id for c in chunks],
             [(f.key, f.name, rule_kind(f.kind_votes), f.mentions) for f in findings],
