@@ -12,9 +12,9 @@ undecodable input becomes a :class:`ParseError` naming the file before the model
 so that the recording's own metadata (its ``creation_time``) comes out of the same pass. A caller
 that already knows the container (the voice importer sniffs it) names its demuxer, so FFmpeg never
 guesses its way into a playlist or an image format. Silero VAD (its ONNX file ships inside
-faster-whisper) drops silence before decoding, which both saves time and stops Whisper from
-inventing words in silence; each segment's start is its first word's start, because Whisper's
-own segment timestamps drift across the gaps that VAD removed.
+faster-whisper) cuts silence out before the model listens, which both saves time and stops
+Whisper from inventing words in silence; each segment's start is its first word's start,
+because Whisper's own segment timestamps drift across the gaps that VAD removed.
 """
 
 from __future__ import annotations
@@ -144,7 +144,8 @@ def decode(source: bytes | str | os.PathLike[str], *, name: str, fmt: str | None
         raise ParseError(f"{name}: not a readable recording ({_reason(exc)})") from exc
     if not pieces:
         raise ParseError(f"{name}: no sound could be decoded from it")
-    samples = np.concatenate(pieces).astype(np.float32) / 32768.0
+    samples = np.concatenate(pieces).astype(np.float32)
+    samples /= 32768.0
     return Audio(samples=samples, declared_seconds=declared, creation_time=created)
 
 
@@ -196,11 +197,15 @@ class Transcriber:
     """Whisper on the CPU with int8 weights. The model loads on the first :meth:`transcribe`;
     transcriptions from several threads take turns."""
 
-    def __init__(self, folder: Path | None = None, *, threads: int = 0, vad: bool = True) -> None:
+    def __init__(
+        self, folder: Path | None = None, *, threads: int = 0, vad: bool = True, beam_size: int = 5
+    ) -> None:
         self.folder = folder if folder is not None else model_dir()
         self.threads = threads or cores()
         """CTranslate2's CPU threads; 0 asks for every core."""
         self.vad = vad
+        self.beam_size = beam_size
+        """5 (faster-whisper's default) decodes best; 1 (greedy) takes about 30% less time."""
         self._model: WhisperModel | None = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
@@ -227,7 +232,8 @@ class Transcriber:
         name: str = "recording",
     ) -> Transcript:
         """What was said, segment by segment, with offsets in seconds. ``progress`` hears the
-        fraction done as each segment arrives, and 1.0 at the end."""
+        fraction done as each segment arrives, and 1.0 at the end; an exception it raises stops
+        the transcription there and propagates (how a background job is cancelled)."""
         if not isinstance(audio, Audio):
             audio = decode(audio, name=name)
         model = self._loaded()
@@ -238,6 +244,7 @@ class Transcriber:
                 audio.samples,
                 language="en" if model.supported_languages == ["en"] else None,
                 vad_filter=self.vad,
+                beam_size=self.beam_size,
                 word_timestamps=True,
                 condition_on_previous_text=False,
             )
@@ -247,7 +254,7 @@ class Transcriber:
                     words = piece.words or ()
                     start = words[0].start if words else piece.start
                     end = words[-1].end if words else piece.end
-                    segments.append(Utterance(start=start, end=end, text=text))
+                    segments.append(Utterance(start=float(start), end=float(end), text=text))
                 if progress is not None and duration > 0:
                     progress(min(1.0, piece.end / duration))
         if progress is not None:

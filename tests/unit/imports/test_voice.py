@@ -71,6 +71,14 @@ def test_each_container_is_claimed_by_its_bytes(suffix: str, demuxer: str) -> No
     assert detect.importer_for(f"note.{suffix}", data) is voice.read
 
 
+def test_sniffing_any_prefix_of_a_recording_never_fails() -> None:
+    wav = fixtures.silence(1, seed=5)
+    for suffix in ("wav", "ogg", "mp3", "m4a", "flac"):
+        data = wav if suffix == "wav" else fixtures.convert(wav, suffix)
+        for end in range(80):
+            assert voice.sniff(f"x.{suffix}", data[:end]) in (True, False)
+
+
 def test_mp3_without_id3_tag_is_claimed_by_its_frame_header() -> None:
     data = fixtures.convert(fixtures.silence(1, seed=2), "mp3")
     assert data.startswith(b"ID3")
@@ -142,6 +150,7 @@ def test_speech_becomes_a_transcript_with_offsets(
     assert all(LINE.match(line) for line in lines), lines
     assert all(doc.text[s.start : s.end] == s.text for s in doc.segments)
     assert [s.at for s in doc.segments] == sorted(s.at for s in doc.segments)
+    assert all(type(s.at) is float for s in doc.segments)  # not numpy's: it goes to SQLite
 
     expected = [w for s in spoken.sentences for w in fixtures.content_words(s)]
     assert recall(expected, doc.text) >= RECALL_BAR, (spoken.sentences, doc.text)
@@ -175,6 +184,15 @@ def test_progress_is_reported_as_segments_arrive(transcriber: speech.Transcriber
     assert heard == sorted(heard) and all(0 <= f <= 1 for f in heard)
     assert heard[0] < 1.0
 
+    class Cancelled(Exception):
+        pass
+
+    def cancel(fraction: float) -> None:
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        transcriber.transcribe(spoken.wav, cancel, name="long.wav")
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("suffix", "seed"), [("wav", 1), ("ogg", 2)])
@@ -204,6 +222,52 @@ def test_a_file_cut_short_is_read_as_far_as_it_goes(
     assert recall(first, imported.documents[0].text) >= RECALL_BAR
 
 
+class StubTranscriber:
+    """Says what it is told, at the offsets it is told: the document's shape without the model."""
+
+    def __init__(self, *said: tuple[float, str]) -> None:
+        self.said = said
+
+    def transcribe(
+        self, audio: speech.Audio, progress: speech.Progress | None = None, *, name: str = ""
+    ) -> speech.Transcript:
+        segments = tuple(
+            speech.Utterance(start=at, end=at + 2, text=text) for at, text in self.said
+        )
+        return speech.Transcript(segments=segments, duration=audio.seconds, language="en")
+
+
+@pytest.mark.parametrize(
+    ("tag", "date"),
+    [
+        ("2023-07-14T18:02:03.000000Z", "2023-07-14T18:02:03+00:00"),
+        ("2023-07-14T20:02:03+02:00", "2023-07-14T18:02:03+00:00"),  # MP4 keeps UTC
+        ("1904-01-01T00:00:00.000000Z", None),  # MP4's zero: the recorder did not know
+        ("1970-01-01T00:00:00.000000Z", None),
+        ("2023-07-14", None),  # a day alone: no times to add offsets to
+        ("not a time", None),
+        (None, None),
+    ],
+)
+def test_recording_time_dates_the_document_and_each_segment(tag: str | None, date: str) -> None:
+    data = fixtures.convert(fixtures.silence(2, seed=4), "m4a", creation_time=tag)
+    stub = StubTranscriber((0.4, "Hello there."), (75.2, "Later on."), (3725.0, "Much later."))
+    imported = voice.read("memo.m4a", data, transcriber=stub)  # type: ignore[arg-type]
+    (doc,) = imported.documents
+    assert doc.text == "[0:00] Hello there.\n[1:15] Later on.\n[1:02:05] Much later."
+    assert [s.at for s in doc.segments] == [0.4, 75.2, 3725.0]
+    assert doc.date == date
+    if date is None:
+        assert all(s.time is None for s in doc.segments)
+        assert imported.found.line() == "voice note: 2 s, 6 words"
+    else:
+        start = to_datetime(date)
+        assert [to_datetime(s.time) for s in doc.segments] == [
+            start, start + timedelta(seconds=75), start + timedelta(seconds=3725)
+        ]  # fmt: skip
+        assert imported.found.line() == f"voice note: {date[:10]}, 2 s, 6 words"
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 
@@ -220,21 +284,22 @@ def encoded() -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("suffix", ["wav", "ogg", "mp3", "m4a", "flac"])
-@pytest.mark.parametrize("damage", ["header only", "random after magic", "m4a cut in half"])
+@pytest.mark.parametrize("damage", ["header only", "random after magic"])
 def test_undecodable_audio_is_a_parse_error_naming_the_file(
     transcriber: speech.Transcriber, encoded: dict[str, bytes], suffix: str, damage: str
 ) -> None:
     data = encoded[suffix]
-    if damage == "header only":
-        data = data[:40]
-    elif damage == "random after magic":
-        data = corrupted(data, seed=len(suffix), keep=12)
-    elif suffix == "m4a":
-        data = data[: len(data) // 2]  # its index (moov) is written last: nothing is playable
-    else:
-        pytest.skip("only an MP4 is unreadable when cut in half")
+    data = data[:40] if damage == "header only" else corrupted(data, seed=len(suffix), keep=12)
     with pytest.raises(ParseError, match=rf"^broken\.{suffix}: "):
         voice.read(f"broken.{suffix}", data, transcriber=transcriber)
+
+
+def test_an_m4a_cut_before_its_index_is_a_parse_error(
+    transcriber: speech.Transcriber, encoded: dict[str, bytes]
+) -> None:
+    data = encoded["m4a"][: len(encoded["m4a"]) // 2]  # the index (moov) is written last
+    with pytest.raises(ParseError, match=r"^cut\.m4a: not a readable recording"):
+        voice.read("cut.m4a", data, transcriber=transcriber)
 
 
 @pytest.mark.parametrize("suffix", ["mp3", "m4a", "ogg", "opus", "wav"])
