@@ -224,8 +224,8 @@ async def memory_insight(request: web.Request) -> web.Response:
 
 @routes.get("/api/memory/status")
 async def memory_status(request: web.Request) -> web.Response:
-    """L1 work: pending, running, done and failed jobs. ``?wait=SECONDS`` first waits (up to
-    that long) until no work is pending."""
+    """L1 work: pending, running, done and failed jobs, and recordings being transcribed.
+    ``?wait=SECONDS`` first waits (up to that long) until no work is pending."""
     node = services(request)
     wait = request.query.get("wait")
     if wait is not None:
@@ -233,7 +233,9 @@ async def memory_status(request: web.Request) -> web.Response:
             seconds = float(wait)
         except ValueError:
             raise InvalidRequest("query parameter 'wait' must be a number of seconds") from None
-        await node.l1.wait_idle(max(0.0, min(seconds, 24 * 3600)))
+        deadline = time.monotonic() + max(0.0, min(seconds, 24 * 3600))
+        await node.memory.transcriptions.wait_idle(deadline - time.monotonic())
+        await node.l1.wait_idle(max(0.0, deadline - time.monotonic()))
     return web.json_response({**node.l1.status(), "memory": node.memory.stats()})
 
 

@@ -125,6 +125,9 @@ def ingest(
                 if result.get("found") and not as_json:
                     with bar.external_write_mode():
                         click.echo(found_line(shown, result))
+                if result["status"] == "queued" and not as_json:
+                    with bar.external_write_mode():
+                        click.echo(f"{shown}: {result['message']}")
                 noted = result.get("message") and result["status"] in ("added", "replaced")
                 if noted and not result.get("found") and not as_json:
                     with bar.external_write_mode():
@@ -142,7 +145,7 @@ def ingest(
     if as_json:
         print_json({"results": results, "skipped_unsupported": dict(skipped)})
     else:
-        order = ("added", "updated", "replaced", "unchanged", "duplicate", "failed")
+        order = ("added", "updated", "replaced", "queued", "unchanged", "duplicate", "failed")
         summary = ", ".join(f"{counts[s]} {s}" for s in order if counts[s])
         changed = ("added", "updated", "replaced")
         chunks = sum(r.get("chunks", 0) for r in results if r["status"] in changed)
@@ -361,6 +364,13 @@ def status(wait: float | None, data_dir: Path | None, as_json: bool) -> None:
             f"failed {failure['kind']} {failure['target']}: {failure['error']}".replace("  ", " "),
             fg="yellow",
         )
+    for job in result["memory"].get("transcriptions", []):
+        if job["state"] == "failed":
+            click.secho(f"transcription failed: {job['error']}", fg="yellow")
+            continue
+        done = f", {job['progress']:.0%} done" if job["progress"] is not None else ""
+        length = f" ({job['seconds'] / 60:.0f} min)" if job["seconds"] else ""
+        click.echo(f"transcribing {job['path']}{length}: {job['state']}{done}")
 
 
 @memory.command("topics")

@@ -68,6 +68,11 @@ class DataDir:
         return self.root / "models"
 
     @property
+    def transcriptions(self) -> Path:
+        """Recordings waiting to be transcribed in the background (kept until they are)."""
+        return self.root / "transcriptions"
+
+    @property
     def lock(self) -> Path:
         return self.root / "daemon.lock"
 
@@ -146,6 +151,9 @@ class MemorySettings:
     """Characters of memories recalled for one question: what a small model reads well."""
     recall_pool: int = 20
     """Candidates the search gathers for recall to re-rank; more finds more, slower."""
+    transcribe_wait_seconds: float = 60.0
+    """Recordings up to this long are transcribed while ``ingest`` waits; longer ones in the
+    background, with progress in ``memory status``."""
 
 
 DEFAULT_POLICIES = ("refuse", "public-profile")

@@ -671,6 +671,22 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "CREATE UNIQUE INDEX documents_by_source ON documents(source_key)",
             # Seconds into a recording where a chunk starts (voice notes), for citations.
             "ALTER TABLE chunks ADD COLUMN at REAL",
+            # Recordings transcribed in the background: the file waits in the data dir until
+            # its transcript is in memory; a restart picks up where the queue was.
+            """
+            CREATE TABLE transcriptions (
+                id         TEXT PRIMARY KEY,
+                path       TEXT NOT NULL,
+                file       TEXT NOT NULL,
+                tags       TEXT NOT NULL DEFAULT '[]',
+                mtime      REAL,
+                me         TEXT,
+                seconds    REAL,
+                state      TEXT NOT NULL DEFAULT 'pending',
+                error      TEXT,
+                created_at REAL NOT NULL
+            )
+            """,
             # Each imported message's stable id, so a newer export adds only what is new.
             """
             CREATE TABLE document_messages (

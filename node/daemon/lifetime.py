@@ -33,6 +33,7 @@ async def start_services(node: NodeServices) -> None:
         ) from None
     log.info("libp2p host listening on %s", ", ".join(addrs))
     node.memory.index_in_background()
+    node.memory.transcriptions.start()
     queued = node.l1.catch_up()
     if queued:
         log.info("L1: %d document(s) queued for processing", queued)
@@ -50,6 +51,7 @@ async def stop_services(node: NodeServices) -> None:
     await node.p2p.close()
     await node.l1.close()
     await node.chat.model.close()
+    await node.memory.transcriptions.close()
     await node.memory.wait_for_index()
     node.memory.close()
     node.db.close()

@@ -22,7 +22,7 @@ import hashlib
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
@@ -67,6 +67,8 @@ class IngestResult:
     """Each item of an import: one per chat, email or note."""
     notes: tuple[str, ...] = ()
     """What could not be read of an import, one line each (the rest was)."""
+    transcription: str | None = None
+    """The background transcription a long recording waits in (status ``queued``)."""
 
     def to_json(self) -> dict:
         out = {
@@ -76,6 +78,8 @@ class IngestResult:
             "chunks": self.chunks,
             "message": self.message,
         }
+        if self.transcription is not None:
+            out["transcription"] = self.transcription
         if self.found is not None:
             out["found"] = self.found
             out["new_messages"] = self.new_messages
@@ -142,10 +146,12 @@ class Ingestor:
         tags: Sequence[str] = (),
         mtime: float | None = None,
         me: str | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> IngestResult:
         """Index ``data`` as the file ``path``; ``mtime`` (epoch seconds) is the file's
         modification time, the chunks' time when nothing else tells it; ``me`` names the speaker
-        who is the owner in a conversation."""
+        who is the owner in a conversation; ``progress`` hears how far a slow read (a
+        recording's transcription) is."""
         limit = self._settings.max_file_mb * 1024 * 1024
         if len(data) > limit:
             raise FileTooLarge(
@@ -186,7 +192,7 @@ class Ingestor:
                 return IngestResult(
                     path=path, status="unchanged", doc_id=held.id, chunks=held.chunk_count
                 )
-            imported = read_import(path, data)
+            imported = read_import(path, data, progress)
             if imported is None:
                 return self._index(path, data, tags, content_hash, existing, mtime, me)
             return self._import(path, data, imported, tags, mtime, me)

@@ -26,12 +26,20 @@ import numpy as np
 from secondme.node.core.config import DataDir, MemorySettings
 from secondme.node.core.db import Database
 from secondme.node.memory.documents import DocumentRecord, DocumentStore
-from secondme.node.memory.imports.detect import MEDIA_SUFFIXES
-from secondme.node.memory.ingest import LAYER_L0, Ingestor, IngestResult, point_payload
+from secondme.node.memory.imports.detect import MEDIA_SUFFIXES, known_key, recording_seconds
+from secondme.node.memory.ingest import (
+    LAYER_L0,
+    Ingestor,
+    IngestResult,
+    normalise_tags,
+    point_payload,
+)
 from secondme.node.memory.l1.point_store import PointRow
 from secondme.node.memory.l1.store import L1Store
 from secondme.node.memory.parsers import SUPPORTED_SUFFIXES
 from secondme.node.memory.retrieval import LAYER_L1, L1Hit, Retriever, SearchHit
+from secondme.node.memory.transcriptions import Progress as TranscribeProgress
+from secondme.node.memory.transcriptions import Transcription, TranscriptionQueue
 from secondme.node.memory.vectors import (
     EXACT_SEARCH_BELOW,
     Bm25Encoder,
@@ -77,6 +85,7 @@ class Memory:
         self._retriever: Retriever | None = None
         self._index_job: asyncio.Future[None] | None = None
         self._l1_listeners: list[Callable[[], None]] = []
+        self.transcriptions = TranscriptionQueue(data_dir.transcriptions, db, self._transcribed)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -231,10 +240,56 @@ class Memory:
         me: str | None = None,
     ) -> IngestResult:
         assert self._ingestor is not None, "memory is not open"
+        queued = await asyncio.to_thread(self._queue_if_long, path, data, tags, mtime, me)
+        if queued is not None:
+            return queued
         result = await asyncio.to_thread(self._ingestor.ingest, path, data, tags, mtime, me)
         self.index_in_background()
         self._hand_to_l1(result)
         return result
+
+    def _queue_if_long(
+        self,
+        path: str,
+        data: bytes,
+        tags: Sequence[str],
+        mtime: float | None,
+        me: str | None,
+    ) -> IngestResult | None:
+        """A recording longer than the owner should wait for goes to the background queue (its
+        answer says so); None for everything else, ingested now."""
+        seconds = recording_seconds(path, data)
+        if seconds is None or seconds <= self.settings.transcribe_wait_seconds:
+            return None
+        key = known_key(path, data)
+        held = self.documents.by_source(key) if key else None
+        if held is not None:
+            return None  # in memory already: ingest says whether anything changed
+        if len(data) > self.settings.max_file_mb * 1024 * 1024:
+            return None  # refused by ingest, with its reason
+        job = self.transcriptions.queued(path) or self.transcriptions.add(
+            path, data, normalise_tags(tags), mtime, me, seconds
+        )
+        minutes = max(1, round(seconds / 60))
+        return IngestResult(
+            path=path,
+            status="queued",
+            doc_id="",
+            chunks=0,
+            message=(
+                f"a recording of about {minutes} min: transcribing in the background "
+                "(`memory status` shows how far)"
+            ),
+            transcription=job.id,
+        )
+
+    def _transcribed(self, job: Transcription, data: bytes, progress: TranscribeProgress) -> None:
+        """The queue's work: the recording ingested as if sent now, L1 told."""
+        assert self._ingestor is not None, "memory is not open"
+        result = self._ingestor.ingest(
+            job.path, data, job.tags, job.mtime, job.me, progress=progress
+        )
+        self._hand_to_l1(result)
 
     def on_l1_work(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` whenever memory queues L1 work (the L1 worker wakes on it)."""
@@ -366,4 +421,5 @@ class Memory:
             "max_file_mb": self.settings.max_file_mb,
             "formats": sorted(SUPPORTED_SUFFIXES | MEDIA_SUFFIXES),
             "index_building": self._index_job is not None and not self._index_job.done(),
+            "transcriptions": self.transcriptions.status(),
         }

@@ -117,6 +117,21 @@ def cores() -> int:
 # --- decoding -----------------------------------------------------------------------------------
 
 
+def declared_seconds(data: bytes, *, fmt: str) -> float | None:
+    """How long a recording says it is, from its header alone (nothing decoded); None when it
+    does not say or cannot be opened (decoding then says what is wrong)."""
+    try:
+        with av.open(io.BytesIO(data), mode="r", format=fmt, metadata_errors="ignore") as box:
+            if box.duration:
+                return box.duration / av.time_base
+            streams = box.streams.audio
+            if streams and streams[0].duration and streams[0].time_base:
+                return float(streams[0].duration * streams[0].time_base)
+    except (av.FFmpegError, ValueError, OSError):
+        return None
+    return None
+
+
 def decode(source: bytes | str | os.PathLike[str], *, name: str, fmt: str | None = None) -> Audio:
     """A recording's samples and metadata. ``fmt`` names FFmpeg's demuxer (``mp3``, ``ogg``,
     ``wav``, ``mov``, ``flac``, ``aac``); None lets FFmpeg probe, for trusted paths only.

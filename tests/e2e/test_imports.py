@@ -13,18 +13,22 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import harness
-from tests.imports_fixtures import chats, mail, notes, photos
+from tests.imports_fixtures import chats, mail, notes, photos, voice
 
 pytestmark = pytest.mark.slow
 
 OWNER = "Ingrid Solberg"
 """The profile's name: no speaker of the generated chats has it."""
+WAIT_SECONDS = 25
+"""Recordings longer than this are transcribed in the background
+(``memory.transcribe_wait_seconds``)."""
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     root = tmp_path_factory.mktemp("imports")
     harness.init_greedy(root / "node", "--name", OWNER)
+    harness.edit_config(root / "node", memory={"transcribe_wait_seconds": WAIT_SECONDS})
     node = harness.start_node(root / "node")
     try:
         yield node
@@ -38,11 +42,11 @@ def files(tmp_path) -> Path:
 
 
 def documents(node) -> list[dict]:
-    return node.cli_json("memory", "documents")["documents"]
+    return node.cli_json("memory", "documents")
 
 
 def search(node, query: str, k: int = 5) -> list[dict]:
-    return node.cli_json("search", query, "--k", str(k))["results"]
+    return node.cli_json("search", query, "--k", str(k))
 
 
 def ingest(node, *args: str, check: bool = True):
@@ -84,7 +88,8 @@ def test_a_whatsapp_zip_and_then_a_newer_export_of_the_same_chat(node, files, se
     hits = search(node, newest.text.replace("\n", " "), k=5)
     hit = next(h for h in hits if newest.text.split("\n")[0] in h["text"])
     assert newest.speaker in hit["source"]["speakers"]
-    assert hit["source"]["time"][0] <= newest.time[:16] <= hit["source"]["time"][1][:16] + "~"
+    start, end = (t[:16] for t in hit["source"]["time"])  # to the minute, as WhatsApp says
+    assert start <= newest.time[:16] <= end
     # ... and it is there once: each message is in one chunk, or two where a chunk repeats
     # the last turn of the one before.
     line = f"{newest.speaker}: {newest.text.splitlines()[0]}"
@@ -152,9 +157,14 @@ def test_an_obsidian_vault_gives_tags_and_daily_dates(node, files):
         (vault / note.path).write_bytes(note.data)
     out = ingest(node, str(vault)).stdout
     assert f"Obsidian vault, {len(made)} notes" in out, out
-    listed = {d["source"]: d for d in documents(node) if (d["source"] or "").startswith("note:")}
+    listed = {d["path"]: d for d in documents(node) if d["path"].startswith(str(vault))}
+    assert len(listed) == len(made)
     for note in made:
-        doc = next(d for k, d in listed.items() if k.endswith(note.path))
+        doc = listed[str((vault / note.path).resolve())]
+        if not note.obsidian:  # plain Markdown: read as before
+            assert doc["source"] is None and doc["kind"] == "markdown"
+            continue
+        assert doc["source"].startswith("note:")
         assert note.tags <= set(doc["tags"])  # #tags and front matter tags become tags
         assert note.links <= set(doc["links"])
         if note.day:
@@ -223,3 +233,49 @@ def test_the_owners_own_words_in_a_chat_are_the_owners(node, files):
     assert "Valparaíso" in theirs
     doc = next(d for d in documents(node) if "own" in d["tags"])
     assert doc["me"] == me
+
+
+def _heard(words: list[str], text: str) -> float:
+    said = text.lower()
+    return sum(w in said for w in words) / len(words)
+
+
+@pytest.mark.skipif(not voice.espeak_available(), reason="espeak-ng makes the voice notes")
+def test_a_voice_note_is_found_by_its_words_at_the_second_it_was_said(node, files):
+    made = voice.recording(91, sentences=2, pause=3.0)
+    assert made.duration < WAIT_SECONDS
+    path = files / "memo.m4a"
+    path.write_bytes(voice.convert(made.wav, "m4a"))
+    out = ingest(node, str(path), "--tag", "voice").stdout
+    assert "memo.m4a: voice note:" in out and "words" in out, out
+    second = made.sentences[1]
+    hits = search(node, second, k=3)
+    hit = next(h for h in hits if h["source"]["name"] == "memo.m4a")
+    assert _heard(voice.content_words(second), hit["text"]) >= 0.6, hit["text"]
+    # The citation points at the second where it was said: the line of the second sentence.
+    lines = [line for line in hit["text"].splitlines() if line.startswith("[")]
+    best = max(lines, key=lambda line: _heard(voice.content_words(second), line))
+    minutes, seconds = best[1 : best.index("]")].split(":")
+    assert abs(int(minutes) * 60 + int(seconds) - made.starts[1]) <= 1.5, (best, made.starts)
+    assert hit["source"]["at"] is not None and hit["source"]["at"] <= made.starts[1] + 1.5
+    shown = node.cli("search", second, "--k", "1").stdout
+    assert "memo.m4a" in shown and " at 0:" in shown
+
+
+@pytest.mark.skipif(not voice.espeak_available(), reason="espeak-ng makes the voice notes")
+def test_a_long_recording_is_transcribed_in_the_background(node, files):
+    made = voice.recording(92, sentences=5, pause=4.0)
+    assert made.duration > WAIT_SECONDS
+    path = files / "lecture.ogg"
+    path.write_bytes(voice.convert(made.wav, "ogg"))
+    result = ingest(node, str(path), "--tag", "long")
+    assert "transcribing in the background" in result.stdout and "1 queued" in result.stdout
+    status = node.cli_json("memory", "status", "--wait", "600")
+    assert status["memory"]["transcriptions"] == []
+    doc = next(d for d in documents(node) if "long" in d["tags"])
+    assert doc["kind"] == "voice" and doc["chunks"] >= 1
+    last = made.sentences[-1]
+    hits = search(node, last, k=3)
+    assert any(h["source"]["name"] == "lecture.ogg" for h in hits)
+    # Sent again, it is in memory already: not queued, not transcribed twice.
+    assert "1 unchanged" in ingest(node, str(path), "--tag", "long").stdout

@@ -10,13 +10,14 @@ from types import ModuleType
 from secondme.node.core.errors import ParseError
 from secondme.node.memory.imports import chatgpt, mbox, notes, photos, telegram, voice, whatsapp
 from secondme.node.memory.imports.found import Imported
+from secondme.node.models import speech
 
 FORMATS: tuple[ModuleType, ...] = (whatsapp, telegram, chatgpt, mbox, photos, voice, notes)
 """In the order they are asked: the most particular content first, plain notes last."""
 
 MEDIA_SUFFIXES: frozenset[str] = frozenset(
     {".zip", ".mbox", ".jpg", ".jpeg", ".png", ".heic", ".heif"}
-    | {".mp3", ".m4a", ".ogg", ".opus", ".oga", ".wav"}
+    | {".mp3", ".m4a", ".m4b", ".mp4a", ".aac", ".3ga", ".ogg", ".opus", ".oga", ".wav", ".flac"}
 )
 """Suffixes only an importer reads (no plain parser has them): folders are searched for them."""
 
@@ -40,13 +41,18 @@ _WHAT_SUFFIX_PROMISES = {
 }
 
 
-def read_import(name: str, data: bytes) -> Imported | None:
+def read_import(
+    name: str, data: bytes, progress: Callable[[float], None] | None = None
+) -> Imported | None:
     """The file read by the importer that claims it; None when none does and a plain parser
     may read it by its suffix. A file whose suffix only an importer reads, and that none
-    claims, is a ParseError saying what the suffix promised."""
-    reader = importer_for(name, data)
-    if reader is not None:
-        return reader(name, data)
+    claims, is a ParseError saying what the suffix promised. ``progress`` hears the fraction
+    done of a slow read (a recording's transcription)."""
+    for module in FORMATS:
+        if module.sniff(name, data):
+            if module is voice and progress is not None:
+                return voice.read(name, data, progress)
+            return module.read(name, data)
     suffix = PurePath(name).suffix.lower()
     if suffix in MEDIA_SUFFIXES and data.strip():
         promised = _WHAT_SUFFIX_PROMISES.get(suffix, "an audio recording")
@@ -56,6 +62,12 @@ def read_import(name: str, data: bytes) -> Imported | None:
 
 _KEYED_BY_BYTES: dict[ModuleType, str] = {photos: "photo", voice: "voice"}
 """Formats whose item is its bytes: the key is known before the (slow) read."""
+
+
+def recording_seconds(name: str, data: bytes) -> float | None:
+    """How long a recording says it is (from its header); None for anything else."""
+    fmt = voice.container(name, data)
+    return None if fmt is None else speech.declared_seconds(data, fmt=fmt)
 
 
 def known_key(name: str, data: bytes) -> str | None:
