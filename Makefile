@@ -57,6 +57,9 @@ lint:
 
 bench:
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_imports.py
+	$(BIN)/python bench/bench_media.py
+	$(BIN)/python bench/bench_voice.py
 	$(BIN)/python bench/bench_search.py
 	$(BIN)/python bench/bench_chat.py
 	$(BIN)/python bench/bench_smp_transport.py
