@@ -392,6 +392,39 @@ def test_browser_uploads_a_dropped_file_and_lists_it(page, nodes):
     no_problems(page)
 
 
+def test_browser_shows_what_a_dropped_chat_export_held(page, nodes):
+    """A WhatsApp export dropped on the Memory page: the line says what it found, with the
+    owner's name in chats sent along, and the document knows who the owner is in it."""
+    from playwright.sync_api import expect
+
+    from tests.imports_fixtures import chats
+
+    chat, expected, name = chats.whatsapp_chat(5, locale="android", count=12)
+    me = sorted(expected.speakers)[0]
+    visit(page, "Memory")
+    dropped = page.evaluate_handle(
+        """([bytes, name]) => {
+            const data = new DataTransfer();
+            data.items.add(new File([new Uint8Array(bytes)], name, { type: 'text/plain' }));
+            return data;
+        }""",
+        [list(chat), f"WhatsApp Chat with {name}.txt"],
+    )
+    page.dispatch_event(".dropzone", "drop", {"dataTransfer": dropped})
+    page.get_by_label("Your name in chats").fill(me)
+    page.get_by_role("button", name="Upload").click()
+    people = len(expected.speakers)
+    line = f"WhatsApp chat: {people} people, {len(expected.messages)} messages"
+    expect(page.locator(".uploads li").filter(has_text=name)).to_contain_text(line)
+    doc = next(
+        d
+        for d in nodes["alice"].cli_json("memory", "documents")
+        if d["name"] == f"WhatsApp Chat with {name}.txt"
+    )
+    assert doc["me"] == me and doc["source"].startswith("whatsapp:")
+    no_problems(page)
+
+
 def test_browser_chat_streams_an_answer_with_its_sources(page):
     from playwright.sync_api import expect
 

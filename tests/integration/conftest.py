@@ -12,3 +12,12 @@ def l2_base(tmp_path_factory):
     from secondme.node.models import locate
 
     return make_base(locate.chat_model_path(""), tmp_path_factory.mktemp("l2") / "base")
+
+
+@pytest.fixture(scope="session")
+def shared_embedder():
+    """The real MiniLM embedder, loaded once for the tests that take it from here."""
+    from secondme.node.models import locate
+    from secondme.node.models.embedder import Embedder
+
+    return Embedder(locate.embedder_path(""))

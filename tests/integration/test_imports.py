@@ -21,7 +21,7 @@ from secondme.node.memory.imports.conversation import (
     speakers_and_span,
 )
 from secondme.node.memory.imports.found import Found, Imported
-from tests.integration.test_memory import embedder, open_memory  # noqa: F401
+from tests.integration.test_memory import open_memory
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +65,10 @@ def _export(*chats: dict) -> bytes:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-async def test_newer_export_adds_only_its_new_messages(tmp_path, embedder, test_format, seed):
-    memory, db = open_memory(tmp_path, embedder, l1_enabled=False)
+async def test_newer_export_adds_only_its_new_messages(
+    tmp_path, shared_embedder, test_format, seed
+):
+    memory, db = open_memory(tmp_path, shared_embedder, l1_enabled=False)
     full = _chat(seed, 40)
     early = {"id": "c1", "messages": full["messages"][:25]}
     first = await memory.ingest("/exports/chat.convo", _export(early))
@@ -102,8 +104,10 @@ async def test_newer_export_adds_only_its_new_messages(tmp_path, embedder, test_
     db.close()
 
 
-async def test_each_conversation_of_an_export_is_its_own_document(tmp_path, embedder, test_format):
-    memory, db = open_memory(tmp_path, embedder, l1_enabled=False)
+async def test_each_conversation_of_an_export_is_its_own_document(
+    tmp_path, shared_embedder, test_format
+):
+    memory, db = open_memory(tmp_path, shared_embedder, l1_enabled=False)
     one, two = _chat(3, 6, "alpha"), _chat(4, 9, "beta")
     result = await memory.ingest("/exports/all.convo", _export(one, two), ["friends"])
     assert result.status == "added" and len(result.documents) == 2
@@ -120,8 +124,8 @@ async def test_each_conversation_of_an_export_is_its_own_document(tmp_path, embe
     db.close()
 
 
-async def test_me_names_the_owner_among_the_speakers(tmp_path, embedder, test_format):
-    memory, db = open_memory(tmp_path, embedder, l1_enabled=False)
+async def test_me_names_the_owner_among_the_speakers(tmp_path, shared_embedder, test_format):
+    memory, db = open_memory(tmp_path, shared_embedder, l1_enabled=False)
     chat = _chat(5, 6)
     speaker = chat["messages"][0][1]
     result = await memory.ingest("/exports/chat.convo", _export(chat), me=speaker)

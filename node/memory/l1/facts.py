@@ -319,10 +319,19 @@ def turns(
     time: str | None,
 ) -> list[Turn]:
     """The stretches of a chunk and who says "I" in each: in a chat export (``speakers``) each
-    ``Speaker: text`` line is a turn of that speaker; elsewhere all is the owner's."""
+    ``Speaker: text`` line is a turn of that speaker; a chunk of one speaker's without such
+    lines (an email, whose sender is its speaker) is all that speaker's; elsewhere all is the
+    owner's."""
     owner = Turn(owner_name or "me", OWNER_KEY, text, time)
     if not speakers:
         return [owner]
+    if len(speakers) == 1 and not any(
+        line.startswith(f"{speakers[0]}:") for line in text.splitlines()
+    ):
+        (speaker,) = speakers
+        if is_owner_name(speaker, owner_name):
+            return [Turn(owner_name or speaker, OWNER_KEY, text, time)]
+        return [Turn(speaker, entity_key(speaker), text, time)]
     by_prefix = sorted(speakers, key=len, reverse=True)
     found: list[Turn] = []
     for line in text.splitlines():
