@@ -54,8 +54,8 @@ class Transcription:
         }
 
 
-class Stopped(Exception):
-    """Raised into a running transcription when the node stops."""
+class Stopped(NodeError):
+    """Raised into a running transcription when the node stops (it resumes at the next)."""
 
 
 Run = Callable[[Transcription, bytes, Progress], object]

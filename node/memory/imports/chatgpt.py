@@ -35,7 +35,7 @@ SPEAKERS = {"user": USER, "assistant": "ChatGPT"}
 _TEXT_CONTENT = ("text", "multimodal_text")
 
 
-class _BadConversation(ValueError):
+class _BadConversation(ParseError):
     """One conversation of an export cannot be read."""
 
 

@@ -53,7 +53,7 @@ _CHAT_TYPES = (
 """The chat types Telegram Desktop writes: a single-chat export names one near its top."""
 
 
-class _BadChat(ValueError):
+class _BadChat(ParseError):
     """One chat of an export cannot be read."""
 
 
