@@ -358,7 +358,7 @@ class Ingestor:
         doc = DocumentRecord(
             id=existing.id if existing else str(uuid.uuid4()),
             path=path,
-            name=PurePath(path.split("#", 1)[0] if parsed.key else path).name,
+            name=PurePath(path.removesuffix(f"#{parsed.key}")).name,
             kind=parsed.kind,
             title=parsed.title if not append or existing is None else existing.title,
             content_hash=content_hash,
