@@ -678,6 +678,7 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 id         TEXT PRIMARY KEY,
                 path       TEXT NOT NULL,
                 file       TEXT NOT NULL,
+                content_hash TEXT NOT NULL,
                 tags       TEXT NOT NULL DEFAULT '[]',
                 mtime      REAL,
                 me         TEXT,

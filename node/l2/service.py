@@ -58,12 +58,13 @@ STAGES = ("synth", "base", "sft", "dpo", "export", "eval", "swap")
 _STOP_GRACE_S = 10.0
 
 
-def own_words_of(chunk: ChunkRecord, owner_name: str) -> str:
+def own_words_of(chunk: ChunkRecord, owner_name: str, *, exact: bool = False) -> str:
     """What the owner wrote in a chunk: all of it outside a chat, their own turns in a chat
-    (what the others said in it is not the owner's voice to learn)."""
+    (what the others said in it is not the owner's voice to learn). With ``exact`` only the
+    speaker of exactly ``owner_name`` is the owner (the owner named themselves in the chat)."""
     if not chunk.speakers:
         return chunk.text
-    said = turns(chunk.text, chunk.speakers, owner_name, chunk.time_start)
+    said = turns(chunk.text, chunk.speakers, owner_name, chunk.time_start, exact=exact)
     return "\n".join(t.text for t in said if t.subject_key == OWNER_KEY and t.text.strip())
 
 
@@ -378,7 +379,7 @@ class TrainService:
                     continue
                 if allowed_chunks is not None and chunk.id not in allowed_chunks:
                     continue
-                text = own_words_of(chunk, doc.me or owner)
+                text = own_words_of(chunk, doc.me or owner, exact=doc.me is not None)
                 if not text:
                     continue  # a stretch of chat where only others speak
                 documents[doc.id] = tuple(doc.tags)

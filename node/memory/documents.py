@@ -192,6 +192,20 @@ class DocumentStore:
         rows = self._db.query("SELECT msg_id FROM document_messages WHERE doc_id = ?", (doc_id,))
         return {r["msg_id"] for r in rows}
 
+    def messages_of(self, doc_id: str) -> list[tuple[str, str | None]]:
+        """(message id, chunk id) of every imported message a document holds."""
+        rows = self._db.query(
+            "SELECT msg_id, chunk_id FROM document_messages WHERE doc_id = ?", (doc_id,)
+        )
+        return [(r["msg_id"], r["chunk_id"]) for r in rows]
+
+    def last_turn(self, doc_id: str) -> int | None:
+        """The highest turn number a document's chunks hold; None without turns."""
+        row = self._db.query_one(
+            "SELECT MAX(turn_last) AS last FROM chunks WHERE doc_id = ?", (doc_id,)
+        )
+        return None if row is None else row["last"]
+
     def next_chunk_index(self, doc_id: str) -> int:
         row = self._db.query_one("SELECT MAX(idx) AS last FROM chunks WHERE doc_id = ?", (doc_id,))
         return 0 if row is None or row["last"] is None else row["last"] + 1

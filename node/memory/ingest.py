@@ -255,26 +255,30 @@ class Ingestor:
         if me and speakers and me not in speakers:
             shown = ", ".join(sorted(speakers)[:8])
             message = f"{me!r} is not a speaker in {parsed.title or key} (speakers: {shown})"
-        parsed = assign_sessions(parsed, self._settings.session_gap_hours)
+        parsed = _stable_sessions(assign_sessions(parsed, self._settings.session_gap_hours))
         ids = [s.id for s in parsed.segments if s.id is not None]
         same_terms = existing is not None and existing.tags == item_tags and existing.me == owner
-        if existing is not None and ids and same_terms and existing.pipeline == PIPELINE_VERSION:
+        if existing is not None and ids and existing.source_key == key:
+            # A conversation imported before: what it holds stays, whatever this export lacks.
+            retagged = not same_terms
+            if retagged:
+                existing = self._retag(existing, item_tags, owner)
             known = self._documents.message_ids(existing.id)
             fresh = [s for s in parsed.segments if s.id is not None and s.id not in known]
             if not fresh:
-                unchanged = IngestResult(
+                result = IngestResult(
                     path=existing.path,
-                    status="unchanged",
+                    status="replaced" if retagged else "unchanged",
                     doc_id=existing.id,
                     chunks=existing.chunk_count,
                 )
-                return unchanged, 0
+                return _noted(result, message), 0
             chain = hashlib.sha256(
                 (existing.content_hash + "".join(s.id or "" for s in fresh)).encode()
             ).hexdigest()
             result = self._index_parsed(
                 existing.path,
-                _only(parsed, fresh),
+                _only(parsed, _after(fresh, self._documents.last_turn(existing.id))),
                 existing,
                 item_tags,
                 chain,
@@ -311,6 +315,43 @@ class Ingestor:
             size=len(data) if single else len(parsed.text.encode()),
         )
         return _noted(result, message), len(ids)
+
+    def _retag(self, doc: DocumentRecord, tags: tuple[str, ...], me: str | None) -> DocumentRecord:
+        """``doc`` with other tags or another owner, its chunks kept as they are: copied under
+        new point ids with the new payload, so that the old points go the way replaced ones
+        always go (nothing half-written is visible, and no message an older export alone held
+        is lost). L1 reads it again (its content hash changes)."""
+        old = self._documents.chunks_of(doc.id)
+        pairs = self._documents.messages_of(doc.id)
+        renamed = {c.id: str(uuid.uuid4()) for c in old}
+        changed = replace(
+            doc,
+            tags=tags,
+            me=me,
+            ingested_at=time.time(),
+            content_hash=hashlib.sha256(
+                "\x1f".join((doc.content_hash, *tags, me or "")).encode()
+            ).hexdigest(),
+        )
+        chunks = [replace(c, id=renamed[c.id]) for c in old]
+        with self._embed_lock:
+            vectors = self._embedder.embed([c.text for c in chunks])
+        points = [
+            VectorPoint(
+                id=c.id,
+                dense=vector,
+                sparse=self._bm25.document(c.text),
+                payload=point_payload(c, changed),
+            )
+            for c, vector in zip(chunks, vectors, strict=True)
+        ]
+        self._documents.reserve_points([c.id for c in chunks])
+        with self._store_lock:
+            self._store.upsert(points)
+        messages = [(m, renamed.get(c) if c else None) for m, c in pairs]
+        replaced = self._documents.commit_document(changed, chunks, messages)
+        self.collect_garbage(replaced)
+        return changed
 
     def _index(
         self,
@@ -455,6 +496,33 @@ class Ingestor:
                 self._store.delete(ids)
             self._documents.garbage_collected(ids)
         return len(ids)
+
+
+def _stable_sessions(parsed: ParsedDocument) -> ParsedDocument:
+    """Sessions numbered by time gaps named instead by their first message's id, so that the
+    same conversation read from a longer (or later-starting) export names them alike."""
+    if parsed.kind != "chat" or not any(s.id for s in parsed.segments):
+        return parsed
+    names: dict[str | None, str] = {}
+    for segment in parsed.segments:
+        if segment.session is not None and segment.session not in names and segment.id:
+            names[segment.session] = segment.id[-12:]
+    return replace(
+        parsed,
+        segments=tuple(
+            replace(s, session=names.get(s.session, s.session)) for s in parsed.segments
+        ),
+    )
+
+
+def _after(segments: Sequence[Segment], last_turn: int | None) -> list[Segment]:
+    """New messages numbered on from the last turn a document holds, where an export that
+    starts later than the first would number them as turns it already has."""
+    turns = [s.turn for s in segments if s.turn is not None]
+    if last_turn is None or not turns or min(turns) > last_turn:
+        return list(segments)
+    shift = last_turn + 1 - min(turns)
+    return [replace(s, turn=s.turn + shift) if s.turn is not None else s for s in segments]
 
 
 def _only(parsed: ParsedDocument, segments: Sequence[Segment]) -> ParsedDocument:

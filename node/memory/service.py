@@ -242,6 +242,7 @@ class Memory:
         assert self._ingestor is not None, "memory is not open"
         queued = await asyncio.to_thread(self._queue_if_long, path, data, tags, mtime, me)
         if queued is not None:
+            self.transcriptions.wake()
             return queued
         result = await asyncio.to_thread(self._ingestor.ingest, path, data, tags, mtime, me)
         self.index_in_background()
@@ -267,9 +268,7 @@ class Memory:
             return None  # in memory already: ingest says whether anything changed
         if len(data) > self.settings.max_file_mb * 1024 * 1024:
             return None  # refused by ingest, with its reason
-        job = self.transcriptions.queued(path) or self.transcriptions.add(
-            path, data, normalise_tags(tags), mtime, me, seconds
-        )
+        job = self.transcriptions.add(path, data, normalise_tags(tags), mtime, me, seconds)
         minutes = max(1, round(seconds / 60))
         return IngestResult(
             path=path,

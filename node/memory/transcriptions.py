@@ -4,13 +4,16 @@
 data dir (written atomically, 0600) and a row in ``transcriptions``, and answers at once. One
 worker transcribes the queue in order, reporting the fraction done, and ingests each transcript
 as if the file had been sent again; then the row and the bytes go. A failure stays in the queue
-with its reason (``memory status`` shows it); a stop interrupts the running one, which starts
-again at the next start: nothing the owner gave is lost in between.
+with its reason (``memory status`` shows it; the copy of the recording is deleted, the owner
+has the original); a stop interrupts the running one, which starts again at the next start:
+nothing the owner gave is lost in between.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -71,6 +74,7 @@ class TranscriptionQueue:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._running: tuple[str, float] | None = None
+        self._thread: asyncio.Future[object] | None = None
         self._stopping = False
 
     def add(
@@ -82,27 +86,41 @@ class TranscriptionQueue:
         me: str | None,
         seconds: float | None,
     ) -> Transcription:
-        """Keep the recording until it is transcribed; the worker is woken."""
+        """Keep the recording until it is transcribed (blocking: call it in a thread); then
+        :meth:`wake` the worker from the event loop. The same bytes already waiting are not
+        kept twice."""
+        digest = hashlib.sha256(data).hexdigest()
+        waiting = self._db.query_one(
+            "SELECT * FROM transcriptions WHERE content_hash = ? AND state = 'pending'", (digest,)
+        )
+        if waiting is not None:
+            return _job(waiting)
         job_id = uuid.uuid4().hex
         file = f"{job_id}{PurePath(path).suffix.lower()[:8]}"
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         atomic_write(self._folder / file, data, mode=0o600)
         with self._db.transaction() as conn:
             conn.execute(
-                "INSERT INTO transcriptions (id, path, file, tags, mtime, me, seconds, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, path, file, json.dumps(list(tags)), mtime, me, seconds, time.time()),
+                "INSERT INTO transcriptions (id, path, file, content_hash, tags, mtime, me, "
+                "seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    path,
+                    file,
+                    digest,
+                    json.dumps(list(tags)),
+                    mtime,
+                    me,
+                    seconds,
+                    time.time(),
+                ),
             )
-        self._idle.clear()
-        self._wake.set()
         return self._get(job_id)  # type: ignore[return-value]
 
-    def queued(self, path: str) -> Transcription | None:
-        """The pending transcription of ``path``, if one waits."""
-        row = self._db.query_one(
-            "SELECT * FROM transcriptions WHERE path = ? AND state = 'pending'", (path,)
-        )
-        return None if row is None else _job(row)
+    def wake(self) -> None:
+        """Tell the worker that a recording waits (from the event loop's thread)."""
+        self._idle.clear()
+        self._wake.set()
 
     def status(self) -> list[dict]:
         """Every recording in the queue, the running one with its fraction done."""
@@ -125,8 +143,14 @@ class TranscriptionQueue:
         return True
 
     async def close(self) -> None:
+        """Stop the worker; a transcription under way stops at its next step (it stays
+        queued), and one already past its transcript finishes storing it first."""
         self._stopping = True
+        thread = self._thread
         await self._tasks.close()
+        if thread is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await thread
 
     def _get(self, job_id: str) -> Transcription | None:
         row = self._db.query_one("SELECT * FROM transcriptions WHERE id = ?", (job_id,))
@@ -159,20 +183,29 @@ class TranscriptionQueue:
 
         try:
             data = path.read_bytes()
-            await asyncio.to_thread(self._run, job, data, progress)
+            self._thread = asyncio.ensure_future(asyncio.to_thread(self._run, job, data, progress))
+            await asyncio.shield(self._thread)
         except Stopped:
             return  # pending still: the next start transcribes it
-        except (NodeError, OSError) as exc:
-            message = exc.message if isinstance(exc, NodeError) else f"{path}: {exc.strerror}"
+        except Exception as exc:  # a job that fails must not stop the queue behind it
+            if isinstance(exc, NodeError):
+                message = exc.message
+            elif isinstance(exc, OSError):
+                message = f"{job.path}: {exc.strerror or exc}"
+            else:
+                log.error("transcription of %s failed", job.path, exc_info=exc)
+                message = f"{job.path}: {type(exc).__name__}: {exc}"
             log.warning("transcription of %s failed: %s", job.path, message)
             with self._db.transaction() as conn:
                 conn.execute(
                     "UPDATE transcriptions SET state = 'failed', error = ? WHERE id = ?",
                     (message, job.id),
                 )
+            path.unlink(missing_ok=True)  # the owner still has the file; no copy is kept
             return
         finally:
             self._running = None
+            self._thread = None
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM transcriptions WHERE id = ?", (job.id,))
         path.unlink(missing_ok=True)

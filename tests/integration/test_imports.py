@@ -136,3 +136,34 @@ async def test_me_names_the_owner_among_the_speakers(tmp_path, shared_embedder, 
     assert any("'Nobody Here' is not a speaker" in n for n in result.notes)
     memory.close()
     db.close()
+
+
+async def test_retagging_a_conversation_keeps_what_only_an_older_export_held(
+    tmp_path, shared_embedder, test_format
+):
+    """An export that starts later than the first one, then the same one with another tag: the
+    early messages only the first export held stay, under the new tag, and the new messages
+    are numbered after the turns the document holds."""
+    memory, db = open_memory(tmp_path, shared_embedder, l1_enabled=False)
+    full = _chat(6, 40)
+    early = {"id": "c1", "messages": full["messages"][:25]}
+    window = {"id": "c1", "messages": full["messages"][10:]}
+    await memory.ingest("/exports/one.convo", _export(early), ["family"])
+    result = await memory.ingest("/exports/two.convo", _export(window), ["family"])
+    assert result.status == "updated" and result.new_messages == 15
+    doc_id = result.doc_id
+    turns = [c.turn_last for c in memory.documents.chunks_of(doc_id) if c.turn_last]
+    assert max(turns) == 40  # numbered on from turn 25, not again from 16
+
+    retagged = await memory.ingest("/exports/two.convo", _export(window), ["close family"])
+    assert retagged.status == "replaced" and retagged.new_messages == 0
+    doc = memory.documents.get(doc_id)
+    assert doc.tags == ("close family",)
+    assert len(memory.documents.message_ids(doc_id)) == 40
+    first_said = full["messages"][0][2]
+    hits = await memory.search(first_said, k=3, tags=["close family"])
+    assert any(first_said in h.text for h in hits)
+    assert not await memory.search(first_said, k=3, tags=["family"])
+    assert memory.store.count() == memory.documents.counts()["chunks"]  # old points collected
+    memory.close()
+    db.close()

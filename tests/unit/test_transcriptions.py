@@ -37,15 +37,18 @@ async def test_a_recording_waits_on_disk_and_goes_once_transcribed(tmp_path, db)
     kept = tmp_path / "queue" / job.file
     assert kept.read_bytes() == b"OggS sound"
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
-    assert queue.queued("/rec/talk.ogg") == job
+    assert queue.add("/rec/talk.ogg", b"OggS sound", [], None, None, 600.0) == job  # not twice
+    other = queue.add("/rec/talk.ogg", b"OggS another talk", [], None, None, 300.0)
+    assert other.id != job.id  # another recording of the same name is its own
     queue.start()
     await asyncio.to_thread(halfway.wait, 10)
-    [running] = queue.status()
+    running, waiting = queue.status()
     fractions.append(running["progress"])
     assert running["state"] == "running" and fractions == [0.5]
+    assert waiting["state"] == "pending" and waiting["progress"] is None
     go_on.set()
     assert await queue.wait_idle(10)
-    assert seen == [("/rec/talk.ogg", b"OggS sound")]
+    assert seen == [("/rec/talk.ogg", b"OggS sound"), ("/rec/talk.ogg", b"OggS another talk")]
     assert queue.status() == [] and not kept.exists()
     await queue.close()
 
@@ -54,15 +57,21 @@ async def test_a_failure_is_kept_with_its_reason_and_the_queue_goes_on(tmp_path,
     def run(job, data, progress):
         if job.path.endswith("bad.mp3"):
             raise ParseError(f"{job.path}: not a readable recording")
+        if job.path.endswith("odd.mp3"):
+            raise ValueError("odd frame")
 
     queue = TranscriptionQueue(tmp_path / "queue", db, run)
-    queue.add("/rec/bad.mp3", b"junk", [], None, None, 90.0)
+    bad = queue.add("/rec/bad.mp3", b"junk", [], None, None, 90.0)
+    queue.add("/rec/odd.mp3", b"ID3 odd", [], None, None, 90.0)
     queue.add("/rec/good.mp3", b"ID3 sound", [], None, None, 90.0)
     queue.start()
     assert await queue.wait_idle(10)
-    [failed] = queue.status()
-    assert failed["state"] == "failed" and "bad.mp3: not a readable recording" in failed["error"]
-    assert queue.queued("/rec/bad.mp3") is None  # not tried again and again
+    failed = {job["path"]: job for job in queue.status()}
+    assert set(failed) == {"/rec/bad.mp3", "/rec/odd.mp3"}  # good.mp3 went through
+    assert all(job["state"] == "failed" for job in failed.values())
+    assert "bad.mp3: not a readable recording" in failed["/rec/bad.mp3"]["error"]
+    assert "odd" in failed["/rec/odd.mp3"]["error"]  # a bug in one job stops only that job
+    assert not (tmp_path / "queue" / bad.file).exists()  # no copy of a failed recording kept
     await queue.close()
 
 

@@ -32,6 +32,9 @@ MAX_MEMBER_RATIO = 200
 well below 20 times, only a bomb goes beyond."""
 MAX_MEMBERS = 50_000
 """More entries than this is an archive built to exhaust, not an export."""
+MAX_READ = 512 * 1024 * 1024
+"""The members an import reads from one archive may hold at most this much together (the
+rest of an export's zip, its media, is never read)."""
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
@@ -158,6 +161,11 @@ def members(name: str, data: bytes, wanted: Callable[[str], bool]) -> Members:
                 continue
             if info.filename in files:
                 continue
+            if sum(map(len, files.values())) + info.file_size > MAX_READ:
+                raise ParseError(
+                    f"{name}: the files to read in the archive hold over "
+                    f"{MAX_READ // 1048576} MB of text; split the export"
+                )
             try:
                 files[info.filename] = _read(archive, info, info.file_size)
             except (

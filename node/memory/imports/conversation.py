@@ -46,8 +46,9 @@ def message_ids(key: str, messages: Sequence[Message]) -> list[str]:
 def conversation_document(
     key: str, title: str | None, messages: Iterable[Message], date: str | None = None
 ) -> ParsedDocument:
-    """``Speaker: text`` per message, each message one segment with its speaker, time, number
-    in the conversation and stable id; empty messages are dropped."""
+    """``Speaker: text`` per message (the lines after a message's first indented), each
+    message one segment with its speaker, time, number in the conversation and stable id;
+    empty messages are dropped."""
     kept = [m for m in messages if normalize(m.text).strip() and m.speaker.strip()]
     builder = TextBuilder()
     for number, (message, msg_id) in enumerate(
@@ -55,7 +56,7 @@ def conversation_document(
     ):
         speaker = " ".join(normalize(message.speaker).split())
         builder.add(
-            f"{speaker}: {message.text.strip()}",
+            f"{speaker}: {_indented(message.text.strip())}",
             sep="\n",
             speaker=speaker,
             time=message.time,
@@ -70,6 +71,15 @@ def conversation_document(
         segments=doc.segments,
         date=doc.date,
         key=key,
+    )
+
+
+def _indented(text: str) -> str:
+    """A message's lines after its first, indented: a line of a message can then never be
+    taken for another speaker's turn (``Name: ...`` at the start of a line)."""
+    return "\n".join(
+        line if i == 0 or not line.strip() else f"  {line.lstrip()}"
+        for i, line in enumerate(normalize(text).split("\n"))
     )
 
 

@@ -244,13 +244,15 @@ def _email_document(
     if not (senders or recipients or subject or own_id or _raw_header(message, "Date")):
         return None
     sender = _person(*senders[0]) if senders else "unknown sender"
+    body = body_text(message)
     if own_id is None:
-        digest = "\x1f".join((sender, when or "", subject or "")).encode()
+        # Without a Message-ID, the email is what it says: two undated notes from one sender
+        # with one subject are still two emails.
+        digest = "\x1f".join((sender, when or "", subject or "", body.text)).encode()
         key = "email:sha256:" + hashlib.sha256(digest).hexdigest()[:32]
     else:
         key = f"email:{own_id}"
     thread = _thread_root(message, own_id)
-    body = body_text(message)
 
     builder = TextBuilder()
     header = [f"From: {sender}"]

@@ -304,11 +304,14 @@ def _dates(fact: Fact) -> str:
 # -- who "I" is -------------------------------------------------------------------------------
 
 
-def is_owner_name(speaker: str, owner_name: str) -> bool:
-    """Is a chat speaker the owner? Same name, case aside, or the same first name."""
+def is_owner_name(speaker: str, owner_name: str, *, exact: bool = False) -> bool:
+    """Is a chat speaker the owner? Same name, case aside, or the same first name; only the
+    same name with ``exact`` (the owner named themselves in this chat: ``ingest --me``)."""
     said, owner = words(speaker), words(owner_name)
     if not said or not owner:
         return False
+    if exact:
+        return said == owner
     return said == owner or said[0] == owner[0] or said in (["me"], ["i"])
 
 
@@ -317,6 +320,8 @@ def turns(
     speakers: Sequence[str],
     owner_name: str,
     time: str | None,
+    *,
+    exact: bool = False,
 ) -> list[Turn]:
     """The stretches of a chunk and who says "I" in each: in a chat export (``speakers``) each
     ``Speaker: text`` line is a turn of that speaker; a chunk of one speaker's without such
@@ -329,7 +334,7 @@ def turns(
         line.startswith(f"{speakers[0]}:") for line in text.splitlines()
     ):
         (speaker,) = speakers
-        if is_owner_name(speaker, owner_name):
+        if is_owner_name(speaker, owner_name, exact=exact):
             return [Turn(owner_name or speaker, OWNER_KEY, text, time)]
         return [Turn(speaker, entity_key(speaker), text, time)]
     by_prefix = sorted(speakers, key=len, reverse=True)
@@ -342,7 +347,7 @@ def turns(
                 found[-1] = replace(last, text=f"{last.text}\n{line}")
             continue
         body = line[len(speaker) + 1 :].strip()
-        if is_owner_name(speaker, owner_name):
+        if is_owner_name(speaker, owner_name, exact=exact):
             found.append(Turn(owner_name or speaker, OWNER_KEY, body, time))
         else:
             found.append(Turn(speaker, entity_key(speaker), body, time))
@@ -610,10 +615,12 @@ def chunk_statements(
     owner_name: str = "",
     time: str | None = None,
     mentions: Sequence[object] = (),
+    exact: bool = False,
 ) -> list[Statement]:
-    """Every statement the rules find in a chunk, each turn's "I" its speaker."""
+    """Every statement the rules find in a chunk, each turn's "I" its speaker (the owner by
+    name; by exactly that name with ``exact``)."""
     found: list[Statement] = []
-    for index, turn in enumerate(turns(text, speakers, owner_name, time)):
+    for index, turn in enumerate(turns(text, speakers, owner_name, time, exact=exact)):
         found += extract(turn, chunk_id, mentions, start=index * 1000)
     return found
 
@@ -629,11 +636,12 @@ def model_candidates(
     speakers: Sequence[str] = (),
     owner_name: str = "",
     time: str | None = None,
+    exact: bool = False,
 ) -> list[tuple[Turn, str, int]]:
     """First-person sentences in which the rules found nothing (questions and hypotheticals
     left out): (turn, sentence, position) for the model to read."""
     found = []
-    for index, turn in enumerate(turns(text, speakers, owner_name, time)):
+    for index, turn in enumerate(turns(text, speakers, owner_name, time, exact=exact)):
         for offset, sentence in enumerate(sentences(turn.text)):
             plain = first_person(sentence) and not skipped(sentence)
             if plain and not sentence_statements(sentence, turn.subject, turn.subject_key):

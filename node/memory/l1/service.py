@@ -211,6 +211,7 @@ class L1Service:
             dates[chunk.id] = day_of(chunk.time_start) or day_of(doc.date) or _day(doc.ingested_at)
             for turn, sentence, position in model_candidates(
                 chunk.id, chunk.text, speakers=chunk.speakers, owner_name=owner,
+                exact=doc.me is not None,
                 time=chunk.time_start,
             ):  # fmt: skip
                 if budget == 0:
@@ -280,6 +281,7 @@ class L1Service:
                 chunk.text,
                 speakers=chunk.speakers,
                 owner_name=owner,
+                exact=doc.me is not None,
                 time=chunk.time_start,
                 mentions=chunk.dates,
             )

@@ -19,7 +19,10 @@ SEEDS = (7, 2024)
 
 def kept(doc: ParsedDocument) -> list[tuple[str | None, str, str | None, str | None]]:
     assert_segments_are_exact(doc)
-    return [(s.speaker, s.text.split(": ", 1)[1], s.time, s.id) for s in doc.segments]
+    return [
+        (s.speaker, s.text.split(": ", 1)[1].replace("\n  ", "\n"), s.time, s.id)
+        for s in doc.segments
+    ]
 
 
 def wanted(expected: Expected, key: str) -> list[tuple[str, str, str, str]]:

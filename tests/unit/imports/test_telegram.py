@@ -18,7 +18,9 @@ SEEDS = (7, 2024)
 
 def kept(doc: ParsedDocument) -> list[tuple[str | None, str, str | None]]:
     assert_segments_are_exact(doc)
-    return [(s.speaker, s.text.split(": ", 1)[1], s.time) for s in doc.segments]
+    return [
+        (s.speaker, s.text.split(": ", 1)[1].replace("\n  ", "\n"), s.time) for s in doc.segments
+    ]
 
 
 def wanted(expected: Expected) -> list[tuple[str, str, str]]:
