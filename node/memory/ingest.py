@@ -162,40 +162,55 @@ class Ingestor:
         me = " ".join(me.split()) if me else None
         content_hash = hashlib.sha256(data).hexdigest()
         with self._file_lock:  # one file at a time: the dedup checks must see committed state
-            existing = self._documents.by_path(path)
-            if (
-                existing
-                and existing.content_hash == content_hash
-                and existing.tags == tags
-                and existing.pipeline == PIPELINE_VERSION
-                and me in (None, existing.me)
-            ):
-                return IngestResult(
-                    path=path,
-                    status="unchanged",
-                    doc_id=existing.id,
-                    chunks=existing.chunk_count,
-                )
-            twin = self._documents.by_hash(content_hash)
-            if twin is not None and twin.path != path:
-                return IngestResult(
-                    path=path,
-                    status="duplicate",
-                    doc_id=twin.id,
-                    chunks=twin.chunk_count,
-                    message=f"same content as {twin.path}",
-                )
-            key = known_key(path, data)
-            held = self._documents.by_source(key) if key else None
-            if held is not None and held.tags == tags and me in (None, held.me):
-                # A photo or recording is its bytes: not read (or transcribed) twice.
-                return IngestResult(
-                    path=path, status="unchanged", doc_id=held.id, chunks=held.chunk_count
-                )
-            imported = read_import(path, data, progress)
+            known = self._known(path, data, content_hash, tags, me)
+        if known is not None:
+            return known
+        # Reading an export (OCR, a transcription) may take minutes: other files go on meanwhile.
+        imported = read_import(path, data, progress)
+        with self._file_lock:
+            if (known := self._known(path, data, content_hash, tags, me)) is not None:
+                return known  # the same file, committed while it was read
             if imported is None:
+                existing = self._documents.by_path(path)
                 return self._index(path, data, tags, content_hash, existing, mtime, me)
             return self._import(path, data, imported, tags, mtime, me)
+
+    def _known(
+        self, path: str, data: bytes, content_hash: str, tags: tuple[str, ...], me: str | None
+    ) -> IngestResult | None:
+        """The answer for a file memory holds already (unchanged, or a duplicate of another
+        path's), without reading it; None for a file to read."""
+        existing = self._documents.by_path(path)
+        if (
+            existing
+            and existing.content_hash == content_hash
+            and existing.tags == tags
+            and existing.pipeline == PIPELINE_VERSION
+            and me in (None, existing.me)
+        ):
+            return IngestResult(
+                path=path,
+                status="unchanged",
+                doc_id=existing.id,
+                chunks=existing.chunk_count,
+            )
+        twin = self._documents.by_hash(content_hash)
+        if twin is not None and twin.path != path:
+            return IngestResult(
+                path=path,
+                status="duplicate",
+                doc_id=twin.id,
+                chunks=twin.chunk_count,
+                message=f"same content as {twin.path}",
+            )
+        key = known_key(path, data)
+        held = self._documents.by_source(key) if key else None
+        if held is not None and held.tags == tags and me in (None, held.me):
+            # A photo or recording is its bytes: not read (or transcribed) twice.
+            return IngestResult(
+                path=path, status="unchanged", doc_id=held.id, chunks=held.chunk_count
+            )
+        return None
 
     def _import(
         self,

@@ -70,7 +70,7 @@ async def test_ingest_search_and_forget(tmp_path, embedder):
     assert memory.store.count() == memory.documents.counts()["chunks"]
     with pytest.raises(UnsupportedFormat):
         await memory.ingest("/x/backup.tar", b"ustar\x00", [])
-    with pytest.raises(ParseError, match="picture.png: the content is not a PNG image"):
+    with pytest.raises(ParseError, match=r"picture\.png: the content is not a PNG image"):
         await memory.ingest("/x/picture.png", b"\x89PNG", [])
     with pytest.raises(ParseError):
         await memory.ingest("/x/empty.txt", b"   ", [])
