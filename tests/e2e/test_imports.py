@@ -28,7 +28,16 @@ WAIT_SECONDS = 25
 def node(tmp_path_factory):
     root = tmp_path_factory.mktemp("imports")
     harness.init_greedy(root / "node", "--name", OWNER)
-    harness.edit_config(root / "node", memory={"transcribe_wait_seconds": WAIT_SECONDS})
+    # L1 by its rules alone (facts, entities): what these tests read of it, without the
+    # model's titles and entity types, which other tests cover and which would take minutes.
+    harness.edit_config(
+        root / "node",
+        memory={
+            "transcribe_wait_seconds": WAIT_SECONDS,
+            "l1_summaries_per_topic": 0,
+            "l1_model_entities": 0,
+        },
+    )
     node = harness.start_node(root / "node")
     try:
         yield node
