@@ -734,6 +734,18 @@ def _json_path(parent: str, step: str) -> str:
     return path if len(path) <= _JSON_PATH_MAX else "…" + path[-(_JSON_PATH_MAX - 1) :]
 
 
+def json_value(name: str, data: bytes) -> object:
+    """The JSON document a file holds, or a ParseError naming the file and where it breaks."""
+    try:
+        return json.loads(decode_text(name, data))
+    except json.JSONDecodeError as exc:
+        raise ParseError(
+            f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise ParseError(f"{name}: invalid JSON: {short_reason(exc)}") from exc
+
+
 def _parse_json(name: str, data: bytes) -> ParsedDocument:
     text = decode_text(name, data)
     try:

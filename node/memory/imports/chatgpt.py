@@ -17,7 +17,6 @@ conversation that cannot be read is one note; the others go on.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -25,7 +24,7 @@ from secondme.node.core.errors import ParseError
 from secondme.node.memory.imports import archive
 from secondme.node.memory.imports.conversation import Message, conversation_document
 from secondme.node.memory.imports.found import Found, Imported
-from secondme.node.memory.parsers import ParsedDocument, decode_text, short_reason
+from secondme.node.memory.parsers import ParsedDocument, json_value
 
 SNIFF_BYTES = 8192
 USER = "User"
@@ -156,14 +155,7 @@ def read(name: str, data: bytes) -> Imported:
         if not unpacked.files:
             raise ParseError(f"{name}: no conversations.json in the archive")
         data = next(iter(unpacked.files.values()))
-    try:
-        value = json.loads(decode_text(name, data))
-    except json.JSONDecodeError as exc:
-        raise ParseError(
-            f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from exc
-    except (ValueError, RecursionError) as exc:
-        raise ParseError(f"{name}: invalid JSON: {short_reason(exc)}") from exc
+    value = json_value(name, data)
     if not isinstance(value, list):
         raise ParseError(f"{name}: not a ChatGPT export: expected a list of conversations")
     documents = []

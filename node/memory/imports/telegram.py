@@ -17,7 +17,6 @@ A chat that cannot be read is one note; the other chats go on.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -28,7 +27,7 @@ from secondme.node.memory.imports.conversation import (
     speakers_and_span,
 )
 from secondme.node.memory.imports.found import Found, Imported
-from secondme.node.memory.parsers import ParsedDocument, decode_text, short_reason
+from secondme.node.memory.parsers import ParsedDocument, json_value
 
 SNIFF_BYTES = 8192
 _MEDIA_FIELDS = (
@@ -190,15 +189,7 @@ def _account_name(value: object) -> str | None:
 
 def read(name: str, data: bytes) -> Imported:
     """One document per chat of a Telegram export; a chat that cannot be read is a note."""
-    text = decode_text(name, data)
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(
-            f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from exc
-    except (ValueError, RecursionError) as exc:
-        raise ParseError(f"{name}: invalid JSON: {short_reason(exc)}") from exc
+    value = json_value(name, data)
     chats, full = _chats(name, value)
     documents = []
     messages: list[Message] = []
