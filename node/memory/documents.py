@@ -214,7 +214,7 @@ class DocumentStore:
         self,
         doc: DocumentRecord,
         chunks: Sequence[ChunkRecord],
-        messages: Sequence[tuple[str, str]] = (),
+        messages: Sequence[tuple[str, str | None]] = (),
         *,
         append: bool = False,
     ) -> list[str]:

@@ -351,22 +351,37 @@ class Ingestor:
         chunks = [replace(c, id=renamed[c.id]) for c in old]
         with self._embed_lock:
             vectors = self._embedder.embed([c.text for c in chunks])
+        messages = [(m, renamed.get(c) if c else None) for m, c in pairs]
+        self._commit(changed, chunks, vectors, messages)
+        return changed
+
+    def _commit(
+        self,
+        doc: DocumentRecord,
+        chunks: Sequence[ChunkRecord],
+        vectors: Sequence[Sequence[float]],
+        messages: Sequence[tuple[str, str | None]],
+        *,
+        append: bool = False,
+    ) -> None:
+        """Store the chunks' points, then make the document and its chunks visible at once
+        (see :mod:`.documents`: the ids are reserved first, so a crash leaves nothing
+        half-written); the points of chunks it replaced are collected."""
         points = [
             VectorPoint(
                 id=c.id,
                 dense=vector,
                 sparse=self._bm25.document(c.text),
-                payload=point_payload(c, changed),
+                payload=point_payload(c, doc),
             )
             for c, vector in zip(chunks, vectors, strict=True)
         ]
         self._documents.reserve_points([c.id for c in chunks])
         with self._store_lock:
             self._store.upsert(points)
-        messages = [(m, renamed.get(c) if c else None) for m, c in pairs]
-        replaced = self._documents.commit_document(changed, chunks, messages)
+        hold("ingest.commit")  # tests kill here: points stored, the document not yet committed
+        replaced = self._documents.commit_document(doc, chunks, messages, append=append)
         self.collect_garbage(replaced)
-        return changed
 
     def _index(
         self,
@@ -432,26 +447,12 @@ class Ingestor:
         turns = [s for s in parsed.segments if s.turn is not None]
         bounds = ([t.start for t in turns], [t.end for t in turns])
         chunks = [self._record(doc, parsed, turns, bounds, p) for p in pieces]
-        points = [
-            VectorPoint(
-                id=c.id,
-                dense=vector,
-                sparse=self._bm25.document(c.text),
-                payload=point_payload(c, doc),
-            )
-            for c, vector in zip(chunks, vectors, strict=True)
-        ]
         messages = [
             (msg_id, chunk.id)
             for piece, chunk in zip(pieces, chunks, strict=True)
             for msg_id in piece.message_ids
         ]
-        self._documents.reserve_points([c.id for c in chunks])
-        with self._store_lock:
-            self._store.upsert(points)
-        hold("ingest.commit")  # tests kill here: points stored, the document not yet committed
-        replaced = self._documents.commit_document(doc, chunks, messages, append=append)
-        self.collect_garbage(replaced)
+        self._commit(doc, chunks, vectors, messages, append=append)
         status = "updated" if append else "replaced" if existing else "added"
         return IngestResult(
             path=path,

@@ -36,6 +36,9 @@ MAX_READ = 512 * 1024 * 1024
 """The members an import reads from one archive may hold at most this much together (the
 rest of an export's zip, its media, is never read)."""
 
+_UNREADABLE = (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError, EOFError)
+"""What reading one damaged, encrypted or unsupported member raises."""
+
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
@@ -130,14 +133,7 @@ def head(name: str, data: bytes, member: str, size: int = 4096) -> bytes:
             if info.filename == member:
                 try:
                     return _read(archive, info, size)
-                except (
-                    zipfile.BadZipFile,
-                    NotImplementedError,
-                    RuntimeError,
-                    ValueError,
-                    OSError,
-                    EOFError,
-                ):
+                except _UNREADABLE:
                     return b""
     return b""
 
@@ -168,14 +164,7 @@ def members(name: str, data: bytes, wanted: Callable[[str], bool]) -> Members:
                 )
             try:
                 files[info.filename] = _read(archive, info, info.file_size)
-            except (
-                zipfile.BadZipFile,
-                NotImplementedError,
-                RuntimeError,
-                ValueError,
-                OSError,
-                EOFError,
-            ) as exc:
+            except _UNREADABLE as exc:
                 failed.append(f"{info.filename} ({short_reason(exc)})")
     notes = []
     if unsafe:

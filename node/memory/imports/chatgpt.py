@@ -22,7 +22,11 @@ from datetime import UTC, datetime
 
 from secondme.node.core.errors import ParseError
 from secondme.node.memory.imports import archive
-from secondme.node.memory.imports.conversation import Message, conversation_document
+from secondme.node.memory.imports.conversation import (
+    Message,
+    conversation_document,
+    speakers_and_span,
+)
 from secondme.node.memory.imports.found import Found, Imported
 from secondme.node.memory.parsers import ParsedDocument, json_value
 
@@ -174,14 +178,14 @@ def read(name: str, data: bytes) -> Imported:
         messages.extend(turns)
     if not documents:
         raise ParseError(f"{name}: no conversations with text in the ChatGPT export")
-    times = sorted(m.time for m in messages if m.time)
+    _, first, last = speakers_and_span(messages)
     found = Found(
         what="ChatGPT export",
         items=len(documents),
         item_noun="conversations",
         messages=len(messages),
-        first=times[0] if times else None,
-        last=times[-1] if times else None,
+        first=first,
+        last=last,
         details=(f"{empty:,} empty conversation{'s' if empty != 1 else ''}",) if empty else (),
     )
     return Imported(found=found, documents=tuple(documents), notes=tuple(notes))

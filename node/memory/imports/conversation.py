@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from secondme.node.memory.parsers import ParsedDocument, TextBuilder, clean_title, normalize
 
@@ -63,15 +63,7 @@ def conversation_document(
             turn=number,
             id=msg_id,
         )
-    doc = builder.build("chat", clean_title(title), date)
-    return ParsedDocument(
-        kind=doc.kind,
-        title=doc.title,
-        text=doc.text,
-        segments=doc.segments,
-        date=doc.date,
-        key=key,
-    )
+    return replace(builder.build("chat", clean_title(title), date), key=key)
 
 
 def _indented(text: str) -> str:

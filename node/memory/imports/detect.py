@@ -22,12 +22,15 @@ MEDIA_SUFFIXES: frozenset[str] = frozenset(
 """Suffixes only an importer reads (no plain parser has them): folders are searched for them."""
 
 
+def _format_of(name: str, data: bytes) -> ModuleType | None:
+    """The first format that claims the content, or None (a plain file)."""
+    return next((module for module in FORMATS if module.sniff(name, data)), None)
+
+
 def importer_for(name: str, data: bytes) -> Callable[[str, bytes], Imported] | None:
     """The ``read`` of the first format that claims the content, or None (a plain file)."""
-    for module in FORMATS:
-        if module.sniff(name, data):
-            return module.read
-    return None
+    module = _format_of(name, data)
+    return None if module is None else module.read
 
 
 _WHAT_SUFFIX_PROMISES = {
@@ -48,11 +51,11 @@ def read_import(
     may read it by its suffix. A file whose suffix only an importer reads, and that none
     claims, is a ParseError saying what the suffix promised. ``progress`` hears the fraction
     done of a slow read (a recording's transcription)."""
-    for module in FORMATS:
-        if module.sniff(name, data):
-            if module is voice and progress is not None:
-                return voice.read(name, data, progress)
-            return module.read(name, data)
+    module = _format_of(name, data)
+    if module is voice and progress is not None:
+        return voice.read(name, data, progress)
+    if module is not None:
+        return module.read(name, data)
     suffix = PurePath(name).suffix.lower()
     if suffix in MEDIA_SUFFIXES and data.strip():
         promised = _WHAT_SUFFIX_PROMISES.get(suffix, "an audio recording")

@@ -18,6 +18,7 @@ note that says so; a file that cannot be decoded at all is a :class:`ParseError`
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import PurePath
 
@@ -189,15 +190,7 @@ def _document(
     title = clean_title(PurePath(name).name)
     doc = builder.build("voice", title, parse_time(recorded) if recorded else None)
     notes = () if doc.segments else (f"no speech was found in {length(transcript.duration)}",)
-    return ParsedDocument(
-        kind=doc.kind,
-        title=doc.title,
-        text=doc.text,
-        segments=doc.segments,
-        date=doc.date,
-        notes=notes,
-        key="voice:" + hashlib.sha256(data).hexdigest(),
-    )
+    return replace(doc, notes=notes, key="voice:" + hashlib.sha256(data).hexdigest())
 
 
 def _recording_time(tag: str | None) -> datetime | None:
